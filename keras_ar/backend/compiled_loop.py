@@ -1,0 +1,81 @@
+"""Compiles a generation loop for the backend in use.
+
+This is keras_ar's one backend-specific module: everything else uses
+`keras.ops` only. A generation loop is `fori_loop(start, stop, step, state)`
+where `step(i, state, noise_i, temperature)` calls the model's layers.
+
+- JAX: one `jax.jit` program over a `lax` loop. The model variables are passed
+  as arguments (through a `StatelessScope`) rather than closed over, so that
+  the weights are not baked into the program as constants and training the
+  model afterwards does not leave a stale compiled sampler.
+- TensorFlow: one `tf.function(jit_compile=True)` (an XLA while loop),
+  with `reduce_retracing` so that new batch sizes or lengths trace once more
+  with relaxed shapes instead of once per call.
+- PyTorch: an eager Python loop under `torch.no_grad()`; the per-step work is
+  the model's own kernels with no autograd bookkeeping.
+"""
+
+import keras
+from keras import ops
+
+
+def compile_loop(model, step_fn, jit_compile=True):
+    """Returns `run(state, noise, start, stop, temperature) -> state`.
+
+    Args:
+        model: the Keras model whose variables `step_fn` reads.
+        step_fn: `step_fn(i, state, noise_i, temperature) -> state`, where
+            `state` is a dict of tensors whose shapes and dtypes do not change
+            from step to step, and `noise_i = noise[i]`.
+        jit_compile: compile with XLA on TensorFlow (JAX always compiles).
+    """
+
+    def loop(state, noise, start, stop, temperature):
+        def body(i, s):
+            return step_fn(i, s, noise[i], temperature)
+
+        return ops.fori_loop(start, stop, body, state)
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        def stateless_loop(variables, state, noise, start, stop, temperature):
+            mapping = list(zip(model.variables, variables))
+            with keras.StatelessScope(state_mapping=mapping):
+                return loop(state, noise, start, stop, temperature)
+
+        jitted = jax.jit(stateless_loop)
+
+        def run(state, noise, start, stop, temperature):
+            variables = [v.value for v in model.variables]
+            return jitted(variables, state, noise, start, stop, temperature)
+
+        return run
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        compiled = tf.function(
+            loop, jit_compile=jit_compile, reduce_retracing=True
+        )
+
+        def run(state, noise, start, stop, temperature):
+            return compiled(
+                state,
+                noise,
+                tf.constant(start, "int32"),
+                tf.constant(stop, "int32"),
+                tf.constant(temperature, "float32"),
+            )
+
+        return run
+    if backend == "torch":
+        import torch
+
+        def run(state, noise, start, stop, temperature):
+            with torch.no_grad():
+                return loop(state, noise, int(start), int(stop), temperature)
+
+        return run
+    # Any other backend (e.g. numpy): the plain loop.
+    return loop

@@ -1,0 +1,153 @@
+"""`ImageAutoregressiveModel`: raster-order generation shared by image models.
+
+Pixels are generated in raster order (row by row, left to right). A model
+with a categorical head samples the channels of a pixel one at a time
+(R, then G given R, then B given R and G: `steps_per_pixel = channels`);
+a model whose head draws a whole pixel at once (the PixelCNN++ mixture)
+sets `steps_per_pixel = 1`.
+
+Generation can complete a partial image: `generate(prefix=rows)` keeps the
+given top rows and samples the rest.
+"""
+
+import numpy as np
+from keras import ops
+
+from keras_ar.models.base import AutoregressiveModel
+from keras_ar.ops import categorical_log_prob, sample_categorical
+from keras_ar.validation import check_int
+
+
+class ImageAutoregressiveModel(AutoregressiveModel):
+    """Base of the PixelCNN family: NHWC int images in `[0, levels)`.
+
+    Subclasses with a categorical head return logits of shape
+    `(B, H, W, C, levels)` from `call` and implement, for the cached path,
+    `_cached_pixel_logits(state, row, col) -> (logits (B, C, levels), state)`
+    which computes the outputs at one pixel from the caches in `state`
+    (created by `_init_cache(batch_size)`, a dict of tensors).
+    """
+
+    def __init__(self, image_shape, levels=256, num_classes=None, **kwargs):
+        image_shape = _check_image_shape(image_shape)
+        super().__init__(
+            levels=levels, event_shape=image_shape, num_classes=num_classes, **kwargs
+        )
+        self.image_shape = image_shape
+
+    @property
+    def steps_per_pixel(self):
+        return self.image_shape[-1]
+
+    def scale_inputs(self, x):
+        """Maps int levels to floats in [-1, 1], the network's input range."""
+        return ops.cast(x, self.compute_dtype) * (2.0 / (self.levels - 1)) - 1.0
+
+    # -- likelihood (categorical head) ---------------------------------
+    def log_prob_and_dims(self, x, outputs):
+        log_p = categorical_log_prob(outputs, x)  # (B, H, W, C)
+        log_prob = ops.sum(ops.reshape(log_p, (ops.shape(log_p)[0], -1)), axis=-1)
+        dims = ops.ones_like(log_prob) * float(np.prod(self.image_shape))
+        return log_prob, dims
+
+    # -- generation -----------------------------------------------------
+    def _generation_setup(self, num_samples, prefix=None):
+        height, width, channels = self.image_shape
+        x0 = np.zeros((num_samples, height, width, channels), "int32")
+        start_row = 0
+        if prefix is not None:
+            prefix = np.asarray(prefix)
+            if prefix.ndim == 3:
+                prefix = prefix[None]
+            if (
+                prefix.ndim != 4
+                or prefix.shape[2:] != (width, channels)
+                or prefix.shape[1] > height
+                or prefix.shape[0] not in (1, num_samples)
+            ):
+                raise ValueError(
+                    "`prefix` must be the given top rows of the images, of shape "
+                    f"(num_samples or 1, rows <= {height}, {width}, {channels}), "
+                    f"got {prefix.shape}"
+                )
+            if not np.issubdtype(prefix.dtype, np.integer) or (
+                prefix.size and (prefix.min() < 0 or prefix.max() >= self.levels)
+            ):
+                raise ValueError(
+                    f"`prefix` must hold integers in [0, {self.levels}), got "
+                    f"dtype {prefix.dtype}"
+                )
+            start_row = prefix.shape[1]
+            x0[:, :start_row] = prefix
+        start = start_row * width * self.steps_per_pixel
+        stop = height * width * self.steps_per_pixel
+        return x0, start, stop
+
+    def _generation_state(self, x0, labels, use_cache):
+        state = super()._generation_state(x0, labels, use_cache)
+        if use_cache:
+            state["cache"] = self._init_cache(x0.shape[0], state)
+        return state
+
+    def _init_cache(self, batch_size, state):
+        raise NotImplementedError(
+            f"{type(self).__name__} has no cached generation path; "
+            "use generate(use_cache=False)."
+        )
+
+    def _position(self, i):
+        """Step index -> (row, col, channel), as int32 tensors."""
+        i = ops.cast(i, "int32")
+        width = self.image_shape[1]
+        pixel = i // self.steps_per_pixel
+        return pixel // width, pixel % width, i % self.steps_per_pixel
+
+    def _generation_step(self, i, state, noise_i, temperature, use_cache):
+        row, col, channel = self._position(i)
+        x = state["x"]
+        batch = ops.shape(x)[0]
+        if use_cache:
+            pixel_outputs, state = self._cached_pixel_outputs(state, row, col)
+        else:
+            outputs = self(self.pack_inputs(x, state.get("labels")), training=False)
+            pixel_outputs = self._outputs_at(outputs, row, col)
+        value = self._sample_pixel(pixel_outputs, channel, noise_i, temperature)
+        x = self._write_pixel(x, value, row, col, channel, batch)
+        return {**state, "x": x}
+
+    def _outputs_at(self, outputs, row, col):
+        """The outputs at one pixel, without the row and column axes."""
+        shape = ops.shape(outputs)
+        start = [0, row, col] + [0] * (len(shape) - 3)
+        size = [shape[0], 1, 1] + list(shape[3:])
+        return ops.squeeze(ops.slice(outputs, start, size), axis=(1, 2))
+
+    def _cached_pixel_outputs(self, state, row, col):
+        logits, cache = self._cached_pixel_logits(state, row, col)
+        return logits, {**state, "cache": cache}
+
+    def _sample_pixel(self, pixel_logits, channel, noise_i, temperature):
+        """Samples channel `channel` from logits `(B, C, levels)`.
+
+        Returns `(B, 1)` int32: the value of that one channel.
+        """
+        shape = ops.shape(pixel_logits)
+        logits = ops.slice(pixel_logits, [0, channel, 0], [shape[0], 1, shape[2]])
+        return sample_categorical(logits[:, 0], noise_i[:, 0], temperature)[:, None]
+
+    def _write_pixel(self, x, value, row, col, channel, batch):
+        """Writes `value` (B, k) into channels [channel, channel + k)."""
+        update = ops.reshape(ops.cast(value, "int32"), (batch, 1, 1, -1))
+        return ops.slice_update(x, [0, row, col, channel], update)
+
+
+def _check_image_shape(image_shape):
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) not in (2, 3):
+        raise ValueError(
+            "`image_shape` must be (height, width) or (height, width, channels), "
+            f"got {image_shape!r}"
+        )
+    image_shape = tuple(image_shape) + ((1,) if len(image_shape) == 2 else ())
+    for name, value in zip(("height", "width", "channels"), image_shape):
+        check_int(f"image_shape {name}", value, minimum=1)
+    return tuple(int(v) for v in image_shape)

@@ -1,0 +1,44 @@
+"""Categorical distributions over `levels` values: log-likelihood and sampling.
+
+Sampling is by inverse CDF from a uniform draw given by the caller, so that
+two generation paths fed the same uniforms (cached and uncached) make the same
+random choice at each step, and so that noise can be drawn once, up front,
+outside the compiled loop.
+"""
+
+from keras import ops
+
+
+def categorical_log_prob(logits, x):
+    """log p(x) under softmax(logits), elementwise.
+
+    Args:
+        logits: float tensor `(..., K)`.
+        x: int tensor `(...)` with values in `[0, K)`.
+    Returns:
+        float32 tensor `(...)`.
+    """
+    logits = ops.cast(logits, "float32")
+    log_p = ops.log_softmax(logits, axis=-1)
+    one_hot = ops.one_hot(ops.cast(x, "int32"), ops.shape(logits)[-1])
+    return ops.sum(log_p * one_hot, axis=-1)
+
+
+def sample_categorical(logits, uniform, temperature=1.0):
+    """Draws from softmax(logits / temperature) by inverse CDF.
+
+    Args:
+        logits: float tensor `(..., K)`.
+        uniform: float tensor `(...)` of U[0, 1) draws, one per sample.
+        temperature: scalar > 0; below 1 sharpens, above 1 flattens.
+    Returns:
+        int32 tensor `(...)`: the smallest k with CDF(k) > uniform.
+    """
+    logits = ops.cast(logits, "float32") / ops.cast(temperature, "float32")
+    probs = ops.softmax(logits, axis=-1)
+    cdf = ops.cumsum(probs, axis=-1)
+    below = ops.cast(cdf <= ops.expand_dims(ops.cast(uniform, "float32"), -1), "int32")
+    # Counting the bins whose CDF is <= u gives the inverse CDF; the clip
+    # guards against a CDF that sums to 1 - eps in float32.
+    k = ops.shape(logits)[-1]
+    return ops.minimum(ops.sum(below, axis=-1), k - 1)
