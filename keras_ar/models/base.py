@@ -228,7 +228,7 @@ class AutoregressiveModel(keras.Model):
             lb = None if labels is None else labels[start : start + batch_size]
             outputs = self(self.pack_inputs(xb, lb), training=False)
             log_prob, _ = self.log_prob_and_dims(ops.convert_to_tensor(xb), outputs)
-            results.append(ops.convertto_numpy(log_prob))
+            results.append(ops.convert_to_numpy(log_prob))
         if not results:
             return np.zeros((0,), "float64")
         return np.concatenate(results).astype("float64")
@@ -307,7 +307,7 @@ class AutoregressiveModel(keras.Model):
         raise NotImplementedError
 
     def _generation_result(self, state):
-        return ops.convertto_numpy(state["x"]).astype("int32")
+        return ops.convert_to_numpy(state["x"]).astype("int32")
 
     # ------------------------------------------------------------------
     @classmethod
