@@ -275,6 +275,7 @@ class AutoregressiveModel(keras.Model):
         rng = np.random.default_rng(seed)
         noise = rng.random((stop, num_samples, self.noise_width), dtype=np.float32)
         state = self._generation_state(x0, labels, use_cache)
+        state, start = self._prepare_loop(state, start, use_cache)
         run = self._generation_loop(bool(use_cache))
         state = run(state, ops.convert_to_tensor(noise), start, stop, temperature)
         return self._generation_result(state)
@@ -302,6 +303,11 @@ class AutoregressiveModel(keras.Model):
         if labels is not None:
             state["labels"] = ops.convert_to_tensor(labels, "int32")
         return state
+
+    def _prepare_loop(self, state, start, use_cache):
+        """Returns `(state, start)`; e.g. a cached path that must replay the
+        given steps (a prefix) to fill its caches starts the loop earlier."""
+        return state, start
 
     def _generation_step(self, i, state, noise_i, temperature, use_cache):
         raise NotImplementedError

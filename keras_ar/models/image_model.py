@@ -89,6 +89,14 @@ class ImageAutoregressiveModel(AutoregressiveModel):
             state["cache"] = self._init_cache(x0.shape[0], state)
         return state
 
+    def _prepare_loop(self, state, start, use_cache):
+        if use_cache and start > 0:
+            # The caches must hold the prefix's activations: replay its steps
+            # through the cached path, keeping the given values.
+            state = {**state, "given_steps": ops.convert_to_tensor(start, "int32")}
+            start = 0
+        return state, start
+
     def _init_cache(self, batch_size, state):
         raise NotImplementedError(
             f"{type(self).__name__} has no cached generation path; "
@@ -112,8 +120,19 @@ class ImageAutoregressiveModel(AutoregressiveModel):
             outputs = self(self.pack_inputs(x, state.get("labels")), training=False)
             pixel_outputs = self._outputs_at(outputs, row, col)
         value = self._sample_pixel(pixel_outputs, channel, noise_i, temperature)
+        if "given_steps" in state:
+            given = ops.slice(x, [0, row, col, channel], [batch, 1, 1, ops.shape(value)[-1]])
+            given = ops.reshape(given, ops.shape(value))
+            value = ops.where(i < state["given_steps"], given, value)
         x = self._write_pixel(x, value, row, col, channel, batch)
-        return {**state, "x": x}
+        state = {**state, "x": x}
+        if use_cache:
+            state = self._cache_pixel_written(state, row, col)
+        return state
+
+    def _cache_pixel_written(self, state, row, col):
+        """Hook: update the caches once a value was written at (row, col)."""
+        return state
 
     def _outputs_at(self, outputs, row, col):
         """The outputs at one pixel, without the row and column axes."""

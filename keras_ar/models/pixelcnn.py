@@ -1,0 +1,157 @@
+"""`PixelCNN` (van den Oord et al., 2016): the book's chapter-5 model."""
+
+import keras
+from keras import ops
+
+from keras_ar.layers.masked_conv2d import MaskedConv2D
+from keras_ar.layers.pixelcnn_residual_block import PixelCNNResidualBlock
+from keras_ar.models.image_model import ImageAutoregressiveModel
+from keras_ar.validation import check_int
+
+
+@keras.saving.register_keras_serializable(package="keras_ar")
+class PixelCNN(ImageAutoregressiveModel):
+    """PixelCNN with a categorical output over `levels` per sub-pixel.
+
+    Architecture (the book's Fashion-MNIST model with its defaults): masked
+    conv "A" 7x7 -> `num_residual_blocks` x (1x1 -> masked "B" 3x3 -> 1x1,
+    plus residual) -> `num_head_layers` x masked "B" 1x1 -> 1x1 to
+    `channels * levels` logits. Colour images use the PixelRNN channel
+    groups, so R, G and B of a pixel are modelled one after the other.
+
+    `generate(use_cache=True)` computes, at each step, every layer at the one
+    pixel being sampled, reading the masked convolutions' past inputs from
+    per-layer caches (Ramachandran et al., 2017): the cost of a step does not
+    grow with the image size. `use_cache=False` runs the whole network per
+    step (the reference path); both give the same samples for the same seed.
+
+    Args:
+        image_shape: `(height, width)` or `(height, width, channels)`.
+        levels: values per sub-pixel (the book uses 4).
+        filters: features of the network (the book uses 128).
+        kernel_size: size of the first, mask "A", convolution.
+        num_residual_blocks: residual blocks (the book uses 5).
+        residual_kernel_size: size of the blocks' masked convolution.
+        num_head_layers: masked 1x1 ReLU layers before the logits (book: 2).
+
+    Example:
+    >>> import numpy as np
+    >>> model = PixelCNN((4, 4, 1), levels=4, filters=16, num_residual_blocks=1)
+    >>> model.compile(optimizer="adam")
+    >>> x = np.random.randint(0, 4, size=(8, 4, 4, 1))
+    >>> _ = model.fit(x, epochs=1, verbose=0)
+    >>> model.log_prob(x).shape
+    (8,)
+    >>> model.generate(num_samples=2, seed=0).shape
+    (2, 4, 4, 1)
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        levels=256,
+        filters=128,
+        kernel_size=7,
+        num_residual_blocks=5,
+        residual_kernel_size=3,
+        num_head_layers=2,
+        **kwargs,
+    ):
+        super().__init__(image_shape=image_shape, levels=levels, **kwargs)
+        channels = self.image_shape[-1]
+        self.filters = check_int("filters", filters, minimum=2)
+        self.kernel_size = kernel_size
+        self.num_residual_blocks = check_int(
+            "num_residual_blocks", num_residual_blocks, minimum=0
+        )
+        self.residual_kernel_size = residual_kernel_size
+        self.num_head_layers = check_int("num_head_layers", num_head_layers, minimum=0)
+        policy = self.dtype_policy
+        self.input_conv = MaskedConv2D(
+            filters, kernel_size, mask_type="A", color_channels=channels,
+            activation="relu", name="input_conv", dtype=policy,
+        )  # fmt: skip
+        self.residual_blocks = [
+            PixelCNNResidualBlock(
+                filters, residual_kernel_size, color_channels=channels,
+                name=f"residual_block_{i}", dtype=policy,
+            )  # fmt: skip
+            for i in range(self.num_residual_blocks)
+        ]
+        self.head_layers = [
+            MaskedConv2D(
+                filters, 1, mask_type="B", color_channels=channels,
+                activation="relu", name=f"head_{i}", dtype=policy,
+            )  # fmt: skip
+            for i in range(self.num_head_layers)
+        ]
+        self.logits_conv = MaskedConv2D(
+            channels * self.levels, 1, mask_type="B", color_channels=channels,
+            name="logits", dtype=policy,
+        )  # fmt: skip
+        # Build the weights now, so that a `.keras` file loads into a fresh
+        # instance and summary() works before any data is seen.
+        self(ops.zeros((1,) + self.image_shape, "int32"))
+
+    def call(self, inputs, training=False):
+        x, _ = self.unpack_inputs(inputs)
+        h = self.input_conv(self.scale_inputs(x))
+        for block in self.residual_blocks:
+            h = block(h)
+        for layer in self.head_layers:
+            h = layer(h)
+        logits = self.logits_conv(h)
+        batch = ops.shape(logits)[0]
+        height, width, channels = self.image_shape
+        logits = ops.reshape(logits, (batch, height, width, channels, self.levels))
+        return ops.cast(logits, "float32")
+
+    # -- cached generation -----------------------------------------------
+    def _init_cache(self, batch_size, state):
+        height, width, channels = self.image_shape
+        dtype = self.compute_dtype
+        return {
+            "image": self.input_conv.init_cache(batch_size, height, width, channels, dtype),
+            "blocks": [
+                block.init_cache(batch_size, height, width, dtype)
+                for block in self.residual_blocks
+            ],
+        }
+
+    def _cached_pixel_logits(self, state, row, col):
+        cache = state["cache"]
+        h = self.input_conv.call_at(cache["image"], row, col)
+        blocks = []
+        for block, block_cache in zip(self.residual_blocks, cache["blocks"]):
+            h, block_cache = block.call_at(h, block_cache, row, col)
+            blocks.append(block_cache)
+        for layer in self.head_layers:
+            h = layer.call_pixel(h)
+        logits = self.logits_conv.call_pixel(h)
+        logits = ops.reshape(logits, (-1, self.image_shape[-1], self.levels))
+        return ops.cast(logits, "float32"), {**cache, "blocks": blocks}
+
+    def _cache_pixel_written(self, state, row, col):
+        # The first layer reads the image itself: store the pixel just written
+        # (its channels so far; the mask hides the ones still to come).
+        x = state["x"]
+        batch, _, _, channels = ops.shape(x)
+        pixel = ops.reshape(ops.slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels))
+        cache = state["cache"]
+        image = self.input_conv.write_cache(cache["image"], self.scale_inputs(pixel), row, col)
+        return {**state, "cache": {**cache, "image": image}}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_shape": self.image_shape,
+                "levels": self.levels,
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "num_residual_blocks": self.num_residual_blocks,
+                "residual_kernel_size": self.residual_kernel_size,
+                "num_head_layers": self.num_head_layers,
+            }
+        )
+        return config
