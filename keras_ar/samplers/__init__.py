@@ -1,0 +1,85 @@
+"""Next-token samplers for language-model generation.
+
+Every sampler spends uniforms drawn up front (inverse CDF), so that the same
+seed gives the same tokens on the cached and the uncached generation path.
+`get(identifier, ...)` resolves the `sampler=` argument of `generate`.
+"""
+
+from keras_ar.samplers.beam_sampler import BeamSampler
+from keras_ar.samplers.greedy_sampler import GreedySampler
+from keras_ar.samplers.random_sampler import RandomSampler
+from keras_ar.samplers.sampler import Sampler
+from keras_ar.samplers.top_k_sampler import TopKSampler
+from keras_ar.samplers.top_p_sampler import TopPSampler
+
+_BY_NAME = {
+    "random": RandomSampler,
+    "greedy": GreedySampler,
+    "top_k": TopKSampler,
+    "top_p": TopPSampler,
+    "beam": BeamSampler,
+}
+
+
+def get(identifier="random", top_k=None, top_p=None, num_beams=None):
+    """Returns a `Sampler` from a name or a `Sampler` instance.
+
+    Args:
+        identifier: one of "random", "greedy", "top_k", "top_p", "beam", or
+            a `Sampler` object (then the other arguments must be None).
+        top_k: the k of "top_k" (default 5), or a top-k cut for "top_p".
+        top_p: the p of "top_p" (default 0.9).
+        num_beams: the beam width of "beam" (default 4).
+
+    Example:
+    ```python
+    from keras_ar import samplers
+
+    samplers.get("top_k", top_k=10)  # TopKSampler(k=10)
+    ```
+    """
+    options = {"top_k": top_k, "top_p": top_p, "num_beams": num_beams}
+    given = sorted(name for name, value in options.items() if value is not None)
+    if isinstance(identifier, Sampler):
+        if given:
+            raise ValueError(
+                f"{', '.join(f'`{n}`' for n in given)} given along with the "
+                f"sampler object {identifier!r}: set them in its constructor."
+            )
+        return identifier
+    if not isinstance(identifier, str) or identifier not in _BY_NAME:
+        raise ValueError(
+            f"`sampler` must be one of {list(_BY_NAME)} or a "
+            f"keras_ar.samplers.Sampler, got {identifier!r}"
+        )
+    uses = {
+        "random": (),
+        "greedy": (),
+        "top_k": ("top_k",),
+        "top_p": ("top_k", "top_p"),
+        "beam": ("num_beams",),
+    }[identifier]
+    unused = [name for name in given if name not in uses]
+    if unused:
+        raise ValueError(
+            f"{', '.join(f'`{n}`' for n in unused)} has no effect with "
+            f"sampler={identifier!r}"
+        )
+    if identifier == "top_k":
+        return TopKSampler(5 if top_k is None else top_k)
+    if identifier == "top_p":
+        return TopPSampler(0.9 if top_p is None else top_p, k=top_k)
+    if identifier == "beam":
+        return BeamSampler(4 if num_beams is None else num_beams)
+    return _BY_NAME[identifier]()
+
+
+__all__ = [
+    "BeamSampler",
+    "GreedySampler",
+    "RandomSampler",
+    "Sampler",
+    "TopKSampler",
+    "TopPSampler",
+    "get",
+]
