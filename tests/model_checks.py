@@ -1,0 +1,100 @@
+"""Distribution-level checks shared by the model tests.
+
+These are the contract of every keras_ar model: exp(log_prob) is a proper
+distribution over all inputs of a shape, and `generate` samples from it.
+"""
+
+import itertools
+
+import keras
+import numpy as np
+from scipy import stats
+
+
+def all_inputs(event_shape, levels):
+    """Every int array of `event_shape` with values in [0, levels)."""
+    size = int(np.prod(event_shape))
+    grid = np.array(list(itertools.product(range(levels), repeat=size)), "int32")
+    return grid.reshape((-1,) + tuple(event_shape))
+
+
+def redraw_weights(layers, scale=2.0, seed=0):
+    """Replaces the weights of `layers` with large random values, so that
+    the model's distribution is far from uniform (a sum-to-one test on a
+    near-uniform model would pass for the wrong reasons)."""
+    rng = np.random.default_rng(seed)
+    for layer in layers:
+        for w in layer.weights:
+            w.assign(rng.normal(0.0, scale, size=tuple(w.shape)).astype("float32"))
+
+
+def assert_normalized(model, event_shape, labels=None, atol=1e-4, min_spread=2.0):
+    """exp(log_prob) over all inputs sums to 1 and is not near-uniform.
+
+    Returns the probabilities (for sampling checks)."""
+    x = all_inputs(event_shape, model.levels)
+    kwargs = {} if labels is None else {"labels": np.full((len(x),), labels)}
+    log_prob = model.log_prob(x, **kwargs)
+    assert np.all(np.isfinite(log_prob))
+    probs = np.exp(log_prob)
+    np.testing.assert_allclose(probs.sum(), 1.0, atol=atol)
+    spread = probs.max() / max(probs.min(), 1e-300)
+    assert spread > min_spread, f"distribution too close to uniform ({spread:.2f})"
+    return x, probs
+
+
+def assert_samples_follow(samples, inputs, probs, min_p=1e-3):
+    """Chi-square test of sample frequencies against `probs` over `inputs`."""
+    index = {tuple(v.reshape(-1)): i for i, v in enumerate(inputs)}
+    counts = np.zeros(len(inputs))
+    for s in samples:
+        counts[index[tuple(s.reshape(-1))]] += 1
+    expected = probs / probs.sum() * len(samples)
+    # Pool the rare cells so each expected count is >= 5 (chi-square validity).
+    order = np.argsort(expected)
+    obs_pooled, exp_pooled, acc_o, acc_e = [], [], 0.0, 0.0
+    for i in order:
+        acc_o += counts[i]
+        acc_e += expected[i]
+        if acc_e >= 5:
+            obs_pooled.append(acc_o)
+            exp_pooled.append(acc_e)
+            acc_o = acc_e = 0.0
+    if acc_e > 0 and exp_pooled:
+        obs_pooled[-1] += acc_o
+        exp_pooled[-1] += acc_e
+    assert len(exp_pooled) >= 3, "too few cells for a chi-square test"
+    _, p = stats.chisquare(obs_pooled, exp_pooled)
+    assert p > min_p, f"samples do not follow exp(log_prob): chi-square p={p:.2e}"
+    return p
+
+
+def assert_fit_lowers_loss(model, x, epochs=6, batch_size=16, lr=1e-2, **fit_kwargs):
+    """A few epochs lower the loss, and the loss equals -log_prob / dims."""
+    model.compile(optimizer=keras.optimizers.Adam(lr))
+    history = model.fit(x, epochs=epochs, batch_size=batch_size, verbose=0, **fit_kwargs)
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses))
+    assert losses[-1] < losses[0], losses
+    assert "bits_per_dim" in history.history
+    np.testing.assert_allclose(
+        history.history["bits_per_dim"][-1] * np.log(2.0), losses[-1], rtol=1e-4
+    )
+    # The training loss is the log-likelihood per dimension that log_prob gives.
+    data = x["inputs"] if isinstance(x, dict) else x
+    labels = {} if not isinstance(x, dict) else {"labels": x["labels"]}
+    evaluated = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
+    nll = -model.log_prob(data, **labels).sum() / data.size
+    np.testing.assert_allclose(evaluated["loss"], nll, rtol=1e-4)
+    return history
+
+
+def assert_save_load_log_prob(model, x, tmp_path, **kwargs):
+    """A `.keras` round trip keeps the config and the log-likelihoods."""
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    np.testing.assert_allclose(loaded.log_prob(x, **kwargs), model.log_prob(x, **kwargs), atol=1e-5)
+    return loaded
