@@ -84,9 +84,7 @@ class CausalDilatedConv1D(keras.layers.Layer):
         return (self.kernel_size - 1) * self.dilation_rate
 
     def build(self, input_shape):
-        check_input_rank(
-            type(self).__name__, input_shape, 3, "(batch, time, channels)"
-        )
+        check_input_rank(type(self).__name__, input_shape, 3, "(batch, time, channels)")
         channels = input_shape[-1]
         if channels is None:
             raise ValueError(
@@ -152,9 +150,7 @@ class CausalDilatedConv1D(keras.layers.Layer):
         return outputs
 
     def compute_output_shape(self, input_shape):
-        check_input_rank(
-            type(self).__name__, input_shape, 3, "(batch, time, channels)"
-        )
+        check_input_rank(type(self).__name__, input_shape, 3, "(batch, time, channels)")
         return (input_shape[0], input_shape[1], self.filters)
 
     def get_config(self):
@@ -168,15 +164,11 @@ class CausalDilatedConv1D(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(
                     self.kernel_regularizer
                 ),
-                "bias_regularizer": keras.regularizers.serialize(
-                    self.bias_regularizer
-                ),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             }
         )
         return config

@@ -35,6 +35,10 @@ class WaveNetResidualBlock(keras.layers.Layer):
         dilation_rate: dilation of the convolution (>= 1).
         global_conditioning_channels: size of the conditioning vector `h`, or
             `None` for an unconditional block.
+        use_residual_projection: False drops the residual 1x1 (then
+            `residual_out` is the input unchanged). The last block of a
+            WaveNet sets it: only its skip output is read, so the residual
+            1x1 would be weights that never get a gradient.
         kernel_initializer: initializer of every kernel.
         **kwargs: base `keras.layers.Layer` arguments.
 
@@ -60,6 +64,7 @@ class WaveNetResidualBlock(keras.layers.Layer):
         kernel_size=2,
         dilation_rate=1,
         global_conditioning_channels=None,
+        use_residual_projection=True,
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -75,6 +80,12 @@ class WaveNetResidualBlock(keras.layers.Layer):
                 "global_conditioning_channels", global_conditioning_channels, minimum=1
             )
         self.global_conditioning_channels = global_conditioning_channels
+        if not isinstance(use_residual_projection, bool):
+            raise TypeError(
+                "`use_residual_projection` must be a bool, got "
+                f"{use_residual_projection!r}"
+            )
+        self.use_residual_projection = use_residual_projection
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         # W_f and W_g as one convolution: first half filter, second half gate.
@@ -86,12 +97,14 @@ class WaveNetResidualBlock(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="dilated_conv",
         )
-        self.residual_projection = keras.layers.Dense(
-            self.residual_channels,
-            kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy,
-            name="residual_projection",
-        )
+        self.residual_projection = None
+        if self.use_residual_projection:
+            self.residual_projection = keras.layers.Dense(
+                self.residual_channels,
+                kernel_initializer=self.kernel_initializer,
+                dtype=self.dtype_policy,
+                name="residual_projection",
+            )
         self.skip_projection = keras.layers.Dense(
             self.skip_channels,
             kernel_initializer=self.kernel_initializer,
@@ -148,7 +161,8 @@ class WaveNetResidualBlock(keras.layers.Layer):
                 initializer=self.kernel_initializer,
             )
         gated_shape = tuple(inputs_shape[:-1]) + (self.residual_channels,)
-        self.residual_projection.build(gated_shape)
+        if self.residual_projection is not None:
+            self.residual_projection.build(gated_shape)
         self.skip_projection.build(gated_shape)
 
     def _gate(self, pre_activation):
@@ -156,6 +170,11 @@ class WaveNetResidualBlock(keras.layers.Layer):
         filt = pre_activation[..., : self.residual_channels]
         gate = pre_activation[..., self.residual_channels :]
         return ops.tanh(filt) * ops.sigmoid(gate)
+
+    def _residual(self, inputs, z):
+        if self.residual_projection is None:
+            return inputs
+        return inputs + self.residual_projection(z)
 
     def _conditioning_bias(self, conditioning, dtype):
         return ops.matmul(
@@ -171,7 +190,7 @@ class WaveNetResidualBlock(keras.layers.Layer):
             bias = self._conditioning_bias(conditioning, pre.dtype)
             pre = pre + ops.expand_dims(bias, 1)
         z = self._gate(pre)
-        residual_out = inputs + self.residual_projection(z)
+        residual_out = self._residual(inputs, z)
         skip_out = self.skip_projection(z)
         return [residual_out, skip_out]
 
@@ -196,7 +215,7 @@ class WaveNetResidualBlock(keras.layers.Layer):
         if conditioning is not None:
             pre = pre + self._conditioning_bias(conditioning, pre.dtype)
         z = self._gate(pre)
-        residual_out = taps[:, -1] + self.residual_projection(z)
+        residual_out = self._residual(taps[:, -1], z)
         skip_out = self.skip_projection(z)
         return [residual_out, skip_out]
 
@@ -219,6 +238,7 @@ class WaveNetResidualBlock(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "dilation_rate": self.dilation_rate,
                 "global_conditioning_channels": self.global_conditioning_channels,
+                "use_residual_projection": self.use_residual_projection,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),

@@ -1,0 +1,393 @@
+"""WaveNet (van den Oord et al., 2016) with fast cached generation.
+
+The model factorizes a sequence of quantized audio samples (e.g. mu-law,
+`keras_ar.ops.mu_law`) as
+
+    p(x) = prod_t p(x_t | x_<t [, label])
+
+with a stack of gated residual blocks over causal dilated convolutions.
+
+Generation with `use_cache=True` is the fast algorithm of Paine et al. (2016):
+every block keeps a queue (a ring buffer) of its last `(k-1) d` inputs, so a
+step computes only the newest time step of each layer, in time and memory
+proportional to the number of layers and the receptive field, instead of a
+full forward pass over the sequence generated so far.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_ar.layers.wavenet_block import WaveNetResidualBlock
+from keras_ar.models.base import AutoregressiveModel
+from keras_ar.ops.categorical import categorical_log_prob, sample_categorical
+from keras_ar.validation import check_int
+
+
+@keras.saving.register_keras_serializable(package="keras_ar")
+class WaveNet(AutoregressiveModel):
+    """WaveNet: a categorical over `levels` values per time step.
+
+    The input is shifted right by one step inside the model, with a learned
+    start embedding in front, so that the logits at step `t` depend only on
+    `x_<t`: `log_prob` includes `x_0`, and `exp(log_prob)` is a distribution
+    over all sequences of a given length. The network is
+
+        embedding -> [WaveNetResidualBlock] * len(dilations)
+        -> sum of skips -> relu -> 1x1 -> relu -> 1x1 -> logits (B, T, levels)
+
+    A class-conditional model (`num_classes`) feeds the one-hot label to
+    every block as global conditioning (e.g. the speaker identity).
+
+    Args:
+        levels: number of values per step (256 for 8-bit mu-law audio).
+        sequence_length: fixed length of the examples, or `None` for any
+            length (then `generate` needs `length=`).
+        residual_channels: channels of the residual stream (and of the
+            gated activations).
+        skip_channels: channels of the skip connections and of the head.
+        kernel_size: taps of each dilated convolution (2 in the paper).
+        dilations: list of the blocks' dilations; by default `num_stacks`
+            repetitions of `1, 2, 4, ..., 512`.
+        num_stacks: how many times the default dilation pattern repeats
+            (used only when `dilations` is None).
+        num_classes: number of class labels for global conditioning, or
+            `None` for an unconditional model.
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_ar.models.wavenet import WaveNet
+
+    model = WaveNet(levels=16, residual_channels=8, skip_channels=16,
+                    dilations=[1, 2, 4, 8])
+    x = np.random.randint(0, 16, size=(32, 64))
+    model.compile(optimizer="adam")
+    model.fit(x, epochs=1, batch_size=8, verbose=0)
+    log_p = model.log_prob(x)                        # (32,) nats
+    audio = model.generate(num_samples=2, length=100, seed=0)   # (2, 100)
+    ```
+    """
+
+    def __init__(
+        self,
+        levels=256,
+        sequence_length=None,
+        residual_channels=32,
+        skip_channels=64,
+        kernel_size=2,
+        dilations=None,
+        num_stacks=1,
+        num_classes=None,
+        **kwargs,
+    ):
+        if sequence_length is not None:
+            sequence_length = check_int("sequence_length", sequence_length, minimum=1)
+        super().__init__(
+            levels=levels,
+            event_shape=(sequence_length,),
+            num_classes=num_classes,
+            **kwargs,
+        )
+        self.sequence_length = sequence_length
+        self.residual_channels = check_int(
+            "residual_channels", residual_channels, minimum=1
+        )
+        self.skip_channels = check_int("skip_channels", skip_channels, minimum=1)
+        self.kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+        self.num_stacks = check_int("num_stacks", num_stacks, minimum=1)
+        if dilations is None:
+            dilations = [2**i for i in range(10)] * self.num_stacks
+        if not isinstance(dilations, (list, tuple)) or not dilations:
+            raise ValueError(
+                f"`dilations` must be a non-empty list of ints >= 1, got {dilations!r}"
+            )
+        self.dilations = [check_int("dilations", d, minimum=1) for d in dilations]
+
+        # Index `levels` is the start symbol that the right shift puts first.
+        self.embedding = keras.layers.Embedding(
+            self.levels + 1,
+            self.residual_channels,
+            dtype=self.dtype_policy,
+            name="embedding",
+        )
+        conditioning = self.num_classes
+        self.blocks = [
+            WaveNetResidualBlock(
+                self.residual_channels,
+                self.skip_channels,
+                kernel_size=self.kernel_size,
+                dilation_rate=d,
+                global_conditioning_channels=conditioning,
+                # Nothing reads the last block's residual output.
+                use_residual_projection=i < len(self.dilations) - 1,
+                dtype=self.dtype_policy,
+                name=f"block_{i}",
+            )
+            for i, d in enumerate(self.dilations)
+        ]
+        self.head_hidden = keras.layers.Dense(
+            self.skip_channels, dtype=self.dtype_policy, name="head_hidden"
+        )
+        self.head_logits = keras.layers.Dense(
+            self.levels, dtype=self.dtype_policy, name="head_logits"
+        )
+
+        # Weights are made now, so that `.keras` loading and `summary()`
+        # work before the model has seen data.
+        self.embedding.build((None, None))
+        stream = (None, None, self.residual_channels)
+        cond_shape = None if conditioning is None else (None, conditioning)
+        for block in self.blocks:
+            block.build(stream, cond_shape)
+        self.head_hidden.build((None, None, self.skip_channels))
+        self.head_logits.build((None, None, self.skip_channels))
+        self.built = True
+
+    @property
+    def receptive_field(self):
+        """Number of past samples `R` that the logits at step `t` see.
+
+        The logits at `t` depend on `x_{t-R}, ..., x_{t-1}` (and on nothing
+        else), with `R = 1 + sum_l (kernel_size - 1) * dilation_l`.
+        """
+        return 1 + sum((self.kernel_size - 1) * d for d in self.dilations)
+
+    # ------------------------------------------------------------------
+    def _conditioning(self, labels):
+        if labels is None:
+            return None
+        return ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
+
+    def _head(self, skip_sum):
+        hidden = self.head_hidden(ops.relu(skip_sum))
+        return self.head_logits(ops.relu(hidden))
+
+    def call(self, inputs, training=False):
+        x, labels = self.unpack_inputs(inputs)
+        if len(x.shape) != 2:
+            raise ValueError(
+                f"WaveNet expects int inputs of shape (batch, time), got {tuple(x.shape)}"
+            )
+        x = ops.cast(x, "int32")
+        # Shift right by one with the start symbol: the network input at step
+        # t is x_{t-1}, so the output at t never sees x_t.
+        start = ops.full_like(x[:, :1], self.levels)
+        shifted = ops.concatenate([start, x[:, :-1]], axis=1)
+        stream = self.embedding(shifted)
+        conditioning = self._conditioning(labels)
+        skip_sum = None
+        for block in self.blocks:
+            if conditioning is None:
+                stream, skip = block(stream)
+            else:
+                stream, skip = block(stream, conditioning)
+            skip_sum = skip if skip_sum is None else skip_sum + skip
+        return self._head(skip_sum)
+
+    def log_prob_and_dims(self, x, outputs):
+        log_p = categorical_log_prob(outputs, x)  # (B, T)
+        log_prob = ops.sum(log_p, axis=-1)
+        dims = ops.ones_like(log_prob) * ops.cast(ops.shape(x)[1], "float32")
+        return log_prob, dims
+
+    # ------------------------------------------------------------------
+    # Generation
+    def generate(
+        self,
+        num_samples=1,
+        seed=None,
+        temperature=1.0,
+        use_cache=True,
+        labels=None,
+        length=None,
+        prefix=None,
+    ):
+        """Draws sequences one sample at a time.
+
+        Args:
+            num_samples: how many sequences to draw.
+            seed: int seed; the same seed gives the same samples, with or
+                without the cache.
+            temperature: > 0; divides the logits.
+            use_cache: True for the fast queue-based sampler (Paine et al.,
+                2016: each step computes only the newest step of each
+                layer); False for a full forward pass per step.
+            labels: class labels (one per sample, or one for all) for a
+                class-conditional model.
+            length: the length to generate; required when the model was
+                built with `sequence_length=None`, otherwise it must be None
+                or equal to `sequence_length`.
+            prefix: optional int array `(num_samples or 1, P)`, the given
+                first `P <= length` samples, which the sampler continues.
+        Returns:
+            int32 NumPy array `(num_samples, length)`.
+        """
+        return super().generate(
+            num_samples=num_samples,
+            seed=seed,
+            temperature=temperature,
+            use_cache=use_cache,
+            labels=labels,
+            length=length,
+            prefix=prefix,
+        )
+
+    def _generation_setup(self, num_samples, length=None, prefix=None):
+        if length is None:
+            if self.sequence_length is None:
+                raise ValueError(
+                    "`length` is required: this WaveNet was built with "
+                    "sequence_length=None"
+                )
+            length = self.sequence_length
+        length = check_int("length", length, minimum=1)
+        if self.sequence_length is not None and length != self.sequence_length:
+            raise ValueError(
+                f"`length` must equal the model's sequence_length="
+                f"{self.sequence_length} (or be None), got {length}"
+            )
+        x0 = np.zeros((num_samples, length), "int32")
+        start = 0
+        if prefix is not None:
+            prefix = np.asarray(prefix)
+            if prefix.ndim == 1:
+                prefix = prefix[None]
+            if (
+                prefix.ndim != 2
+                or prefix.shape[0] not in (1, num_samples)
+                or prefix.shape[1] > length
+            ):
+                raise ValueError(
+                    "`prefix` must be the given first samples, of shape "
+                    f"(num_samples or 1, steps <= {length}), got {prefix.shape}"
+                )
+            if not np.issubdtype(prefix.dtype, np.integer) or (
+                prefix.size and (prefix.min() < 0 or prefix.max() >= self.levels)
+            ):
+                raise ValueError(
+                    f"`prefix` must hold integers in [0, {self.levels}), got "
+                    f"dtype {prefix.dtype}"
+                    + (
+                        f", values {prefix.min()}..{prefix.max()}"
+                        if prefix.size and np.issubdtype(prefix.dtype, np.number)
+                        else ""
+                    )
+                )
+            start = prefix.shape[1]
+            x0[:, :start] = prefix
+        # `_generation_state` (called next by `generate`) fills the queues
+        # from the prefix.
+        self._prefix_steps = start
+        return x0, start, length
+
+    def _generation_state(self, x0, labels, use_cache):
+        state = super()._generation_state(x0, labels, use_cache)
+        if use_cache:
+            state["queues"] = self._init_queues(x0, labels)
+        return state
+
+    def _init_queues(self, x0, labels):
+        """One ring buffer per block, `(B, (k-1) d, residual_channels)`.
+
+        Slot `s % size` holds the block's input at step `s`. Zeros stand for
+        the steps before the start, which is the convolutions' zero padding;
+        with a prefix of `P` samples, the buffers hold the blocks' inputs at
+        steps `P - size, ..., P - 1`, taken from one full forward pass.
+        """
+        batch = x0.shape[0]
+        sizes = [block.queue_size for block in self.blocks]
+        # The last step a prefix of P samples decides is the input at P - 1
+        # (= x_{P-2}); inputs from step P on are computed by the sampler.
+        prefix_steps = getattr(self, "_prefix_steps", 0)
+        queues = [
+            np.zeros((batch, size, self.residual_channels), "float32") for size in sizes
+        ]
+        if prefix_steps > 0:
+            inputs = self._block_inputs(x0[:, :prefix_steps], labels)
+            for queue, size, block_in in zip(queues, sizes, inputs):
+                for s in range(max(0, prefix_steps - size), prefix_steps):
+                    queue[:, s % size] = block_in[:, s]
+        return [ops.convert_to_tensor(q, self.compute_dtype) for q in queues]
+
+    def _block_inputs(self, x, labels):
+        """Each block's input over the steps of `x`, as NumPy arrays."""
+        x = ops.convert_to_tensor(x, "int32")
+        start = ops.full_like(x[:, :1], self.levels)
+        stream = self.embedding(ops.concatenate([start, x[:, :-1]], axis=1))
+        conditioning = self._conditioning(
+            None if labels is None else ops.convert_to_tensor(labels, "int32")
+        )
+        inputs = []
+        for block in self.blocks:
+            inputs.append(ops.convert_to_numpy(stream))
+            if conditioning is None:
+                stream, _ = block(stream)
+            else:
+                stream, _ = block(stream, conditioning)
+        return inputs
+
+    def _generation_step(self, i, state, noise_i, temperature, use_cache):
+        x = state["x"]
+        i = ops.cast(i, "int32")
+        if use_cache:
+            logits, queues = self._cached_logits(i, state)
+            state = {**state, "queues": queues}
+        else:
+            outputs = self(self.pack_inputs(x, state.get("labels")), training=False)
+            logits = ops.take(outputs, i, axis=1)
+        value = sample_categorical(logits, noise_i[:, 0], temperature)
+        update = ops.reshape(ops.cast(value, "int32"), (-1, 1))
+        return {**state, "x": ops.slice_update(x, [0, i], update)}
+
+    def _cached_logits(self, i, state):
+        """The logits at step `i` from the queues (Paine et al., 2016)."""
+        x = state["x"]
+        # Network input at step i: x_{i-1}, or the start symbol at i = 0.
+        previous = ops.take(x, ops.maximum(i - 1, 0), axis=1)
+        token = ops.where(i > 0, previous, ops.full_like(previous, self.levels))
+        current = self.embedding(token)  # (B, residual_channels)
+        conditioning = self._conditioning(state.get("labels"))
+        skip_sum = None
+        queues = []
+        for block, queue in zip(self.blocks, state["queues"]):
+            size = block.queue_size
+            if size:
+                # Inputs at i - (k-1) d, ..., i - d (oldest first), at ring
+                # slots (s mod size); `+ size` keeps the operand >= 0.
+                d = block.dilation_rate
+                offsets = np.arange(self.kernel_size - 1, 0, -1, dtype="int32") * d
+                slots = ops.mod(i - ops.convert_to_tensor(offsets) + size, size)
+                past = ops.take(queue, slots, axis=1)
+                taps = ops.concatenate(
+                    [ops.cast(past, current.dtype), current[:, None]], axis=1
+                )
+                # The slot of step i - (k-1) d, just read, now takes step i.
+                queue = ops.slice_update(
+                    queue,
+                    [0, ops.mod(i, size), 0],
+                    ops.cast(current[:, None], queue.dtype),
+                )
+            else:
+                taps = current[:, None]
+            queues.append(queue)
+            current, skip = block.step(taps, conditioning)
+            skip_sum = skip if skip_sum is None else skip_sum + skip
+        return self._head(skip_sum), queues
+
+    # ------------------------------------------------------------------
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+            "levels": self.levels,
+            "sequence_length": self.sequence_length,
+            "residual_channels": self.residual_channels,
+            "skip_channels": self.skip_channels,
+            "kernel_size": self.kernel_size,
+            "dilations": list(self.dilations),
+            "num_stacks": self.num_stacks,
+            "num_classes": self.num_classes,
+        }
