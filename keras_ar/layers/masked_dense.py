@@ -41,7 +41,7 @@ class MaskedDense(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> mask = np.tril(np.ones((3, 3)), k=-1)  # output j reads inputs i < j
+    >>> mask = np.triu(np.ones((3, 3)), k=1)  # output j reads inputs i < j
     >>> layer = MaskedDense(3, mask=mask)
     >>> tuple(layer(np.ones((2, 3), "float32")).shape)
     (2, 3)
