@@ -101,22 +101,29 @@ def _masked_mlp(masks, activation="tanh"):
     init = keras.initializers.RandomNormal(stddev=1.0, seed=0)
     layers = [
         MaskedDense(
-            m.shape[1], mask=m, activation=activation,
-            kernel_initializer=init, bias_initializer=init,
-        )  # fmt: skip
+            m.shape[1],
+            mask=m,
+            activation=activation,
+            kernel_initializer=init,
+            bias_initializer=init,
+        )
         for m in masks.hidden
     ]
     out = MaskedDense(
-        masks.output.shape[1], mask=masks.output,
-        kernel_initializer=init, bias_initializer=init,
-    )  # fmt: skip
+        masks.output.shape[1],
+        mask=masks.output,
+        kernel_initializer=init,
+        bias_initializer=init,
+    )
     direct = (
         None
         if masks.direct is None
         else MaskedDense(
-            masks.direct.shape[1], mask=masks.direct, use_bias=False,
+            masks.direct.shape[1],
+            mask=masks.direct,
+            use_bias=False,
             kernel_initializer=init,
-        )  # fmt: skip
+        )
     )
 
     def fn(x):
@@ -139,9 +146,15 @@ def _masked_mlp(masks, activation="tanh"):
 def test_outputs_depend_only_on_earlier_inputs(ordering, seed, q, p, direct, mode):
     d = 4
     masks = made_masks(
-        d, [9, 7], ordering=ordering, hidden_degrees_mode=mode, seed=seed,
-        inputs_per_dim=q, outputs_per_dim=p, direct_connection=direct,
-    )  # fmt: skip
+        d,
+        [9, 7],
+        ordering=ordering,
+        hidden_degrees_mode=mode,
+        seed=seed,
+        inputs_per_dim=q,
+        outputs_per_dim=p,
+        direct_connection=direct,
+    )
     fn = _masked_mlp(masks)
     x = np.random.default_rng(seed).normal(size=(1, d * q))
     dep = dependency_mask(fn, x).reshape(d, q, d, p).any(axis=(1, 3))
@@ -177,7 +190,8 @@ def test_ordering_is_respected_per_seed():
 
 
 @pytest.mark.parametrize(
-    "ordering", [[0, 0, 1], [0, 1], [0, 1, 3], [0.0, 1.0, 2.0], [[0, 1, 2]], "backwards"]
+    "ordering",
+    [[0, 0, 1], [0, 1], [0, 1, 3], [0.0, 1.0, 2.0], [[0, 1, 2]], "backwards"],
 )
 def test_bad_ordering(ordering):
     with pytest.raises(ValueError, match="ordering"):
@@ -230,9 +244,13 @@ def test_masked_dense_mask_stack_and_plain(tmp_path):
     masks = np.stack([np.tril(np.ones((3, 3)), -1), np.triu(np.ones((3, 3)), 1)])
     x = np.random.default_rng(1).normal(size=(2, 3)).astype("float32")
     run_layer_test(
-        MaskedDense, {"units": 3, "mask": masks}, x, expected_output_shape=(2, 3),
-        tmp_path=tmp_path, call_kwargs={"mask_index": 1},
-    )  # fmt: skip
+        MaskedDense,
+        {"units": 3, "mask": masks},
+        x,
+        expected_output_shape=(2, 3),
+        tmp_path=tmp_path,
+        call_kwargs={"mask_index": 1},
+    )
     run_layer_test(MaskedDense, {"units": 2}, x, expected_output_shape=(2, 2))
     # The index picks the mask: mask[i, j] = 1 lets output j read input i,
     # so output 2 reads nothing under the first (tril) mask, output 0 nothing
