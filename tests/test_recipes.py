@@ -1,0 +1,287 @@
+"""End-to-end runs of the chapter-5 recipes (`recipes/`) in --tiny mode.
+
+Each recipe runs in-process on fixtures written here (a small Fashion-MNIST
+in IDX files, a small Epicurious JSON in the Kaggle schema), and its outputs
+are checked: metrics.json holds the keys and finite numbers, the reported
+test NLL is what the saved model gives, model.keras reloads with identical
+log_prob, the PNGs are valid, the text samples hold the prompt.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ar.datasets.fashion_mnist import load_fashion_mnist_for_pixelcnn
+from keras_ar.datasets.idx import write_idx
+from recipes import (
+    common,
+    gated_pixelcnn_fashion_mnist,
+    lstm_recipes,
+    pixelcnn_fashion_mnist,
+    pixelcnn_mixture_fashion_mnist,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+COMMON_KEYS = {
+    "recipe", "mode", "backend", "keras_version", "args", "settings",
+    "history", "epochs_run", "time_per_epoch_s", "mean_time_per_epoch_s",
+    "wall_time_s", "process_cpu_time_s",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fashion_dir(tmp_path_factory):
+    """64 training and 32 test images, random strokes on black, with labels."""
+    root = tmp_path_factory.mktemp("fashion")
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", 64), ("t10k", 32)):
+        images = np.zeros((n, 28, 28), np.uint8)
+        # Bright rectangles on a black background, like garments.
+        for image in images:
+            top, left = rng.integers(2, 10, size=2)
+            image[top : top + 14, left : left + 10] = rng.integers(100, 256)
+        write_idx(root / f"{stem}-images-idx3-ubyte.gz", images)
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        write_idx(root / f"{stem}-labels-idx1-ubyte", labels)
+    return root
+
+
+@pytest.fixture(scope="module")
+def recipes_json(tmp_path_factory):
+    """Twelve recipes in the Kaggle `full_format_recipes.json` schema, plus
+    the records the loader must skip (empty, null title, no directions)."""
+    words = (
+        "chop the onion and garlic . heat oil in a pan , add 1 / 2 cup "
+        "butter and stir until golden . season with salt and pepper , then "
+        "bake for 20 minutes . serve warm with cream"
+    ).split()
+    rng = np.random.default_rng(1)
+    records = []
+    for i in range(12):
+        steps = [" ".join(rng.choice(words, size=12)) for _ in range(2)]
+        records.append(
+            {
+                "title": f"Roasted Vegetables {i} ",
+                "directions": steps,
+                "ingredients": ["1 onion", "2 cloves garlic"],
+                "categories": ["Vegetable"],
+                "rating": 4.375,
+                "calories": 120.0,
+            }
+        )
+    records += [
+        {},
+        {"title": None, "directions": ["Mix."]},
+        {"title": "Empty", "directions": []},
+    ]
+    path = tmp_path_factory.mktemp("epicurious") / "full_format_recipes.json"
+    path.write_text(json.dumps(records))
+    return path
+
+
+def run_recipe(module, tmp_path, data, capsys):
+    out = tmp_path / "out"
+    result = module.main(
+        ["--tiny", "--data", str(data), "--out", str(out), "--verbose", "0"]
+    )
+    printed = capsys.readouterr().out
+    return out, result, printed
+
+
+def check_metrics(path, extra_keys):
+    with open(path) as f:
+        metrics = json.load(f)
+    missing = (COMMON_KEYS | set(extra_keys)) - set(metrics)
+    assert not missing, f"metrics.json lacks {sorted(missing)}"
+    assert metrics["backend"] == keras.backend.backend()
+    assert metrics["keras_version"] == keras.__version__
+    assert metrics["mode"] == "tiny"
+    epochs = metrics["settings"]["epochs"]
+    assert metrics["epochs_run"] == epochs == len(metrics["time_per_epoch_s"])
+    assert "loss" in metrics["history"] and "val_loss" in metrics["history"]
+    for key, values in metrics["history"].items():
+        assert len(values) == epochs, key
+        assert all(v is not None and math.isfinite(v) for v in values), key
+    for key in ("wall_time_s", "mean_time_per_epoch_s", *extra_keys):
+        assert isinstance(metrics[key], (int, float)) and math.isfinite(metrics[key]), (
+            key
+        )
+    assert metrics["wall_time_s"] > 0
+    return metrics
+
+
+def check_png(path):
+    assert os.path.getsize(path) > 100
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG_MAGIC
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 10 and image.shape[1] > 10
+
+
+def check_image_recipe(out, result, printed, labels=False):
+    metrics = check_metrics(out / "metrics.json", ["test_bits_per_dim", "parameters"])
+    for name in ("samples.png", "training_curve.png"):
+        check_png(out / name)
+    during = sorted(os.listdir(out / "samples"))
+    assert during == ["epoch_001.png", "epoch_002.png"]
+    # The run ends by printing where samples.png is.
+    assert printed.rstrip().splitlines()[-1].endswith(str(out / "samples.png"))
+
+    # model.keras reloads into the same distribution, and the reported test
+    # NLL is the saved model's bits/dim on the recipe's test images.
+    trained = result["trained_model"]
+    loaded = keras.saving.load_model(out / "model.keras")
+    assert type(loaded) is type(trained)
+    settings = metrics["settings"]
+    (_, _), (x_test, y_test) = load_fashion_mnist_for_pixelcnn(
+        size=settings["image_size"], levels=settings["levels"],
+        pad_to=settings.get("pad_to"), path=metrics["args"]["data"],
+    )  # fmt: skip
+    x_test = x_test[: settings["test_limit"]]
+    y_test = y_test[: settings["test_limit"]].astype("int32") if labels else None
+    log_prob = loaded.log_prob(x_test, labels=y_test)
+    np.testing.assert_allclose(
+        log_prob, trained.log_prob(x_test, labels=y_test), rtol=1e-5, atol=1e-5
+    )
+    bits = -log_prob.mean() / x_test[0].size / math.log(2.0)
+    np.testing.assert_allclose(metrics["test_bits_per_dim"], bits, rtol=1e-4)
+    # A model that learnt nothing would sit at log2(levels).
+    assert 0.0 < metrics["test_bits_per_dim"] < 3 * math.log2(settings["levels"])
+    return metrics, loaded
+
+
+def test_pixelcnn_recipe(fashion_dir, tmp_path, capsys):
+    out, result, printed = run_recipe(
+        pixelcnn_fashion_mnist, tmp_path, fashion_dir, capsys
+    )
+    metrics, loaded = check_image_recipe(out, result, printed)
+    assert metrics["history"]["bits_per_dim"][-1] > 0
+    # Samples drawn from the reloaded model are valid images.
+    images = loaded.generate(num_samples=2, seed=0)
+    assert images.shape == (2, 8, 8, 1) and images.min() >= 0 and images.max() < 4
+
+
+def test_pixelcnn_mixture_recipe(fashion_dir, tmp_path, capsys):
+    out, result, printed = run_recipe(
+        pixelcnn_mixture_fashion_mnist, tmp_path, fashion_dir, capsys
+    )
+    metrics, loaded = check_image_recipe(out, result, printed)
+    assert metrics["settings"]["levels"] == 256
+    assert loaded.num_mixtures == metrics["settings"]["num_mixtures"]
+
+
+def test_gated_pixelcnn_recipe(fashion_dir, tmp_path, capsys):
+    out, result, printed = run_recipe(
+        gated_pixelcnn_fashion_mnist, tmp_path, fashion_dir, capsys
+    )
+    metrics, loaded = check_image_recipe(out, result, printed, labels=True)
+    assert loaded.num_classes == 10
+    assert metrics["class_names"][0] == "T-shirt/top"
+
+
+def test_lstm_recipe(recipes_json, tmp_path, capsys):
+    out, result, printed = run_recipe(lstm_recipes, tmp_path, recipes_json, capsys)
+    metrics = check_metrics(
+        out / "metrics.json", ["val_perplexity", "vocabulary_size", "parameters"]
+    )
+    # 12 usable recipes (three malformed ones skipped): 20% held out.
+    assert metrics["num_recipes"] == 12
+    assert (metrics["num_train"], metrics["num_val"]) == (10, 2)
+    # Perplexity of a proper distribution over the vocabulary: above 1, and
+    # near (not far above) the vocabulary size for a barely trained model.
+    assert 1.0 < metrics["val_perplexity"] < 2 * metrics["vocabulary_size"]
+    assert "val_perplexity" in metrics["history"]
+
+    samples = (out / "samples.txt").read_text()
+    for t in lstm_recipes.SAMPLE_TEMPERATURES:
+        assert f"=== temperature {t} ===" in samples
+    assert samples.count("recipe for") >= len(lstm_recipes.SAMPLE_TEMPERATURES)
+    probs = (out / "next_word_probs.txt").read_text()
+    for prompt in lstm_recipes.BOOK_PROMPTS:
+        assert prompt in probs
+    assert "%" in probs
+    during = (out / "generated_during_training.txt").read_text()
+    assert during.startswith("epoch 1: recipe for") and "epoch 2: recipe for" in during
+    vocab = (out / "vocabulary.txt").read_text().splitlines()
+    assert vocab[:2] == ["", "[UNK]"] and len(vocab) == metrics["vocabulary_size"]
+    check_png(out / "training_curve.png")
+    assert printed.rstrip().splitlines()[-1].endswith(str(out / "samples.txt"))
+
+    # model.keras reloads with identical log_prob (the tokenizer is not
+    # part of the file: vocabulary.txt restores the text interface).
+    trained = result["trained_model"]
+    loaded = keras.saving.load_model(out / "model.keras")
+    ids = trained.encode("recipe for roasted vegetables | chop the onion .")
+    x = np.zeros((2, metrics["settings"]["sequence_length"]), "int32")
+    x[0, : len(ids)] = ids
+    x[1, :3] = ids[:3]
+    np.testing.assert_allclose(
+        loaded.log_prob(x), trained.log_prob(x), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_backend_flag_cannot_switch_an_imported_keras():
+    other = next(b for b in common.BACKENDS if b != keras.backend.backend())
+    with pytest.raises(ValueError, match="--backend"):
+        common.select_backend(other)
+    assert common.select_backend(None) == keras.backend.backend()
+    assert common.select_backend(keras.backend.backend()) == keras.backend.backend()
+
+
+def test_parser_rejects_bad_overrides(capsys):
+    parser = pixelcnn_fashion_mnist.build_parser()
+    with pytest.raises(SystemExit):
+        common.parse_args(parser, ["--epochs", "0"])
+    assert "--epochs must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        common.parse_args(parser, ["--quick", "--tiny"])
+    args = common.parse_args(parser, ["--quick", "--epochs", "3"])
+    settings = common.settings_for(args, pixelcnn_fashion_mnist.PRESETS)
+    assert settings["epochs"] == 3 and settings["filters"] == 64
+    full = common.settings_for(
+        common.parse_args(parser, []), pixelcnn_fashion_mnist.PRESETS
+    )
+    # The book's settings are the default.
+    assert (full["image_size"], full["levels"], full["filters"]) == (16, 4, 128)
+    assert (full["num_residual_blocks"], full["epochs"], full["batch_size"]) == (
+        5,
+        150,
+        128,
+    )
+
+
+def test_recipe_scripts_run_as_scripts():
+    # Run as `python recipes/x.py`: the script makes `recipes` importable
+    # itself; --help imports no Keras, so this is quick.
+    for name in (
+        "pixelcnn_fashion_mnist",
+        "pixelcnn_mixture_fashion_mnist",
+        "gated_pixelcnn_fashion_mnist",
+        "lstm_recipes",
+    ):
+        proc = subprocess.run(
+            [sys.executable, os.path.join(REPO, "recipes", f"{name}.py"), "--help"],
+            capture_output=True, text=True, cwd="/", timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "--quick" in proc.stdout and "--backend" in proc.stdout
+
+
+def test_keras_ar_does_not_import_recipes():
+    for root, _, files in os.walk(os.path.join(REPO, "keras_ar")):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(root, name)) as f:
+                    source = f.read()
+                assert (
+                    "import recipes" not in source and "from recipes" not in source
+                ), name
