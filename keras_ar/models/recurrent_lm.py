@@ -127,9 +127,7 @@ class RecurrentLM(AutoregressiveModel):
         ):
             if value is not None:
                 check_int(name, value, minimum=0, maximum=vocab_size - 1)
-        super().__init__(
-            levels=vocab_size, event_shape=(sequence_length,), **kwargs
-        )
+        super().__init__(levels=vocab_size, event_shape=(sequence_length,), **kwargs)
         self.vocab_size = int(vocab_size)
         self.sequence_length = None if sequence_length is None else int(sequence_length)
         self.embedding_dim = int(embedding_dim)
@@ -208,7 +206,9 @@ class RecurrentLM(AutoregressiveModel):
         pad token (all of them when `pad_token_id` is None)."""
         if self.pad_token_id is None:
             return ops.ones(ops.shape(x), "float32")
-        not_pad = ops.cast(ops.not_equal(ops.cast(x, "int32"), self.pad_token_id), "float32")
+        not_pad = ops.cast(
+            ops.not_equal(ops.cast(x, "int32"), self.pad_token_id), "float32"
+        )
         # A cumulative product ends the sequence at its first pad: whatever
         # follows the padding is never scored.
         return ops.cumprod(not_pad, axis=1)
@@ -506,7 +506,9 @@ class RecurrentLM(AutoregressiveModel):
             x = x.reshape(num_samples, sampler.num_beams, max_length)
             if sampler.return_all_beams:
                 scores = ops.convert_to_numpy(state["scores"]).astype("float64")
-                return (self.decode(x.reshape(-1, max_length)) if is_text else x), scores
+                return (
+                    self.decode(x.reshape(-1, max_length)) if is_text else x
+                ), scores
             x = x[:, 0]
         return self.decode(x) if is_text else x
 

@@ -92,5 +92,11 @@ class BeamSampler(Sampler):
         flat_index = ops.cast(flat_index, "int32")
         return new_scores, flat_index // vocab_size, flat_index % vocab_size
 
+    @property
+    def cache_key(self):
+        # `return_all_beams` only changes what `generate` returns, not the
+        # loop, so it does not force a second compilation.
+        return (type(self).__name__, self.num_beams)
+
     def get_config(self):
         return {"num_beams": self.num_beams, "return_all_beams": self.return_all_beams}

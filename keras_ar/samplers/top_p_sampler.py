@@ -24,9 +24,7 @@ def top_p_filter(logits, p):
     # still short of p; the most likely token always is.
     mass_before = ops.cumsum(descending, axis=-1) - descending
     in_nucleus = mass_before < p
-    threshold = ops.min(
-        ops.where(in_nucleus, descending, 2.0), axis=-1, keepdims=True
-    )
+    threshold = ops.min(ops.where(in_nucleus, descending, 2.0), axis=-1, keepdims=True)
     return ops.where(probs >= threshold, logits, MASKED_LOGIT)
 
 
