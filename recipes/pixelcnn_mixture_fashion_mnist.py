@@ -50,7 +50,7 @@ PRESETS = {
     # A few batches of a tiny model, for the tests.
     "tiny": dict(
         image_size=8, pad_to=None, levels=256, num_mixtures=2, num_resnet=1,
-        num_hierarchies=2, num_filters=4, dropout_rate=0.3,
+        num_hierarchies=1, num_filters=4, dropout_rate=0.3,
         learning_rate=1e-3, batch_size=16, epochs=2, train_limit=32,
         test_limit=16, num_samples=4, sample_every=1,
     ),
