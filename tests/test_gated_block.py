@@ -25,31 +25,30 @@ def _data(*shape, seed=0):
 @pytest.mark.parametrize(
     "kwargs, channels",
     [
-        (dict(filters=4, kernel_size=3, mask_type="A"), 1),
+        (dict(filters=6, kernel_size=3, mask_type="A"), 1),
         (dict(filters=6, kernel_size=5, color_channels=3, residual=False), 3),
     ],
 )
 def test_layer_contract(kwargs, channels, tmp_path):
-    v = _data(2, 5, 4, channels, seed=1)
-    h = _data(2, 5, 4, channels, seed=2)
-    filters = kwargs["filters"]
+    v = _data(2, 4, 5, channels, seed=1)
+    h = _data(2, 4, 5, channels, seed=2)
     run_layer_test(
         GatedBlock,
         kwargs,
         [v, h],
-        expected_output_shape=[(2, 5, 4, filters), (2, 5, 4, filters)],
+        expected_output_shape=[(2, 4, 5, 6), (2, 4, 5, 6)],
         tmp_path=tmp_path,
     )
 
 
 def test_layer_contract_conditional(tmp_path):
     kwargs = dict(filters=6, kernel_size=3, color_channels=3, conditional=True)
-    inputs = [_data(2, 4, 4, 6, seed=1), _data(2, 4, 4, 6, seed=2), _data(2, 5)]
+    inputs = [_data(2, 4, 5, 6, seed=1), _data(2, 4, 5, 6, seed=2), _data(2, 2)]
     run_layer_test(
         GatedBlock,
         kwargs,
         inputs,
-        expected_output_shape=[(2, 4, 4, 6), (2, 4, 4, 6)],
+        expected_output_shape=[(2, 4, 5, 6), (2, 4, 5, 6)],
         tmp_path=tmp_path,
     )
     # The list form and the positional form are the same call.
@@ -58,16 +57,12 @@ def test_layer_contract_conditional(tmp_path):
     b = layer(*inputs)
     for x, y in zip(a, b):
         np.testing.assert_allclose(to_numpy(x), to_numpy(y))
-    assert layer.compute_output_shape([i.shape for i in inputs]) == [(2, 4, 4, 6)] * 2
-
-
-def test_conditioning_changes_both_stacks():
-    layer = GatedBlock(4, 3, conditional=True)
-    v, h = _data(1, 3, 3, 4, seed=1), _data(1, 3, 3, 4, seed=2)
-    layer([v, h, np.zeros((1, 2), "float32")])
+    assert layer.compute_output_shape([i.shape for i in inputs]) == [(2, 4, 5, 6)] * 2
+    # The conditioning vector biases both stacks, at every position.
     _random_weights([layer])
-    a = layer([v, h, np.array([[1.0, 0.0]], "float32")])
-    b = layer([v, h, np.array([[0.0, 1.0]], "float32")])
+    one_hot = np.eye(2, dtype="float32")
+    a = layer(inputs[:2] + [one_hot])
+    b = layer(inputs[:2] + [one_hot[::-1]])
     for x, y in zip(a, b):
         assert np.abs(to_numpy(x) - to_numpy(y)).min() > 0
 
@@ -134,7 +129,7 @@ def _expected_field(height, width, kernel_sizes):
 
 @pytest.mark.parametrize("kernel_sizes", [(3, 3), (5, 3, 3)])
 def test_horizontal_stack_is_causal_and_blind_spot_free(kernel_sizes):
-    height, width, filters = 4, 6, 2
+    height, width, filters = 4, 5, 6
     _, run = _stack(1, filters, kernel_sizes)
     x = _data(1, height, width, 1)
     dep = dependency_mask(lambda z: to_numpy(run(z)[1]), x)
@@ -149,12 +144,12 @@ def test_horizontal_stack_is_causal_and_blind_spot_free(kernel_sizes):
     # Exactly the receptive field: nothing outside (causality), nothing
     # missing (no blind spot), e.g. the pixel up and to the right.
     np.testing.assert_array_equal(seen, field)
-    assert seen[2, 2, 1, 3] and seen[3, 1, 2, 2]
+    assert seen[2, 2, 1, 3] and seen[3, 1, 2, 2] and seen[3, 4, 3, 3]
 
 
 def test_colour_groups_at_the_current_pixel():
-    height, width, channels, filters = 3, 3, 3, 6
-    _, run = _stack(channels, filters, (3, 3, 3))
+    height, width, channels, filters = 3, 5, 3, 6
+    _, run = _stack(channels, filters, (3, 3))
     x = _data(1, height, width, channels)
     dep = dependency_mask(lambda z: to_numpy(run(z)[1]), x)
     dep = dep.reshape(height, width, channels, height, width, filters)
@@ -172,7 +167,7 @@ def test_colour_groups_at_the_current_pixel():
 
 
 def test_vertical_stack_never_leaks_into_the_same_row():
-    height, width, f = 4, 5, 3
+    height, width, f = 4, 5, 6
     layer = GatedBlock(f, 3, "B")
     v = _data(1, height, width, f, seed=1)
     h = _data(1, height, width, f, seed=2)
@@ -202,17 +197,17 @@ def test_vertical_row_and_horizontal_at_match_call():
     kwargs = dict(filters=6, kernel_size=5, color_channels=3, conditional=conditional)
     for mask_type, channels in (("A", 3), ("B", 6)):
         layer = GatedBlock(mask_type=mask_type, residual=mask_type == "B", **kwargs)
-        v, h = _data(2, 3, 4, channels, seed=1), _data(2, 3, 4, channels, seed=2)
-        cond = _data(2, 3, seed=3) if conditional else None
+        v, h = _data(2, 4, 5, channels, seed=1), _data(2, 4, 5, channels, seed=2)
+        cond = _data(2, 2, seed=3) if conditional else None
         inputs = [v, h] + ([cond] if conditional else [])
         layer(inputs)
         _random_weights([layer])
         v_out, h_out = (to_numpy(t) for t in layer(inputs))
-        link = np.zeros((2, 1, 4, 12), "float32")
-        for r in range(3):
+        link = np.zeros((2, 1, 5, 12), "float32")
+        for r in range(4):
             v_row, next_link = layer.vertical_row(v, r, cond)
             np.testing.assert_allclose(to_numpy(v_row)[:, 0], v_out[:, r], atol=1e-5)
-            for c in range(4):
+            for c in range(5):
                 pixel = to_numpy(layer.horizontal_at(h, link, r, c, cond))
                 np.testing.assert_allclose(pixel[:, 0, 0], h_out[:, r, c], atol=1e-5)
             link = next_link
@@ -238,35 +233,37 @@ def test_bad_arguments():
 
 
 def test_bad_inputs():
-    x4 = np.zeros((1, 3, 3, 4), "float32")
+    x4 = np.zeros((2, 4, 5, 4), "float32")
+    x6 = np.zeros((2, 4, 5, 6), "float32")
+    cond = np.zeros((2, 2), "float32")
     with pytest.raises(ValueError, match="rank 4"):
         GatedBlock(4)([np.zeros((1, 3, 4), "float32"), x4])
     with pytest.raises(ValueError, match=r"\[v, h\]"):
         GatedBlock(4)(x4)
     with pytest.raises(ValueError, match="same width"):
-        GatedBlock(4)([x4, np.zeros((1, 3, 2, 4), "float32")])
+        GatedBlock(4)([x4, np.zeros((2, 4, 2, 4), "float32")])
     with pytest.raises(ValueError, match="conditional=True"):
         GatedBlock(4, conditional=True)([x4, x4])
     with pytest.raises(ValueError, match="conditional=False"):
-        GatedBlock(4)([x4, x4, np.zeros((1, 2), "float32")])
+        GatedBlock(4)([x4, x4, cond])
     with pytest.raises(ValueError, match="cond"):
-        GatedBlock(4, conditional=True)([x4, x4, np.zeros((1, 2, 2), "float32")])
+        GatedBlock(4, conditional=True)([x4, x4, np.zeros((2, 2, 2), "float32")])
     with pytest.raises(ValueError, match="residual"):
         GatedBlock(8)([x4, x4])
     with pytest.raises(ValueError, match="input channels"):
         GatedBlock(6, mask_type="A", color_channels=3)([x4, x4])
     # A built conditional layer still refuses a call without `cond`.
-    layer = GatedBlock(4, conditional=True)
-    layer([x4, x4, np.zeros((1, 2), "float32")])
+    layer = GatedBlock(6, color_channels=3, conditional=True)
+    layer([x6, x6, cond])
     with pytest.raises(ValueError, match="conditional=True"):
-        layer([x4, x4])
+        layer([x6, x6])
 
 
 def test_symbolic_call_and_backend_tensors():
-    v = keras.Input((5, 5, 1))
-    c = keras.Input((3,))
-    out = GatedBlock(4, 3, "A", conditional=True)([v, v, c])
-    assert [tuple(o.shape) for o in out] == [(None, 5, 5, 4)] * 2
-    t = ops.convert_to_tensor(_data(1, 5, 5, 4))
-    out = GatedBlock(4)([t, t])
-    assert tuple(out[1].shape) == (1, 5, 5, 4)
+    v = keras.Input((4, 5, 1))
+    c = keras.Input((2,))
+    out = GatedBlock(6, 3, "A", conditional=True)([v, v, c])
+    assert [tuple(o.shape) for o in out] == [(None, 4, 5, 6)] * 2
+    t = ops.convert_to_tensor(_data(2, 4, 5, 6))
+    out = GatedBlock(6)([t, t])
+    assert tuple(out[1].shape) == (2, 4, 5, 6)
