@@ -132,6 +132,9 @@ def test_padding_is_masked_out_of_the_loss():
         np.testing.assert_allclose(
             result["perplexity"], np.exp(-log_prob.sum() / lengths.sum()), rtol=1e-5
         )
+    np.testing.assert_allclose(
+        model.perplexity(x), np.exp(-log_prob.sum() / lengths.sum()), rtol=1e-5
+    )
 
 
 def test_fit_lowers_loss_and_reports_perplexity():
@@ -149,11 +152,6 @@ def test_fit_lowers_loss_and_reports_perplexity():
     np.testing.assert_allclose(
         history["perplexity"], np.exp(history["loss"]), rtol=1e-4
     )
-    log_prob = model.log_prob(x)
-    dims = _np(model.token_mask(x)).sum()
-    np.testing.assert_allclose(
-        model.perplexity(x), np.exp(-log_prob.sum() / dims), rtol=1e-5
-    )
 
 
 def test_step_wise_states_equal_the_full_call(small):
@@ -167,7 +165,7 @@ def test_step_wise_states_equal_the_full_call(small):
         np.testing.assert_allclose(_np(logits), full[:, t], atol=1e-5)
     # Like keras-hub's start_index test: consume a prompt of any length in
     # one pass, then continue step by step.
-    for k in (1, 2, 5):
+    for k in (1, 4):
         states = small.consume_prompt(x[:, :k])
         logits, _ = small.step(states, x[:, k - 1])
         np.testing.assert_allclose(_np(logits), full[:, k], atol=1e-5)
