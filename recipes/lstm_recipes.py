@@ -73,7 +73,7 @@ PRESETS = {
         vocab_size=200, sequence_length=24, embedding_dim=8, units=8,
         learning_rate=1e-2, batch_size=8, epochs=2, max_recipes=32,
         validation_split=0.2, generate_tokens=6, samples_per_temperature=1,
-        probs_tokens=2, probs_top=3, sample_every=1,
+        probs_tokens=1, probs_top=3, sample_every=1,
     ),
 }  # fmt: skip
 
