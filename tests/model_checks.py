@@ -97,4 +97,11 @@ def assert_save_load_log_prob(model, x, tmp_path, **kwargs):
     assert type(loaded) is type(model)
     assert loaded.get_config() == model.get_config()
     np.testing.assert_allclose(loaded.log_prob(x, **kwargs), model.log_prob(x, **kwargs), atol=1e-5)
+    if model.compiled:
+        # The compile state comes back too: the loaded model evaluates and
+        # trains on with the default NLL loss, no compile() call needed.
+        assert loaded.compiled and loaded._default_loss == model._default_loss
+        data = x if not kwargs else {"inputs": x, "labels": kwargs["labels"]}
+        loss = loaded.evaluate(data, verbose=0, return_dict=True)["loss"]
+        np.testing.assert_allclose(loss, -model.log_prob(x, **kwargs).sum() / x.size, rtol=1e-4)
     return loaded

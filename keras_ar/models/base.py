@@ -169,6 +169,17 @@ class AutoregressiveModel(keras.Model):
         self._default_loss = loss is None
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def compile_from_config(self, config):
+        """Re-compiles a loaded model as it was saved (default loss included).
+
+        Keras skips this for models that override `compile()`; ours keeps
+        `compile`'s signature, so the saved arguments replay as they are.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def _nll(self, x, y_pred, sample_weight=None):
         data, _ = self.unpack_inputs(x)
         log_prob, dims = self.log_prob_and_dims(data, y_pred)
