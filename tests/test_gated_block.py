@@ -257,6 +257,8 @@ def test_bad_inputs():
     layer([x6, x6, cond])
     with pytest.raises(ValueError, match="conditional=True"):
         layer([x6, x6])
+    with pytest.raises(ValueError, match="cond"):
+        layer([x6, x6, np.zeros((2, 3), "float32")])
 
 
 def test_symbolic_call_and_backend_tensors():

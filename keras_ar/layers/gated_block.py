@@ -299,6 +299,13 @@ class GatedBlock(keras.layers.Layer):
             cond = inputs[2] if len(inputs) == 3 else None
         else:
             v = inputs
+        if self.built and cond is not None and self.conditional:
+            dim = self.cond_v_kernel.shape[0]
+            if len(cond.shape) != 2 or cond.shape[-1] != dim:
+                raise ValueError(
+                    f"{type(self).__name__} was built for a conditioning input "
+                    f"`cond` of shape (batch, {dim}), got {tuple(cond.shape)}"
+                )
         if self.conditional != (cond is not None):
             self._check_shapes(
                 tuple(v.shape),
