@@ -1,1 +1,17 @@
-"""keras_ar.layers."""
+"""Autoregressive Keras layers (backend-agnostic, serializable)."""
+
+from keras_ar.layers.causal_dilated_conv1d import CausalDilatedConv1D
+from keras_ar.layers.gated_block import GatedBlock
+from keras_ar.layers.masked_conv2d import MaskedConv2D
+from keras_ar.layers.masked_dense import MaskedDense
+from keras_ar.layers.pixelcnn_residual_block import PixelCNNResidualBlock
+from keras_ar.layers.wavenet_block import WaveNetResidualBlock
+
+__all__ = [
+    "CausalDilatedConv1D",
+    "GatedBlock",
+    "MaskedConv2D",
+    "MaskedDense",
+    "PixelCNNResidualBlock",
+    "WaveNetResidualBlock",
+]

@@ -1,1 +1,19 @@
-"""keras_ar.models."""
+"""Autoregressive models: `fit` with a default NLL loss, `log_prob`, `generate`."""
+
+from keras_ar.models.base import AutoregressiveModel
+from keras_ar.models.gated_pixelcnn import GatedPixelCNN
+from keras_ar.models.image_model import ImageAutoregressiveModel
+from keras_ar.models.made import MADE
+from keras_ar.models.pixelcnn import PixelCNN
+from keras_ar.models.recurrent_lm import RecurrentLM
+from keras_ar.models.wavenet import WaveNet
+
+__all__ = [
+    "MADE",
+    "AutoregressiveModel",
+    "GatedPixelCNN",
+    "ImageAutoregressiveModel",
+    "PixelCNN",
+    "RecurrentLM",
+    "WaveNet",
+]
