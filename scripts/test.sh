@@ -5,6 +5,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh || exit 1
 status=0
+# Two pytest workers on two cores: one thread each, or the backends'
+# thread pools fight over the cores (torch slows down tenfold).
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+export TF_CPP_MIN_LOG_LEVEL=2
 .venv/bin/ruff check . || status=1
 for backend in ${KERAS_AR_BACKENDS:-tensorflow jax torch}; do
     echo "=== KERAS_BACKEND=$backend ==="
