@@ -1,0 +1,499 @@
+"""`PixelCNNPlusPlus` (Salimans et al., 2017), backend-agnostic."""
+
+import collections
+
+import keras
+from keras import ops
+
+from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
+from keras_ar.layers.shifted_conv import (
+    DownRightShiftedConv2D,
+    DownRightShiftedConv2DTranspose,
+    DownShiftedConv2D,
+    DownShiftedConv2DTranspose,
+    dilate_axis,
+)
+from keras_ar.models.image_model import ImageAutoregressiveModel
+from keras_ar.validation import check_int
+
+
+def concat_elu(x):
+    """The paper's nonlinearity: `elu([x, -x])` (doubles the features)."""
+    return ops.elu(ops.concatenate([x, -x], axis=-1))
+
+
+def down_shift(x):
+    """Moves an image down one row (zeros on top): row i sees row i - 1."""
+    return ops.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+
+
+def right_shift(x):
+    """Moves an image right one column (zeros on the left)."""
+    return ops.pad(x, [[0, 0], [0, 0], [1, 0], [0, 0]])[:, :, :-1]
+
+
+class _GatedResnet(keras.layers.Layer):
+    """The paper's gated residual block on one stream.
+
+    `c1 = concat_elu(conv1(concat_elu(x)) + nin(concat_elu(aux)))`,
+    dropout on `c1`, `a, b = split(conv2(c1))`, output `x + a * sigmoid(b)`.
+    The "u" stream uses down-shifted (2, 3) kernels, the "ul" stream
+    down-right-shifted (2, 2) ones. Split into `first` / `second` so that the
+    cached path applies the same pieces to windows of cached activations.
+    """
+
+    def __init__(self, filters, stream, num_aux, dropout_rate, **kwargs):
+        super().__init__(**kwargs)
+        policy = self.dtype_policy
+        conv_cls, kernel = (
+            (DownShiftedConv2D, (2, 3))
+            if stream == "u"
+            else (DownRightShiftedConv2D, (2, 2))
+        )
+        self.filters = filters
+        self.conv1 = conv_cls(filters, kernel, name="conv1", dtype=policy)
+        self.conv2 = conv_cls(2 * filters, kernel, name="conv2", dtype=policy)
+        self.aux_proj = (
+            keras.layers.Dense(filters, name="aux_proj", dtype=policy)
+            if num_aux
+            else None
+        )
+        self.dropout = (
+            keras.layers.Dropout(dropout_rate, dtype=policy)
+            if dropout_rate > 0
+            else None
+        )
+
+    def first(self, conv1_out, aux):
+        h = conv1_out
+        if self.aux_proj is not None:
+            h = h + self.aux_proj(concat_elu(ops.concatenate(aux, axis=-1)))
+        return concat_elu(h)
+
+    def second(self, x, conv2_out):
+        a, b = ops.split(conv2_out, 2, axis=-1)
+        return x + a * ops.sigmoid(b)
+
+    def call(self, x, aux=(), training=False):
+        c1 = self.first(self.conv1(concat_elu(x)), list(aux))
+        if self.dropout is not None:
+            c1 = self.dropout(c1, training=training)
+        return self.second(x, self.conv2(c1))
+
+
+# One node of the network: `kind` is "init", "down" (strided conv), "res"
+# (gated resnet) or "up" (transposed conv); `stream` "u" or "ul"; `level`
+# the resolution of the output (0 = full, l = 1 / 2**l).
+_Op = collections.namedtuple("_Op", "kind stream level layer src aux out")
+
+
+@keras.saving.register_keras_serializable(package="keras_ar")
+class PixelCNNPlusPlus(ImageAutoregressiveModel):
+    """PixelCNN++ with a discretized logistic mixture head.
+
+    The architecture of Salimans et al. (2017), section 2: two streams, a
+    down-shifted one ("u", which sees the rows above) and a down-right-
+    shifted one ("ul", which also sees the pixels to the left), both made of
+    gated resnet blocks with `concat_elu` and dropout. `num_hierarchies`
+    resolutions are linked by stride-2 shifted convolutions on the way down
+    and stride-2 transposed shifted convolutions on the way up, with
+    shortcut connections from every block of the down pass to the matching
+    block of the up pass (the "ul" blocks also take the "u" stream). The
+    last "ul" features, through `elu`, give `MixtureOfLogistics` parameters
+    for every pixel: each pixel is drawn whole, its colour channels coupled
+    linearly inside the mixture (so `steps_per_pixel == 1`). Odd sizes are
+    allowed: a level has `ceil(size / 2)` rows and columns of the one above.
+
+    The TensorFlow Probability `PixelCNN` settings of the book are
+    `PixelCNNPlusPlus((32, 32, 1), num_mixtures=5, num_resnet=1,
+    num_hierarchies=2, num_filters=32, dropout_rate=0.3)`. Weight
+    normalization and its data-dependent initialization (used in the paper)
+    are not included; the convolutions use Keras' default initializers.
+
+    Generation: `generate(use_cache=False)` runs the whole network for each
+    pixel. `generate(use_cache=True)` keeps every activation of the network
+    in a per-tensor cache and, at pixel `(r, c)`, computes only what becomes
+    final there (Ramachandran et al., 2017, through the strided and
+    transposed convolutions):
+
+    - the "u" stream at row `r // 2**l` of each level `l`, once per image
+      row (at `c == 0`): the "u" stream at a row depends only on the rows
+      above, which are complete by then;
+    - every "ul" tensor at the one position `(r // 2**l, c // 2**l)` of each
+      level, from 2x2 windows of the caches. Upsampling writes the low-
+      resolution value into a zero-stuffed cache, so the transposed
+      convolution is the same kernel over a window.
+
+    A position of level `l > 0` is final at pixel `(2**l i, 2**l j)`; at the
+    following pixels of its block it is recomputed from the same final
+    inputs (the same value) rather than branched around. A step therefore
+    costs a few window convolutions per layer plus, once per row, one row
+    per "u" layer, instead of a full forward pass. Both paths give the same
+    samples for the same seed.
+
+    Args:
+        image_shape: `(height, width)` or `(height, width, channels)`.
+        levels: values per channel (256 for 8-bit images).
+        num_mixtures: logistic components of the output mixture.
+        num_filters: features of both streams.
+        num_resnet: gated resnet blocks per level on the way down (the way
+            up has one more per level below the lowest resolution, as in
+            the paper).
+        num_hierarchies: resolutions (the paper uses 3).
+        dropout_rate: dropout inside the gated resnet blocks (training only).
+
+    Example:
+    >>> import numpy as np
+    >>> model = PixelCNNPlusPlus((4, 4, 1), levels=8, num_mixtures=2,
+    ...                          num_filters=8, num_resnet=1, num_hierarchies=2)
+    >>> model.compile(optimizer="adam")
+    >>> x = np.random.randint(0, 8, size=(8, 4, 4, 1))
+    >>> _ = model.fit(x, epochs=1, verbose=0)
+    >>> model.log_prob(x).shape
+    (8,)
+    >>> model.generate(num_samples=2, seed=0).shape
+    (2, 4, 4, 1)
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        levels=256,
+        num_mixtures=5,
+        num_filters=160,
+        num_resnet=5,
+        num_hierarchies=3,
+        dropout_rate=0.5,
+        **kwargs,
+    ):
+        super().__init__(image_shape=image_shape, levels=levels, **kwargs)
+        self.num_mixtures = check_int("num_mixtures", num_mixtures, minimum=1)
+        self.num_filters = check_int("num_filters", num_filters, minimum=1)
+        self.num_resnet = check_int("num_resnet", num_resnet, minimum=0)
+        self.num_hierarchies = check_int("num_hierarchies", num_hierarchies, minimum=1)
+        if (
+            isinstance(dropout_rate, bool)
+            or not isinstance(dropout_rate, (int, float))
+            or not 0 <= dropout_rate < 1
+        ):
+            raise ValueError(f"`dropout_rate` must be in [0, 1), got {dropout_rate!r}")
+        self.dropout_rate = float(dropout_rate)
+        channels = self.image_shape[-1]
+        # One uniform picks the mixture component, one per channel draws it.
+        self.noise_width = 1 + channels
+
+        # Level sizes: ceil(size / 2) per level (strided shifted convs).
+        height, width = self.image_shape[:2]
+        self._sizes = [(height, width)]
+        for _ in range(self.num_hierarchies - 1):
+            h, w = self._sizes[-1]
+            self._sizes.append((-(-h // 2), -(-w // 2)))
+
+        policy = self.dtype_policy
+        f, r, nh = self.num_filters, self.num_resnet, self.num_hierarchies
+
+        def resnet(stream, num_aux, name):
+            return _GatedResnet(
+                f, stream, num_aux, self.dropout_rate, name=name, dtype=policy
+            )
+
+        # The paper's first layers: u = down_shift(conv_2x3(x)),
+        # ul = down_shift(conv_1x3(x)) + right_shift(conv_2x1(x)).
+        self.init_u_conv = DownShiftedConv2D(f, (2, 3), name="init_u", dtype=policy)
+        self.init_ul_row_conv = DownShiftedConv2D(
+            f, (1, 3), name="init_ul_row", dtype=policy
+        )
+        self.init_ul_col_conv = DownRightShiftedConv2D(
+            f, (2, 1), name="init_ul_col", dtype=policy
+        )
+        self.down_u_resnets = [resnet("u", 0, f"down_u_{i}") for i in range(nh * r)]
+        self.down_ul_resnets = [resnet("ul", 1, f"down_ul_{i}") for i in range(nh * r)]
+        self.downsample_u = [
+            DownShiftedConv2D(
+                f, (2, 3), strides=2, name=f"downsample_u_{i}", dtype=policy
+            )
+            for i in range(nh - 1)
+        ]
+        self.downsample_ul = [
+            DownRightShiftedConv2D(
+                f, (2, 2), strides=2, name=f"downsample_ul_{i}", dtype=policy
+            )
+            for i in range(nh - 1)
+        ]
+        num_up = r + (nh - 1) * (r + 1)
+        self.up_u_resnets = [resnet("u", 1, f"up_u_{i}") for i in range(num_up)]
+        self.up_ul_resnets = [resnet("ul", 2, f"up_ul_{i}") for i in range(num_up)]
+        self.upsample_u = [
+            DownShiftedConv2DTranspose(
+                f, (2, 3), strides=2, name=f"upsample_u_{i}", dtype=policy
+            )
+            for i in range(nh - 1)
+        ]
+        self.upsample_ul = [
+            DownRightShiftedConv2DTranspose(f, (2, 2), strides=2, name=f"upsample_ul_{i}", dtype=policy)
+            for i in range(nh - 1)
+        ]  # fmt: skip
+        self.head = MixtureOfLogistics(
+            num_mixtures=self.num_mixtures, levels=self.levels,
+            color_channels=channels, name="mixture", dtype=policy,
+        )  # fmt: skip
+        # Build the weights now, so that a `.keras` file loads into a fresh
+        # instance and summary() works before any data is seen.
+        self(ops.zeros((1,) + self.image_shape, "int32"))
+
+    @property
+    def steps_per_pixel(self):
+        # The mixture draws a whole pixel (all channels, coupled) at once.
+        return 1
+
+    # -- the network ------------------------------------------------------
+    def _plan(self):
+        """The network as a list of `_Op`s in execution order; both the full
+        forward pass and the cached generation step walk this one list.
+        Returns `(plan, name of the last "ul" tensor)`."""
+        r, nh = self.num_resnet, self.num_hierarchies
+        plan = []
+
+        def add(kind, stream, level, layer, src, aux=()):
+            out = f"{stream}/{kind}{len(plan)}"
+            plan.append(_Op(kind, stream, level, layer, src, aux, out))
+            return out
+
+        # Down pass; every output is pushed for the up pass's shortcuts.
+        u_stack = [add("init", "u", 0, None, None)]
+        ul_stack = [add("init", "ul", 0, None, None)]
+        for level in range(nh):
+            if level > 0:
+                u_stack.append(
+                    add("down", "u", level, self.downsample_u[level - 1], u_stack[-1])
+                )
+                ul_stack.append(
+                    add(
+                        "down", "ul", level, self.downsample_ul[level - 1], ul_stack[-1]
+                    )
+                )
+            for k in range(r):
+                n = level * r + k
+                u = add("res", "u", level, self.down_u_resnets[n], u_stack[-1])
+                u_stack.append(u)
+                ul_stack.append(
+                    add("res", "ul", level, self.down_ul_resnets[n], ul_stack[-1], (u,))
+                )
+        # Up pass: every tensor of the down pass is used once as a shortcut.
+        u, ul = u_stack.pop(), ul_stack.pop()
+        n = 0
+        for level in reversed(range(nh)):
+            for _ in range(r if level == nh - 1 else r + 1):
+                u = add("res", "u", level, self.up_u_resnets[n], u, (u_stack.pop(),))
+                shortcuts = (u, ul_stack.pop())
+                ul = add("res", "ul", level, self.up_ul_resnets[n], ul, shortcuts)
+                n += 1
+            if level > 0:
+                u = add("up", "u", level - 1, self.upsample_u[level - 1], u)
+                ul = add("up", "ul", level - 1, self.upsample_ul[level - 1], ul)
+        assert not u_stack and not ul_stack
+        return plan, ul
+
+    def _network_input(self, x):
+        """The scaled image and a channel of ones (so that the zero padding
+        is told apart from black pixels, as in the paper)."""
+        scaled = self.scale_inputs(x)
+        return ops.concatenate([scaled, ops.ones_like(scaled[..., :1])], axis=-1)
+
+    def call(self, inputs, training=False):
+        x, _ = self.unpack_inputs(inputs)
+        x_in = self._network_input(x)
+        plan, final = self._plan()
+        t = {}
+        for op in plan:
+            if op.kind == "init" and op.stream == "u":
+                t[op.out] = down_shift(self.init_u_conv(x_in))
+            elif op.kind == "init":
+                t[op.out] = down_shift(self.init_ul_row_conv(x_in)) + right_shift(
+                    self.init_ul_col_conv(x_in)
+                )
+            elif op.kind == "down":
+                t[op.out] = op.layer(t[op.src])
+            elif op.kind == "res":
+                t[op.out] = op.layer(
+                    t[op.src], [t[a] for a in op.aux], training=training
+                )
+            else:  # "up": crop the 2x upsampled grid to the level's size.
+                h, w = self._sizes[op.level]
+                t[op.out] = op.layer(t[op.src])[:, :h, :w]
+        params = self.head(ops.elu(t[final]))
+        return ops.cast(params, "float32")
+
+    def log_prob_and_dims(self, x, outputs):
+        log_p = self.head.log_prob(x, outputs)  # (B, H, W)
+        log_prob = ops.sum(ops.reshape(log_p, (ops.shape(log_p)[0], -1)), axis=-1)
+        dims = ops.ones_like(log_prob) * float(
+            self.image_shape[0] * self.image_shape[1] * self.image_shape[2]
+        )
+        return log_prob, dims
+
+    def _sample_pixel(self, pixel_outputs, channel, noise_i, temperature):
+        # The whole pixel at once (`channel` is always 0 here).
+        return self.head.sample(pixel_outputs, noise_i, temperature)
+
+    # -- cached generation -----------------------------------------------
+    # Every tensor of level l is cached as (B, H_l + 1, W_l + 2, F): one
+    # zero row on top and one zero column on each side, the padding the
+    # shifted convolutions add. Real position (i, j) is at (i + 1, j + 1).
+    def _init_cache(self, batch_size, state):
+        plan, _ = self._plan()
+        dtype = self.compute_dtype
+        f = self.num_filters
+
+        def zeros(level, features):
+            h, w = self._sizes[level]
+            return ops.zeros((batch_size, h + 1, w + 2, features), dtype)
+
+        cache = {}
+        for op in plan:
+            cache[op.out] = zeros(op.level, f)
+            if op.kind == "res":
+                cache[op.out + "/c1"] = zeros(op.level, 2 * f)
+            if op.kind == "up":
+                cache[op.out + "/stuffed"] = zeros(op.level, f)
+        return cache
+
+    def _cached_pixel_outputs(self, state, row, col):
+        cache = state["cache"]
+        x_in = self._network_input(state["x"])
+        # Two rows of zeros on top: the first layer of "u" reads two rows up.
+        x_pad = ops.pad(x_in, [[0, 0], [2, 0], [1, 1], [0, 0]])
+        u_part = {k: v for k, v in cache.items() if k.startswith("u/")}
+        u_part = ops.cond(
+            col == 0,
+            lambda: self._cached_u_rows(dict(u_part), x_pad, row),
+            lambda: u_part,
+        )
+        cache = {**cache, **u_part}
+        params, cache = self._cached_ul_pixel(cache, x_pad, row, col)
+        return params, {**state, "cache": cache}
+
+    def _cached_u_rows(self, cache, x_pad, row):
+        """The "u" stream at row `row // 2**l` of every level, whole rows."""
+        plan, _ = self._plan()
+        batch = ops.shape(x_pad)[0]
+
+        def rows(buffer, start, count):
+            shape = ops.shape(buffer)
+            return ops.slice(
+                buffer, [0, start, 0, 0], [batch, count, shape[2], shape[3]]
+            )
+
+        def inner_row(buffer, i):
+            shape = ops.shape(buffer)
+            return ops.slice(
+                buffer, [0, i + 1, 1, 0], [batch, 1, shape[2] - 2, shape[3]]
+            )
+
+        def write_row(buffer, value, i):
+            return ops.slice_update(buffer, [0, i + 1, 1, 0], value)
+
+        for op in plan:
+            if op.stream != "u":
+                continue
+            i = row // (2**op.level)
+            if op.kind == "init":
+                # conv_2x3 at row - 1 (down_shift): x rows row - 2 .. row - 1.
+                value = self.init_u_conv.convolve(rows(x_pad, row, 2))
+                value = value * ops.cast(row > 0, value.dtype)
+            elif op.kind == "down":
+                # Rows 2i - 1 .. 2i of the level above, stride 2 across.
+                value = op.layer.convolve(rows(cache[op.src], 2 * i, 2))
+            elif op.kind == "res":
+                layer = op.layer
+                conv1 = layer.conv1.convolve(concat_elu(rows(cache[op.src], i, 2)))
+                aux = [inner_row(cache[a], i) for a in op.aux]
+                c1 = layer.first(conv1, aux)
+                cache[op.out + "/c1"] = write_row(cache[op.out + "/c1"], c1, i)
+                conv2 = layer.conv2.convolve(rows(cache[op.out + "/c1"], i, 2))
+                value = layer.second(inner_row(cache[op.src], i), conv2)
+            else:  # "up": stuff the new low-resolution row, then convolve.
+                low_i = row // (2 ** (op.level + 1))
+                low = dilate_axis(inner_row(cache[op.src], low_i), 2, 2)
+                width = self._sizes[op.level][1]
+                stuffed_name = op.out + "/stuffed"
+                cache[stuffed_name] = write_row(
+                    cache[stuffed_name], low[:, :, :width], 2 * low_i
+                )
+                value = op.layer.convolve(rows(cache[stuffed_name], i, 2))
+            cache[op.out] = write_row(cache[op.out], value, i)
+        return cache
+
+    def _cached_ul_pixel(self, cache, x_pad, row, col):
+        """The "ul" stream at `(row, col) // 2**l` of every level, and the
+        mixture parameters at `(row, col)`."""
+        plan, final = self._plan()
+        batch = ops.shape(x_pad)[0]
+        cache = dict(cache)
+
+        def window(buffer, i, j, h=2, w=2):
+            return ops.slice(buffer, [0, i, j, 0], [batch, h, w, ops.shape(buffer)[3]])
+
+        def at(buffer, i, j):
+            return window(buffer, i + 1, j + 1, 1, 1)
+
+        def write(buffer, value, i, j):
+            return ops.slice_update(buffer, [0, i + 1, j + 1, 0], value)
+
+        for op in plan:
+            if op.stream != "ul":
+                continue
+            scale = 2**op.level
+            i, j = row // scale, col // scale
+            if op.kind == "init":
+                # down_shift(conv_1x3(x)): x row - 1, columns col - 1 .. col + 1;
+                # right_shift(conv_2x1(x)): x rows row - 1 .. row, column col - 1.
+                above = self.init_ul_row_conv.convolve(
+                    window(x_pad, row + 1, col, 1, 3)
+                )
+                left = self.init_ul_col_conv.convolve(window(x_pad, row + 1, col, 2, 1))
+                value = above * ops.cast(row > 0, above.dtype) + left * ops.cast(
+                    col > 0, left.dtype
+                )
+            elif op.kind == "down":
+                # Positions (2i - 1 .. 2i, 2j - 1 .. 2j) of the level above.
+                value = op.layer.convolve(window(cache[op.src], 2 * i, 2 * j))
+            elif op.kind == "res":
+                layer = op.layer
+                conv1 = layer.conv1.convolve(concat_elu(window(cache[op.src], i, j)))
+                aux = [at(cache[a], i, j) for a in op.aux]
+                c1_name = op.out + "/c1"
+                cache[c1_name] = write(cache[c1_name], layer.first(conv1, aux), i, j)
+                conv2 = layer.conv2.convolve(window(cache[c1_name], i, j))
+                value = layer.second(at(cache[op.src], i, j), conv2)
+            else:  # "up"
+                low_scale = 2 * scale
+                low_i, low_j = row // low_scale, col // low_scale
+                stuffed_name = op.out + "/stuffed"
+                cache[stuffed_name] = write(
+                    cache[stuffed_name],
+                    at(cache[op.src], low_i, low_j),
+                    2 * low_i,
+                    2 * low_j,
+                )
+                value = op.layer.convolve(window(cache[stuffed_name], i, j))
+            cache[op.out] = write(cache[op.out], value, i, j)
+        features = at(cache[final], row, col)
+        params = self.head(ops.elu(features))
+        params = ops.reshape(ops.cast(params, "float32"), (batch, self.head.num_params))
+        return params, cache
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_shape": self.image_shape,
+                "levels": self.levels,
+                "num_mixtures": self.num_mixtures,
+                "num_filters": self.num_filters,
+                "num_resnet": self.num_resnet,
+                "num_hierarchies": self.num_hierarchies,
+                "dropout_rate": self.dropout_rate,
+            }
+        )
+        return config
