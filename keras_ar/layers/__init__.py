@@ -4,14 +4,26 @@ from keras_ar.layers.causal_dilated_conv1d import CausalDilatedConv1D
 from keras_ar.layers.gated_block import GatedBlock
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.masked_dense import MaskedDense
+from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
 from keras_ar.layers.pixelcnn_residual_block import PixelCNNResidualBlock
+from keras_ar.layers.shifted_conv import (
+    DownRightShiftedConv2D,
+    DownRightShiftedConv2DTranspose,
+    DownShiftedConv2D,
+    DownShiftedConv2DTranspose,
+)
 from keras_ar.layers.wavenet_block import WaveNetResidualBlock
 
 __all__ = [
     "CausalDilatedConv1D",
+    "DownRightShiftedConv2D",
+    "DownRightShiftedConv2DTranspose",
+    "DownShiftedConv2D",
+    "DownShiftedConv2DTranspose",
     "GatedBlock",
     "MaskedConv2D",
     "MaskedDense",
+    "MixtureOfLogistics",
     "PixelCNNResidualBlock",
     "WaveNetResidualBlock",
 ]

@@ -5,6 +5,7 @@ from keras_ar.models.gated_pixelcnn import GatedPixelCNN
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.models.made import MADE
 from keras_ar.models.pixelcnn import PixelCNN
+from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from keras_ar.models.recurrent_lm import RecurrentLM
 from keras_ar.models.wavenet import WaveNet
 
@@ -14,6 +15,7 @@ __all__ = [
     "GatedPixelCNN",
     "ImageAutoregressiveModel",
     "PixelCNN",
+    "PixelCNNPlusPlus",
     "RecurrentLM",
     "WaveNet",
 ]
