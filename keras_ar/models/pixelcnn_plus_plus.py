@@ -238,8 +238,9 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             color_channels=channels, name="mixture", dtype=policy,
         )  # fmt: skip
         # Build the weights now, so that a `.keras` file loads into a fresh
-        # instance and summary() works before any data is seen.
-        self(ops.zeros((1,) + self.image_shape, "int32"))
+        # instance and summary() works before any data is seen. A symbolic
+        # call: shapes only, no kernels run (or compiled, on JAX).
+        self(keras.KerasTensor((1,) + self.image_shape, dtype="int32"))
 
     @property
     def steps_per_pixel(self):
