@@ -1,5 +1,6 @@
 """PixelCNN++: shifted convolutions and the model."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -97,7 +98,7 @@ def test_shifted_conv_bad_arguments():
 
 
 def tiny(image_shape, levels, num_hierarchies=2, scale=0.4, **kwargs):
-    config = dict(num_mixtures=2, num_filters=6, num_resnet=1, dropout_rate=0.0)
+    config = dict(num_mixtures=2, num_filters=8, num_resnet=1, dropout_rate=0.0)
     config.update(kwargs)
     model = PixelCNNPlusPlus(
         image_shape, levels=levels, num_hierarchies=num_hierarchies, **config
@@ -108,15 +109,22 @@ def tiny(image_shape, levels, num_hierarchies=2, scale=0.4, **kwargs):
 
 
 def test_book_settings():
+    # The TFP PixelCNN settings of the book (symbolic call: shapes only).
     model = PixelCNNPlusPlus(
         (32, 32, 1), num_mixtures=5, num_resnet=1, num_hierarchies=2,
         num_filters=32, dropout_rate=0.3,
     )  # fmt: skip
     assert model.levels == 256 and model.steps_per_pixel == 1 and model.noise_width == 2
-    x = np.random.randint(0, 256, size=(2, 32, 32, 1))
-    assert tuple(model(x).shape) == (2, 32, 32, 15)
-    log_prob = model.log_prob(x)
-    assert log_prob.shape == (2,) and np.all(np.isfinite(log_prob))
+    out = model(keras.KerasTensor((2, 32, 32, 1), dtype="int32"))
+    assert tuple(out.shape) == (2, 32, 32, 15)  # 3 * num_mixtures
+    assert PixelCNNPlusPlus.from_config(model.get_config()).count_params() == (
+        model.count_params()
+    )
+    colour = PixelCNNPlusPlus((8, 8, 3), num_mixtures=10, num_filters=8, num_resnet=1)
+    assert colour.noise_width == 4
+    assert tuple(colour(keras.KerasTensor((1, 8, 8, 3), dtype="int32")).shape) == (
+        1, 8, 8, 100,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -124,7 +132,7 @@ def test_book_settings():
     [((3, 4, 3), 3, 1)],
 )
 def test_model_causality(image_shape, num_hierarchies, num_resnet):
-    model = tiny(image_shape, 4, num_hierarchies, num_resnet=num_resnet, num_filters=8)
+    model = tiny(image_shape, 4, num_hierarchies, num_resnet=num_resnet)
     height, width, channels = image_shape
     x = np.random.randint(0, 3, size=(1,) + image_shape)
 
@@ -148,7 +156,7 @@ def test_model_causality(image_shape, num_hierarchies, num_resnet):
 
 @pytest.mark.parametrize(
     "image_shape, levels, num_hierarchies, seed",
-    [((2, 2, 1), 3, 2, 0), ((1, 2, 3), 2, 2, 1)],
+    [((2, 2, 1), 3, 1, 0), ((1, 2, 3), 2, 2, 1)],
 )
 def test_normalized_and_sampled(image_shape, levels, num_hierarchies, seed):
     model = tiny(image_shape, levels, num_hierarchies)
@@ -187,10 +195,7 @@ def test_fit_and_save_load(tmp_path):
     rng = np.random.default_rng(0)
     x = np.clip(rng.normal(2.0, 1.0, size=(32, 3, 3, 1)).round(), 0, 7).astype("int32")
     assert_fit_lowers_loss(model, x, epochs=4, batch_size=16, lr=1e-2)
-    loaded = assert_save_load_log_prob(model, x, tmp_path)
-    np.testing.assert_array_equal(
-        loaded.generate(num_samples=3, seed=1), model.generate(num_samples=3, seed=1)
-    )
+    assert_save_load_log_prob(model, x, tmp_path)
 
 
 def test_bad_arguments():
