@@ -130,6 +130,7 @@ def test_cached_step_matches_full_logits():
     labels = np.array([0, 1], "int32")
     full = _logits(model, x, labels)
     state = model._generation_state(x, labels, use_cache=True)
+    state, _ = model._prepare_loop(state, 0, use_cache=True)
     for i in range(time):
         logits, queues = model._cached_logits(keras.ops.convert_to_tensor(i), state)
         state = {**state, "queues": queues}

@@ -277,18 +277,16 @@ class WaveNet(AutoregressiveModel):
                 )
             start = prefix.shape[1]
             x0[:, :start] = prefix
-        # `_generation_state` (called next by `generate`) fills the queues
-        # from the prefix.
-        self._prefix_steps = start
         return x0, start, length
 
-    def _generation_state(self, x0, labels, use_cache):
-        state = super()._generation_state(x0, labels, use_cache)
+    def _prepare_loop(self, state, start, use_cache):
         if use_cache:
-            state["queues"] = self._init_queues(x0, labels)
-        return state
+            labels = state.get("labels")
+            x0 = ops.convert_to_numpy(state["x"])
+            state = {**state, "queues": self._init_queues(x0, labels, start)}
+        return state, start
 
-    def _init_queues(self, x0, labels):
+    def _init_queues(self, x0, labels, prefix_steps):
         """One ring buffer per block, `(B, (k-1) d, residual_channels)`.
 
         Slot `s % size` holds the block's input at step `s`. Zeros stand for
@@ -300,7 +298,6 @@ class WaveNet(AutoregressiveModel):
         sizes = [block.queue_size for block in self.blocks]
         # The last step a prefix of P samples decides is the input at P - 1
         # (= x_{P-2}); inputs from step P on are computed by the sampler.
-        prefix_steps = getattr(self, "_prefix_steps", 0)
         queues = [
             np.zeros((batch, size, self.residual_channels), "float32") for size in sizes
         ]
