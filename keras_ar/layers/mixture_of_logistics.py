@@ -35,13 +35,13 @@ class MixtureOfLogistics(keras.layers.Layer):
     >>> import numpy as np
     >>> head = MixtureOfLogistics(num_mixtures=2, levels=256, color_channels=3)
     >>> params = head(np.zeros((1, 4, 4, 8), "float32"))
-    >>> params.shape  # 10 * K
+    >>> tuple(params.shape)  # 10 * K
     (1, 4, 4, 20)
     >>> x = np.random.randint(0, 256, size=(1, 4, 4, 3))
-    >>> head.log_prob(x, params).shape
+    >>> tuple(head.log_prob(x, params).shape)
     (1, 4, 4)
     >>> u = np.random.default_rng(0).random((1, 4, 4, 4)).astype("float32")
-    >>> head.sample(params, u).shape
+    >>> tuple(head.sample(params, u).shape)
     (1, 4, 4, 3)
     """
 

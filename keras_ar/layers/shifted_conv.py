@@ -182,7 +182,7 @@ class DownShiftedConv2D(_DownShifted, _ShiftedConv2D):
     Example:
     >>> import numpy as np
     >>> conv = DownShiftedConv2D(8, (2, 3), strides=2)
-    >>> conv(np.zeros((1, 5, 6, 4), "float32")).shape
+    >>> tuple(conv(np.zeros((1, 5, 6, 4), "float32")).shape)
     (1, 3, 3, 8)
     """
 
@@ -208,7 +208,7 @@ class DownRightShiftedConv2D(_DownRightShifted, _ShiftedConv2D):
     Example:
     >>> import numpy as np
     >>> conv = DownRightShiftedConv2D(8, (2, 2))
-    >>> conv(np.zeros((1, 5, 6, 4), "float32")).shape
+    >>> tuple(conv(np.zeros((1, 5, 6, 4), "float32")).shape)
     (1, 5, 6, 8)
     """
 
@@ -234,7 +234,7 @@ class DownShiftedConv2DTranspose(_DownShifted, _ShiftedConv2D):
     Example:
     >>> import numpy as np
     >>> conv = DownShiftedConv2DTranspose(8, (2, 3), strides=2)
-    >>> conv(np.zeros((1, 3, 3, 4), "float32")).shape
+    >>> tuple(conv(np.zeros((1, 3, 3, 4), "float32")).shape)
     (1, 6, 6, 8)
     """
 
@@ -262,7 +262,7 @@ class DownRightShiftedConv2DTranspose(_DownRightShifted, _ShiftedConv2D):
     Example:
     >>> import numpy as np
     >>> conv = DownRightShiftedConv2DTranspose(8, (2, 2), strides=2)
-    >>> conv(np.zeros((1, 3, 3, 4), "float32")).shape
+    >>> tuple(conv(np.zeros((1, 3, 3, 4), "float32")).shape)
     (1, 6, 6, 8)
     """
 

@@ -196,7 +196,7 @@ def discretized_logistic_mixture_log_prob(
     >>> import numpy as np
     >>> params = np.zeros((2, 3 * 5), "float32")  # K = 5, grayscale
     >>> x = np.array([[0], [128]])
-    >>> discretized_logistic_mixture_log_prob(x, params, 256, 5).shape
+    >>> tuple(discretized_logistic_mixture_log_prob(x, params, 256, 5).shape)
     (2,)
     """
     levels = check_int("levels", levels, minimum=2)
@@ -251,7 +251,7 @@ def discretized_logistic_mixture_probs(
     Example:
     >>> import numpy as np
     >>> probs = discretized_logistic_mixture_probs(np.zeros((10,), "float32"), 4, 1, 3)
-    >>> probs.shape
+    >>> tuple(probs.shape)
     (64,)
     """
     levels = check_int("levels", levels, minimum=2)
@@ -301,7 +301,7 @@ def sample_discretized_logistic_mixture(
     >>> import numpy as np
     >>> params = np.zeros((4, 10 * 2), "float32")  # K = 2, RGB
     >>> u = np.random.default_rng(0).random((4, 4)).astype("float32")
-    >>> sample_discretized_logistic_mixture(params, u, 256, 2, 3).shape
+    >>> tuple(sample_discretized_logistic_mixture(params, u, 256, 2, 3).shape)
     (4, 3)
     """
     levels = check_int("levels", levels, minimum=2)
