@@ -101,12 +101,7 @@ class AutoregressiveModel(keras.Model):
     def validate_x(self, x, name="x"):
         """Checks an integer example batch and returns it as int32 NumPy."""
         x = to_numpy(x)
-        if not (np.issubdtype(x.dtype, np.integer)):
-            raise ValueError(
-                f"`{name}` must hold integers in [0, {self.levels}) "
-                f"(the model's `levels`), got dtype {x.dtype}. Quantize "
-                "images first, e.g. keras_ar.datasets.quantize(images, levels)."
-            )
+        self._check_integers(x, name)
         expected = self.event_shape
         if x.ndim != len(expected) + 1 or any(
             e is not None and a != e for a, e in zip(x.shape[1:], expected)
@@ -115,12 +110,28 @@ class AutoregressiveModel(keras.Model):
             raise ValueError(
                 f"`{name}` must have shape (batch, {shown}), got {x.shape}"
             )
+        return self.validate_values(x, name)
+
+    def validate_values(self, x, name="x"):
+        """Checks that `x` holds integers in [0, levels); returns int32 NumPy.
+
+        For arrays of any shape, e.g. a generation prefix."""
+        x = to_numpy(x)
+        self._check_integers(x, name)
         if x.size and (x.min() < 0 or x.max() >= self.levels):
             raise ValueError(
                 f"`{name}` values must be in [0, {self.levels}) "
                 f"(levels={self.levels}), got min {x.min()} and max {x.max()}"
             )
         return x.astype("int32")
+
+    def _check_integers(self, x, name):
+        if not np.issubdtype(x.dtype, np.integer):
+            raise ValueError(
+                f"`{name}` must hold integers in [0, {self.levels}) "
+                f"(the model's `levels`), got dtype {x.dtype}. Quantize "
+                "images first, e.g. keras_ar.datasets.quantize(images, levels)."
+            )
 
     def validate_labels(self, labels, batch_size):
         """Checks `labels` against `num_classes`; returns int32 NumPy or None."""

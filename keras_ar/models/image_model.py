@@ -70,13 +70,7 @@ class ImageAutoregressiveModel(AutoregressiveModel):
                     f"(num_samples or 1, rows <= {height}, {width}, {channels}), "
                     f"got {prefix.shape}"
                 )
-            if not np.issubdtype(prefix.dtype, np.integer) or (
-                prefix.size and (prefix.min() < 0 or prefix.max() >= self.levels)
-            ):
-                raise ValueError(
-                    f"`prefix` must hold integers in [0, {self.levels}), got "
-                    f"dtype {prefix.dtype}"
-                )
+            prefix = self.validate_values(prefix, "prefix")
             start_row = prefix.shape[1]
             x0[:, :start_row] = prefix
         start = start_row * width * self.steps_per_pixel

@@ -263,18 +263,7 @@ class WaveNet(AutoregressiveModel):
                     "`prefix` must be the given first samples, of shape "
                     f"(num_samples or 1, steps <= {length}), got {prefix.shape}"
                 )
-            if not np.issubdtype(prefix.dtype, np.integer) or (
-                prefix.size and (prefix.min() < 0 or prefix.max() >= self.levels)
-            ):
-                raise ValueError(
-                    f"`prefix` must hold integers in [0, {self.levels}), got "
-                    f"dtype {prefix.dtype}"
-                    + (
-                        f", values {prefix.min()}..{prefix.max()}"
-                        if prefix.size and np.issubdtype(prefix.dtype, np.number)
-                        else ""
-                    )
-                )
+            prefix = self.validate_values(prefix, "prefix")
             start = prefix.shape[1]
             x0[:, :start] = prefix
         return x0, start, length
