@@ -1,17 +1,23 @@
-"""Shared code of the chapter-5 recipes: flags, backend choice, outputs.
+"""Shared code of the chapter-5 recipes: flags, data, training, outputs.
 
-Every recipe is a script with `main(argv)` that
+Every recipe is a script with `main(argv)` that reads as "settings + model +
+common steps":
 
-1. parses the common flags (`build_parser`), picks the Keras backend
-   (`select_backend`, before Keras is imported) and seeds everything;
-2. picks a settings dict: the book's (`--full`, the default), a reduced run
-   that finishes on a laptop CPU (`--quick`) or a few batches of a tiny model
-   for the tests (`--tiny`); `--epochs` and `--batch-size` override it;
-3. trains with a Keras progress bar, writing samples every few epochs
-   (`SampleCallback`) and timing each epoch (`EpochTimer`);
-4. writes to `--out`: `metrics.json` (`write_metrics`), `model.keras`,
-   `training_curve.png` (`plot_history`) and its samples, and ends by
-   printing the paths it wrote (`print_outputs`).
+1. `Run(recipe, parser, presets, argv)` parses the common flags
+   (`build_parser`), picks the Keras backend (`select_backend`, before Keras
+   is imported), seeds everything and picks a settings dict: the book's
+   (`--full`, the default), a reduced run that finishes on a laptop CPU
+   (`--quick`) or a few batches of a tiny model for the tests (`--tiny`);
+   `--epochs` and `--batch-size` override it;
+2. the recipe loads its data (`load_fashion_mnist` for the image recipes)
+   and builds its model (`compile_adam`);
+3. `Run.fit` trains with a Keras progress bar, writing samples every few
+   epochs (`SampleCallback`, `image_sample_writer`) and timing each epoch
+   (`EpochTimer`); `Run.evaluate` scores the held-out split;
+4. `Run.finish` (or `finish_image_recipe`) writes to `--out`:
+   `metrics.json` (`write_metrics`), `model.keras`, `training_curve.png`
+   (`plot_history`) and the samples, and ends by printing the paths it
+   wrote (`print_outputs`).
 
 This module imports neither Keras nor keras_ar at import time, so that
 `--backend` can still choose the backend. Nothing in `keras_ar/` imports it.
@@ -89,6 +95,23 @@ def build_parser(description, default_out, default_data=None, data_help=None):
     return parser
 
 
+FASHION_MNIST_DATA_HELP = (
+    "directory holding the four Fashion-MNIST IDX files (default: "
+    "$KERAS_AR_DATA, /usr/share/datasets/fashion-mnist, the Keras "
+    "cache, else a download)"
+)
+
+
+def fashion_mnist_parser(doc, recipe):
+    """`build_parser` for a Fashion-MNIST recipe: its description is the
+    first line of `doc`, its default output `runs/<recipe>`."""
+    return build_parser(
+        description=doc.splitlines()[0],
+        default_out=os.path.join("runs", recipe),
+        data_help=FASHION_MNIST_DATA_HELP,
+    )
+
+
 def parse_args(parser, argv=None):
     """Parses `argv`, selects the backend and checks the overrides."""
     args = parser.parse_args(argv)
@@ -159,6 +182,43 @@ def default_data_file(relative):
     """`relative` (to the repository's parent directory) if it exists."""
     path = os.path.normpath(os.path.join(REPO_ROOT, os.pardir, relative))
     return path if os.path.exists(path) else None
+
+
+# ----------------------------------------------------------------------
+# Data and model
+def load_fashion_mnist(run):
+    """Fashion-MNIST for an image recipe, announced (shapes and levels):
+    `((x_train, y_train), (x_test, y_test))`, int32 images and int32 labels.
+
+    Uses `run.settings["image_size"]`, `["levels"]`, `["pad_to"]` (optional)
+    and keeps the first `["train_limit"]` / `["test_limit"]` images of each
+    split (all of them when the limit is None).
+    """
+    from keras_ar.datasets.fashion_mnist import load_fashion_mnist_for_pixelcnn
+
+    settings = run.settings
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist_for_pixelcnn(
+        size=settings["image_size"],
+        levels=settings["levels"],
+        pad_to=settings.get("pad_to"),
+        path=run.args.data,
+    )
+    train = slice(settings["train_limit"] or None)
+    test = slice(settings["test_limit"] or None)
+    x_train, y_train = x_train[train], y_train[train].astype("int32")
+    x_test, y_test = x_test[test], y_test[test].astype("int32")
+    run.announce(
+        f"train={x_train.shape} test={x_test.shape} levels={settings['levels']}"
+    )
+    return (x_train, y_train), (x_test, y_test)
+
+
+def compile_adam(model, settings):
+    """Compiles `model` with Adam at `settings["learning_rate"]`; returns it."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    return model
 
 
 # ----------------------------------------------------------------------
@@ -371,3 +431,179 @@ def print_outputs(paths, last=None):
 def ensure_out_dir(path):
     os.makedirs(path, exist_ok=True)
     return path
+
+
+# ----------------------------------------------------------------------
+# A recipe run, from flags to printed outputs
+class Run:
+    """One run of a recipe: its flags, settings, output directory and the
+    steps every recipe shares.
+
+    Creating it parses `argv` (selecting the backend), picks the settings of
+    the mode from `presets`, seeds everything and creates `--out`.
+
+    Attributes:
+        recipe: the recipe's name (in metrics.json and printed lines).
+        args: the parsed flags.
+        settings: the mode's settings with the CLI overrides.
+        out: the output directory.
+        paths: files written so far, listed by `finish` in this order.
+        history, timer, sampler: set by `fit`.
+    """
+
+    def __init__(self, recipe, parser, presets, argv=None):
+        self.wall_start = time.perf_counter()
+        self.recipe = recipe
+        self.args = parse_args(parser, argv)
+        self.settings = settings_for(self.args, presets)
+        seed_everything(self.args.seed)
+        self.out = ensure_out_dir(self.args.out)
+        self.paths = []
+        self.history = self.timer = self.sampler = None
+
+    def path(self, name):
+        return os.path.join(self.out, name)
+
+    def log(self, message):
+        print(f"[{self.recipe}] {message}")
+
+    def announce(self, data):
+        """Prints the backend, the mode and `data` (the data's shapes)."""
+        self.log(f"backend={self.args.backend} mode={self.args.mode} {data}")
+
+    def fit(self, model, x_train, x_val, write_samples):
+        """Trains for the settings' epochs and batch size, validating on
+        `x_val` and calling `write_samples(model, epoch)` every
+        `sample_every` epochs; returns the `History`."""
+        settings = self.settings
+        self.timer = make_epoch_timer()
+        self.sampler = make_sample_callback(
+            write_samples, settings["sample_every"], settings["epochs"]
+        )
+        self.history = model.fit(
+            x_train,
+            batch_size=settings["batch_size"],
+            epochs=settings["epochs"],
+            validation_data=(x_val,),
+            shuffle=True,
+            callbacks=[self.timer, self.sampler],
+            verbose=self.args.verbose,
+        )
+        return self.history
+
+    def evaluate(self, model, x):
+        """`model.evaluate` on `x` as a dict of Python floats."""
+        logs = model.evaluate(
+            x, batch_size=self.settings["batch_size"], verbose=0, return_dict=True
+        )
+        return {k: float(v) for k, v in logs.items()}
+
+    def save_model(self, model):
+        """Saves `model.keras`; returns its path (listed by `finish`)."""
+        path = self.path("model.keras")
+        model.save(path)
+        self.paths.append(path)
+        return path
+
+    def finish(self, model, samples_path, curve_title, curve_keys, **extra):
+        """Plots the training curves, writes metrics.json (with `extra`) and
+        prints every path written, `samples_path` last; returns the dict
+        every recipe's `main` returns."""
+        self.paths.append(
+            plot_history(
+                self.history,
+                self.path("training_curve.png"),
+                curve_title,
+                keys=list(curve_keys),
+            )
+        )
+        metrics_path, _ = write_metrics(
+            self.out, self.recipe, self.args, self.settings, self.history,
+            self.timer, self.wall_start, **extra,
+        )  # fmt: skip
+        print_outputs(
+            [metrics_path, *self.paths, *self.sampler.written], last=samples_path
+        )
+        return {
+            "metrics": metrics_path,
+            "model": self.path("model.keras"),
+            "samples": samples_path,
+            "trained_model": model,
+        }
+
+
+# ----------------------------------------------------------------------
+# Image recipes
+def sample_drawer(num_samples, **generate_kwargs):
+    """`draw(model, seed)`: `num_samples` images from `model.generate` with
+    the cache on (`generate_kwargs`, e.g. `labels`, go to `generate`)."""
+
+    def draw(model, seed):
+        return model.generate(
+            num_samples=num_samples, seed=seed, use_cache=True, **generate_kwargs
+        )
+
+    return draw
+
+
+def image_sample_writer(run, draw, **grid):
+    """The `write_samples(model, epoch)` of an image recipe: a grid of
+    `draw(model, seed)` (int images) in `samples/epoch_NNN.png`.
+
+    `grid` goes to `save_image_grid` (e.g. `ncols`, `row_labels`).
+    """
+    samples_dir = ensure_out_dir(run.path("samples"))
+    levels = run.settings["levels"]
+
+    def write_samples(model, epoch):
+        path = os.path.join(samples_dir, f"epoch_{epoch:03d}.png")
+        images = draw(model, run.args.seed + epoch)
+        return save_image_grid(images, path, levels, title=f"epoch {epoch}", **grid)
+
+    return write_samples
+
+
+def evaluate_image_model(run, model, x_test, given_class=False):
+    """Test NLL of an image model (dict of floats, with "bits_per_dim" and
+    "loss" in nats/dim), printed in bits/dim."""
+    test = run.evaluate(model, x_test)
+    bits = test["bits_per_dim"]
+    if given_class:
+        run.log(f"test NLL given the class: {bits:.4f} bits/dim")
+    else:
+        # The book reports none. A uniform model scores log2(levels).
+        levels = run.settings["levels"]
+        run.log(
+            f"test NLL: {bits:.4f} bits/dim "
+            f"(uniform over {levels} levels: {math.log2(levels):.1f})"
+        )
+    return test
+
+
+def finish_image_recipe(
+    run, model, test, num_train, num_test, draw, samples_title, curve_title,
+    grid=None, **extra,
+):  # fmt: skip
+    """The end of an image recipe: model.keras, samples.png (a grid of
+    `draw(model, seed)`, timed), the training curves and metrics.json with
+    the test NLL, then the printed list of paths."""
+    levels = run.settings["levels"]
+    run.save_model(model)
+    t0 = time.perf_counter()
+    images = draw(model, run.args.seed)
+    sample_seconds = time.perf_counter() - t0
+    samples_path = save_image_grid(
+        images, run.path("samples.png"), levels, title=samples_title, **(grid or {})
+    )
+    return run.finish(
+        model, samples_path, curve_title, ["loss", "bits_per_dim"],
+        test_bits_per_dim=test["bits_per_dim"],
+        test_nats_per_dim=test["loss"],
+        uniform_bits_per_dim=math.log2(levels),
+        num_train=num_train,
+        num_test=num_test,
+        parameters=model.count_params(),
+        sample_seconds=sample_seconds,
+        **extra,
+        samples_during_training=run.sampler.written,
+    )  # fmt: skip

@@ -20,7 +20,6 @@ per class, labelled.
 
 import os
 import sys
-import time
 
 if __package__ in (None, ""):
     # Run as a script: make `recipes` and `keras_ar` importable.
@@ -57,39 +56,10 @@ PRESETS = {
 
 
 def build_parser():
-    return common.build_parser(
-        description=__doc__.splitlines()[0],
-        default_out=os.path.join("runs", RECIPE),
-        data_help=(
-            "directory holding the four Fashion-MNIST IDX files (default: "
-            "$KERAS_AR_DATA, /usr/share/datasets/fashion-mnist, the Keras "
-            "cache, else a download)"
-        ),
-    )
-
-
-def load_data(args, settings):
-    from keras_ar.datasets.fashion_mnist import load_fashion_mnist_for_pixelcnn
-
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist_for_pixelcnn(
-        size=settings["image_size"], levels=settings["levels"], path=args.data
-    )
-    if settings["train_limit"]:
-        x_train, y_train = (
-            x_train[: settings["train_limit"]],
-            y_train[: settings["train_limit"]],
-        )
-    if settings["test_limit"]:
-        x_test, y_test = (
-            x_test[: settings["test_limit"]],
-            y_test[: settings["test_limit"]],
-        )
-    return (x_train, y_train.astype("int32")), (x_test, y_test.astype("int32"))
+    return common.fashion_mnist_parser(__doc__, RECIPE)
 
 
 def build_model(settings):
-    import keras
-
     from keras_ar.models.gated_pixelcnn import GatedPixelCNN
 
     size = settings["image_size"]
@@ -102,8 +72,7 @@ def build_model(settings):
         kernel_size=settings["kernel_size"],
         first_kernel_size=settings["first_kernel_size"],
     )
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
-    return model
+    return common.compile_adam(model, settings)
 
 
 def class_grid_labels(samples_per_class):
@@ -114,100 +83,30 @@ def class_grid_labels(samples_per_class):
 
 
 def main(argv=None):
-    wall_start = time.perf_counter()
-    args = common.parse_args(build_parser(), argv)
-    settings = common.settings_for(args, PRESETS)
-    common.seed_everything(args.seed)
-    out = common.ensure_out_dir(args.out)
-    samples_dir = common.ensure_out_dir(os.path.join(out, "samples"))
-
-    (x_train, y_train), (x_test, y_test) = load_data(args, settings)
-    print(
-        f"[{RECIPE}] backend={args.backend} mode={args.mode} "
-        f"train={x_train.shape} test={x_test.shape} levels={settings['levels']}"
-    )
+    run = common.Run(RECIPE, build_parser(), PRESETS, argv)
+    settings = run.settings
+    (x_train, y_train), (x_test, y_test) = common.load_fashion_mnist(run)
     model = build_model(settings)
-    if args.verbose:
+    if run.args.verbose:
         model.summary()
 
-    levels = settings["levels"]
+    # Every sample grid has one labelled row per class.
     k = settings["samples_per_class"]
     labels = class_grid_labels(k)
+    grid = dict(ncols=k, row_labels=CLASS_NAMES)
+    draw = common.sample_drawer(len(labels), labels=labels)
 
-    def write_class_grid(model, path, seed, title):
-        images = model.generate(
-            num_samples=len(labels), labels=labels, seed=seed, use_cache=True
-        )
-        return common.save_image_grid(
-            images, path, levels, ncols=k, row_labels=CLASS_NAMES, title=title
-        )
-
-    def write_samples(model, epoch):
-        path = os.path.join(samples_dir, f"epoch_{epoch:03d}.png")
-        return write_class_grid(model, path, args.seed + epoch, f"epoch {epoch}")
-
-    timer = common.make_epoch_timer()
-    sampler = common.make_sample_callback(
-        write_samples, settings["sample_every"], settings["epochs"]
-    )
-    history = model.fit(
-        {"inputs": x_train, "labels": y_train},
-        batch_size=settings["batch_size"],
-        epochs=settings["epochs"],
-        validation_data=({"inputs": x_test, "labels": y_test},),
-        callbacks=[timer, sampler],
-        verbose=args.verbose,
-    )
-    test = model.evaluate(
-        {"inputs": x_test, "labels": y_test},
-        batch_size=settings["batch_size"],
-        verbose=0,
-        return_dict=True,
-    )
-    test_bits = float(test["bits_per_dim"])
-    print(f"[{RECIPE}] test NLL given the class: {test_bits:.4f} bits/dim")
-
-    paths = []
-    model_path = os.path.join(out, "model.keras")
-    model.save(model_path)
-    paths.append(model_path)
-    t0 = time.perf_counter()
-    samples_path = write_class_grid(
-        model,
-        os.path.join(out, "samples.png"),
-        args.seed,
-        f"Gated PixelCNN samples by class ({levels} levels)",
-    )
-    sample_seconds = time.perf_counter() - t0
-    paths.append(
-        common.plot_history(
-            history,
-            os.path.join(out, "training_curve.png"),
-            "Class-conditional Gated PixelCNN, Fashion-MNIST",
-            keys=["loss", "bits_per_dim"],
-        )
-    )
-    metrics_path, _ = common.write_metrics(
-        out, RECIPE, args, settings, history, timer, wall_start,
-        test_bits_per_dim=test_bits,
-        test_nats_per_dim=float(test["loss"]),
-        uniform_bits_per_dim=common.math.log2(levels),
-        num_train=len(x_train),
-        num_test=len(x_test),
-        parameters=model.count_params(),
-        sample_seconds=sample_seconds,
+    train = {"inputs": x_train, "labels": y_train}
+    test = {"inputs": x_test, "labels": y_test}
+    run.fit(model, train, test, common.image_sample_writer(run, draw, **grid))
+    test_nll = common.evaluate_image_model(run, model, test, given_class=True)
+    return common.finish_image_recipe(
+        run, model, test_nll, len(x_train), len(x_test), draw,
+        samples_title=f"Gated PixelCNN samples by class ({settings['levels']} levels)",
+        curve_title="Class-conditional Gated PixelCNN, Fashion-MNIST",
+        grid=grid,
         class_names=list(CLASS_NAMES),
-        samples_during_training=sampler.written,
     )  # fmt: skip
-    paths.insert(0, metrics_path)
-    paths += sampler.written
-    common.print_outputs(paths, last=samples_path)
-    return {
-        "metrics": metrics_path,
-        "model": model_path,
-        "samples": samples_path,
-        "trained_model": model,
-    }
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ training_curve.png, generated_during_training.txt, samples.txt (temperatures
 
 import os
 import sys
-import time
 
 if __package__ in (None, ""):
     # Run as a script: make `recipes` and `keras_ar` importable.
@@ -132,8 +131,6 @@ def load_data(args, settings):
 
 
 def build_model(settings, vocab_size):
-    import keras
-
     from keras_ar.models.recurrent_lm import RecurrentLM
 
     model = RecurrentLM(
@@ -144,8 +141,7 @@ def build_model(settings, vocab_size):
         cell="lstm",
         pad_token_id=0,
     )
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
-    return model
+    return common.compile_adam(model, settings)
 
 
 def generate_text(model, prompt, num_tokens, temperature, seed, num_samples=1):
@@ -178,17 +174,14 @@ def next_word_table(model, prompt, temperature, num_tokens, top, seed):
 
 
 def main(argv=None):
-    wall_start = time.perf_counter()
-    args = common.parse_args(build_parser(), argv)
-    settings = common.settings_for(args, PRESETS)
-    common.seed_everything(args.seed)
-    out = common.ensure_out_dir(args.out)
+    run = common.Run(RECIPE, build_parser(), PRESETS, argv)
+    args, settings = run.args, run.settings
 
     vectorizer, x_train, x_val, num_recipes = load_data(args, settings)
     vocab = vectorizer.get_vocabulary()
-    print(
-        f"[{RECIPE}] backend={args.backend} mode={args.mode} recipes={num_recipes} "
-        f"train={x_train.shape} validation={x_val.shape} vocabulary={len(vocab)}"
+    run.announce(
+        f"recipes={num_recipes} train={x_train.shape} validation={x_val.shape} "
+        f"vocabulary={len(vocab)}"
     )
     # The output layer covers the vocabulary actually built (at most
     # `vocab_size` words), so the perplexity is over real words only.
@@ -197,7 +190,7 @@ def main(argv=None):
     if args.verbose:
         model.summary()
 
-    during_path = os.path.join(out, "generated_during_training.txt")
+    during_path = run.path("generated_during_training.txt")
     open(during_path, "w").close()
 
     def write_generation(model, epoch):
@@ -211,33 +204,14 @@ def main(argv=None):
             f.write(f"epoch {epoch}: {text}\n\n")
         return None
 
-    timer = common.make_epoch_timer()
-    sampler = common.make_sample_callback(
-        write_generation, settings["sample_every"], settings["epochs"]
-    )
-    history = model.fit(
-        x_train,
-        batch_size=settings["batch_size"],
-        epochs=settings["epochs"],
-        validation_data=(x_val,),
-        shuffle=True,
-        callbacks=[timer, sampler],
-        verbose=args.verbose,
-    )
+    run.fit(model, x_train, x_val, write_generation)
+    val = run.evaluate(model, x_val)
+    run.log(f"validation perplexity: {val['perplexity']:.2f} (per real word)")
 
-    val = model.evaluate(
-        x_val, batch_size=settings["batch_size"], verbose=0, return_dict=True
-    )
-    val_perplexity = float(val["perplexity"])
-    print(f"[{RECIPE}] validation perplexity: {val_perplexity:.2f} (per real word)")
-
-    paths = []
-    model_path = os.path.join(out, "model.keras")
-    model.save(model_path)
-    vocab_path = os.path.join(out, "vocabulary.txt")
+    run.save_model(model)
+    vocab_path = run.path("vocabulary.txt")
     with open(vocab_path, "w") as f:
         f.write("\n".join(vocab) + "\n")
-    paths += [model_path, vocab_path]
 
     # Samples at several temperatures from the training prompt.
     chunks = []
@@ -253,7 +227,7 @@ def main(argv=None):
             )  # fmt: skip
         )
         chunks.append(f"=== temperature {t} ===\n" + "\n\n".join(texts) + "\n")
-    samples_path = os.path.join(out, "samples.txt")
+    samples_path = run.path("samples.txt")
     with open(samples_path, "w") as f:
         f.write("\n".join(chunks))
     print("\n".join(chunks))
@@ -266,39 +240,23 @@ def main(argv=None):
         for prompt in BOOK_PROMPTS
         for t in BOOK_TEMPERATURES
     ]
-    probs_path = os.path.join(out, "next_word_probs.txt")
+    probs_path = run.path("next_word_probs.txt")
     with open(probs_path, "w") as f:
         f.write("\n\n".join(tables))
     print("\n\n".join(tables))
-    paths += [samples_path, probs_path, during_path]
+    run.paths += [vocab_path, samples_path, probs_path, during_path]
 
-    paths.append(
-        common.plot_history(
-            history,
-            os.path.join(out, "training_curve.png"),
-            "LSTM, Epicurious recipes",
-            keys=["loss", "perplexity"],
-        )
-    )
-    metrics_path, _ = common.write_metrics(
-        out, RECIPE, args, settings, history, timer, wall_start,
-        val_perplexity=val_perplexity,
-        val_bits_per_word=float(val["bits_per_dim"]),
-        val_nats_per_word=float(val["loss"]),
+    return run.finish(
+        model, samples_path, "LSTM, Epicurious recipes", ["loss", "perplexity"],
+        val_perplexity=val["perplexity"],
+        val_bits_per_word=val["bits_per_dim"],
+        val_nats_per_word=val["loss"],
         num_recipes=num_recipes,
         num_train=len(x_train),
         num_val=len(x_val),
         vocabulary_size=len(vocab),
         parameters=model.count_params(),
     )  # fmt: skip
-    paths.insert(0, metrics_path)
-    common.print_outputs(paths, last=samples_path)
-    return {
-        "metrics": metrics_path,
-        "model": model_path,
-        "samples": samples_path,
-        "trained_model": model,
-    }
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ samples/epoch_NNN.png (during training) and samples.png.
 
 import os
 import sys
-import time
 
 if __package__ in (None, ""):
     # Run as a script: make `recipes` and `keras_ar` importable.
@@ -56,33 +55,10 @@ PRESETS = {
 
 
 def build_parser():
-    return common.build_parser(
-        description=__doc__.splitlines()[0],
-        default_out=os.path.join("runs", RECIPE),
-        data_help=(
-            "directory holding the four Fashion-MNIST IDX files (default: "
-            "$KERAS_AR_DATA, /usr/share/datasets/fashion-mnist, the Keras "
-            "cache, else a download)"
-        ),
-    )
-
-
-def load_data(args, settings):
-    from keras_ar.datasets.fashion_mnist import load_fashion_mnist_for_pixelcnn
-
-    (x_train, _), (x_test, _) = load_fashion_mnist_for_pixelcnn(
-        size=settings["image_size"], levels=settings["levels"], path=args.data
-    )
-    if settings["train_limit"]:
-        x_train = x_train[: settings["train_limit"]]
-    if settings["test_limit"]:
-        x_test = x_test[: settings["test_limit"]]
-    return x_train, x_test
+    return common.fashion_mnist_parser(__doc__, RECIPE)
 
 
 def build_model(settings):
-    import keras
-
     from keras_ar.models.pixelcnn import PixelCNN
 
     size = settings["image_size"]
@@ -94,99 +70,25 @@ def build_model(settings):
         num_residual_blocks=settings["num_residual_blocks"],
         num_head_layers=settings["num_head_layers"],
     )
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
-    return model
+    return common.compile_adam(model, settings)
 
 
 def main(argv=None):
-    wall_start = time.perf_counter()
-    args = common.parse_args(build_parser(), argv)
-    settings = common.settings_for(args, PRESETS)
-    common.seed_everything(args.seed)
-    out = common.ensure_out_dir(args.out)
-    samples_dir = common.ensure_out_dir(os.path.join(out, "samples"))
-
-    x_train, x_test = load_data(args, settings)
-    print(
-        f"[{RECIPE}] backend={args.backend} mode={args.mode} "
-        f"train={x_train.shape} test={x_test.shape} levels={settings['levels']}"
-    )
+    run = common.Run(RECIPE, build_parser(), PRESETS, argv)
+    settings = run.settings
+    (x_train, _), (x_test, _) = common.load_fashion_mnist(run)
     model = build_model(settings)
-    if args.verbose:
+    if run.args.verbose:
         model.summary()
 
-    levels = settings["levels"]
-    n = settings["num_samples"]
-
-    def write_samples(model, epoch):
-        images = model.generate(num_samples=n, seed=args.seed + epoch, use_cache=True)
-        path = os.path.join(samples_dir, f"epoch_{epoch:03d}.png")
-        return common.save_image_grid(images, path, levels, title=f"epoch {epoch}")
-
-    timer = common.make_epoch_timer()
-    sampler = common.make_sample_callback(
-        write_samples, settings["sample_every"], settings["epochs"]
-    )
-    history = model.fit(
-        x_train,
-        batch_size=settings["batch_size"],
-        epochs=settings["epochs"],
-        validation_data=(x_test,),
-        callbacks=[timer, sampler],
-        verbose=args.verbose,
-    )
-
-    # Test NLL: the book reports none. A uniform model scores log2(levels).
-    test = model.evaluate(
-        x_test, batch_size=settings["batch_size"], verbose=0, return_dict=True
-    )
-    test_bits = float(test["bits_per_dim"])
-    print(
-        f"[{RECIPE}] test NLL: {test_bits:.4f} bits/dim "
-        f"(uniform over {levels} levels: {common.math.log2(levels):.1f})"
-    )
-
-    paths = []
-    model_path = os.path.join(out, "model.keras")
-    model.save(model_path)
-    paths.append(model_path)
-    t0 = time.perf_counter()
-    images = model.generate(num_samples=n, seed=args.seed, use_cache=True)
-    sample_seconds = time.perf_counter() - t0
-    samples_path = common.save_image_grid(
-        images,
-        os.path.join(out, "samples.png"),
-        levels,
-        title=f"PixelCNN samples ({levels} levels)",
-    )
-    paths.append(
-        common.plot_history(
-            history,
-            os.path.join(out, "training_curve.png"),
-            "PixelCNN, Fashion-MNIST",
-            keys=["loss", "bits_per_dim"],
-        )
-    )
-    metrics_path, _ = common.write_metrics(
-        out, RECIPE, args, settings, history, timer, wall_start,
-        test_bits_per_dim=test_bits,
-        test_nats_per_dim=float(test["loss"]),
-        uniform_bits_per_dim=common.math.log2(levels),
-        num_train=len(x_train),
-        num_test=len(x_test),
-        parameters=model.count_params(),
-        sample_seconds=sample_seconds,
-        samples_during_training=sampler.written,
+    draw = common.sample_drawer(settings["num_samples"])
+    run.fit(model, x_train, x_test, common.image_sample_writer(run, draw))
+    test = common.evaluate_image_model(run, model, x_test)
+    return common.finish_image_recipe(
+        run, model, test, len(x_train), len(x_test), draw,
+        samples_title=f"PixelCNN samples ({settings['levels']} levels)",
+        curve_title="PixelCNN, Fashion-MNIST",
     )  # fmt: skip
-    paths.insert(0, metrics_path)
-    paths += sampler.written
-    common.print_outputs(paths, last=samples_path)
-    return {
-        "metrics": metrics_path,
-        "model": model_path,
-        "samples": samples_path,
-        "trained_model": model,
-    }
 
 
 if __name__ == "__main__":
