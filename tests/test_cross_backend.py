@@ -10,69 +10,19 @@ import numpy as np
 import pytest
 
 from tests.model_checks import redraw_weights
+from tests.tiny_models import TINY_MODELS, build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _models():
     """(name, model, x, labels) for a tiny model of every family."""
-    from keras_ar.models.pixelcnn import PixelCNN
-
-    rng = np.random.default_rng(0)
     cases = []
-    model = PixelCNN((3, 3, 1), levels=4, filters=8, kernel_size=3, num_residual_blocks=1)
-    cases.append(("pixelcnn", model, rng.integers(0, 4, (5, 3, 3, 1)), None))
-    for name, factory in _optional_factories():
-        try:
-            cases.append((name, *factory(rng)))
-        except ImportError:
-            continue
-    for _, model, _, _ in cases:
+    for name in TINY_MODELS:
+        model, x, labels = build(name)
         redraw_weights([model], scale=0.1)
+        cases.append((name, model, x, labels))
     return cases
-
-
-def _optional_factories():
-    def gated(rng):
-        from keras_ar.models.gated_pixelcnn import GatedPixelCNN
-
-        model = GatedPixelCNN((3, 3, 1), levels=4, num_classes=2, filters=8, num_layers=2)
-        return model, rng.integers(0, 4, (5, 3, 3, 1)), rng.integers(0, 2, (5,))
-
-    def pixelcnnpp(rng):
-        from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
-
-        model = PixelCNNPlusPlus(
-            (4, 4, 1), levels=8, num_mixtures=2, num_filters=8, num_resnet=1,
-            num_hierarchies=2, dropout_rate=0.0,
-        )  # fmt: skip
-        return model, rng.integers(0, 8, (5, 4, 4, 1)), None
-
-    def wavenet(rng):
-        from keras_ar.models.wavenet import WaveNet
-
-        model = WaveNet(
-            levels=5, sequence_length=6, residual_channels=4, skip_channels=4,
-            dilations=[1, 2],
-        )  # fmt: skip
-        return model, rng.integers(0, 5, (5, 6)), None
-
-    def made(rng):
-        from keras_ar.models.made import MADE
-
-        model = MADE(input_dim=5, levels=3, hidden_units=(16,))
-        return model, rng.integers(0, 3, (5, 5)), None
-
-    def lstm(rng):
-        from keras_ar.models.recurrent_lm import RecurrentLM
-
-        model = RecurrentLM(
-            vocab_size=7, sequence_length=6, embedding_dim=4, units=8, pad_token_id=None
-        )
-        return model, rng.integers(0, 7, (5, 6)), None
-
-    return [("gated", gated), ("pixelcnnpp", pixelcnnpp), ("wavenet", wavenet),
-            ("made", made), ("lstm", lstm)]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -89,7 +39,7 @@ def test_weights_load_under_other_backends(tmp_path):
         expected[name] = model.log_prob(x, **kwargs)
         # Moderate values, so that an absolute 1e-4 is a meaningful bound.
         assert np.all(np.abs(expected[name]) < 1e3), (name, expected[name])
-    assert "pixelcnn" in expected
+    assert len(expected) == 6
     for other in ("tensorflow", "jax", "torch"):
         if other == here:
             continue

@@ -103,9 +103,12 @@ class _ShiftedConv2D(keras.layers.Layer):
 
     def convolve(self, padded):
         """The kernel over already padded input, "valid" padding."""
-        y = ops.conv(padded, self.kernel, strides=self.conv_strides, padding="valid")
+        # Cast explicitly: the cached generation path calls this outside
+        # `__call__`, where Keras' mixed-precision autocast does not apply.
+        kernel = ops.cast(self.kernel, padded.dtype)
+        y = ops.conv(padded, kernel, strides=self.conv_strides, padding="valid")
         if self.use_bias:
-            y = y + self.bias
+            y = y + ops.cast(self.bias, y.dtype)
         return y
 
     def call(self, inputs):
