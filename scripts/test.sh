@@ -13,6 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL=2
 .venv/bin/ruff check . || status=1
 for backend in ${KERAS_AR_BACKENDS:-tensorflow jax torch}; do
     echo "=== KERAS_BACKEND=$backend ==="
-    KERAS_BACKEND=$backend .venv/bin/python -m pytest -q -n 2 "$@" tests || status=1
+    # The docstrings' runnable examples run too (--doctest-modules keras_ar).
+    KERAS_BACKEND=$backend .venv/bin/python -m pytest -q -n 2 --doctest-modules "$@" tests keras_ar || status=1
 done
 exit $status

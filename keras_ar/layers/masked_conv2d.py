@@ -42,7 +42,7 @@ class MaskedConv2D(keras.layers.Layer):
     Example:
     >>> import numpy as np
     >>> layer = MaskedConv2D(filters=8, kernel_size=3, mask_type="A")
-    >>> layer(np.zeros((2, 5, 5, 1), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 5, 5, 1), "float32")).shape)
     (2, 5, 5, 8)
     """
 

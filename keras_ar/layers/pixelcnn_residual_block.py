@@ -25,7 +25,7 @@ class PixelCNNResidualBlock(keras.layers.Layer):
     Example:
     >>> import numpy as np
     >>> block = PixelCNNResidualBlock(filters=8)
-    >>> block(np.zeros((2, 5, 5, 8), "float32")).shape
+    >>> tuple(block(np.zeros((2, 5, 5, 8), "float32")).shape)
     (2, 5, 5, 8)
     """
 
