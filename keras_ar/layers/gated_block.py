@@ -5,7 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ar.masks.pixelcnn import centre_channel_mask
+from keras_ar.masks.pixelcnn import centre_channel_mask, check_color_groups
 from keras_ar.validation import check_choice, check_int
 
 
@@ -105,11 +105,7 @@ class GatedBlock(keras.layers.Layer):
             )
         self.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
         self.color_channels = check_int("color_channels", color_channels, minimum=1)
-        if self.filters % self.color_channels:
-            raise ValueError(
-                f"`filters` ({filters}) must be a multiple of `color_channels` "
-                f"({color_channels}) so that each colour group gets features"
-            )
+        check_color_groups("filters", self.filters, self.color_channels)
         if not isinstance(residual, bool):
             raise TypeError(f"`residual` must be a bool, got {residual!r}")
         if not isinstance(conditional, bool):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ar.masks.pixelcnn import pixelcnn_mask
+from keras_ar.masks.pixelcnn import check_color_groups, pixelcnn_mask
 from keras_ar.validation import (
     check_choice,
     check_input_rank,
@@ -70,11 +70,7 @@ class MaskedConv2D(keras.layers.Layer):
             )
         self.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
         self.color_channels = check_int("color_channels", color_channels, minimum=1)
-        if self.filters % self.color_channels:
-            raise ValueError(
-                f"`filters` ({filters}) must be a multiple of `color_channels` "
-                f"({color_channels}) so that each colour group gets features"
-            )
+        check_color_groups("filters", self.filters, self.color_channels)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

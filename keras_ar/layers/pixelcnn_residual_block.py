@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_ar.layers.masked_conv2d import MaskedConv2D
+from keras_ar.masks.pixelcnn import check_color_groups
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
 
 
@@ -36,11 +37,7 @@ class PixelCNNResidualBlock(keras.layers.Layer):
         self.color_channels = check_int("color_channels", color_channels, minimum=1)
         self.activation = keras.activations.get(activation)
         half = self.filters // 2
-        if half % self.color_channels:
-            raise ValueError(
-                f"`filters // 2` ({half}) must be a multiple of `color_channels` "
-                f"({color_channels})"
-            )
+        check_color_groups("filters // 2", half, self.color_channels)
         common = dict(mask_type="B", color_channels=color_channels, activation=activation)
         self.reduce = MaskedConv2D(half, 1, name="reduce", dtype=self.dtype_policy, **common)
         self.masked = MaskedConv2D(

@@ -13,6 +13,16 @@ import numpy as np
 from keras_ar.validation import check_choice, check_int
 
 
+def check_color_groups(name, num_features, color_channels):
+    """Raises unless `num_features` splits evenly into `color_channels` groups."""
+    if num_features % color_channels:
+        raise ValueError(
+            f"`{name}` ({num_features}) must be a multiple of `color_channels` "
+            f"({color_channels}) so that each colour group gets the same number "
+            "of features"
+        )
+
+
 def channel_group(num_features, color_channels, name="features"):
     """The colour group (0..color_channels-1) of each of `num_features`.
 
@@ -20,12 +30,7 @@ def channel_group(num_features, color_channels, name="features"):
     layout a head gets by reshaping `(..., C * levels)` to `(..., C, levels)`.
     """
     check_int(name, num_features, minimum=1)
-    if num_features % color_channels:
-        raise ValueError(
-            f"`{name}` ({num_features}) must be a multiple of the number of "
-            f"colour channels ({color_channels}) so that each channel group "
-            "gets the same number of features"
-        )
+    check_color_groups(name, num_features, color_channels)
     return np.arange(num_features) // (num_features // color_channels)
 
 
