@@ -9,7 +9,10 @@ want=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-# tensorflow-cpu and the pinned CPU torch keep the install to ~4 GB.
-.venv/bin/python -m pip install -q -e ".[dev,recipes]" \
-    "tensorflow-cpu>=2.16" "jax>=0.4.30" "torch==2.13.0"
+# The full tensorflow wheel (keras-hub's tensorflow-text needs it, not
+# tensorflow-cpu); the pinned CPU torch keeps torch off its CUDA builds.
+# Versions are the ones the suite is run with; newer majors may work.
+.venv/bin/python -m pip install -q -e ".[dev,recipes,text,onnx]" \
+    "keras==3.15.*" "tensorflow==2.21.*" "tensorflow-text==2.21.*" \
+    "jax==0.10.*" "torch==2.13.0"
 echo "$want" > "$stamp"

@@ -2,7 +2,8 @@
 
 - Fashion-MNIST (PixelCNN chapter): `load_fashion_mnist` reads local IDX files
   (or downloads through Keras), `load_fashion_mnist_for_pixelcnn` resizes and
-  quantizes them; `resize_images`, `quantize`, `pad_images` are the steps.
+  quantizes them; `resize_images`, `quantize`, `pad_images` (in
+  `keras_ar.datasets.images`) are the steps.
 - Epicurious recipes (LSTM chapter): `load_epicurious`, `pad_punctuation`,
   `make_text_vectorization`, `texts_to_ids`, `ids_to_text`.
 - `read_idx` / `write_idx`: the IDX file format.
@@ -19,11 +20,9 @@ from keras_ar.datasets.fashion_mnist import (
     FashionMNISTNotFoundError,
     load_fashion_mnist,
     load_fashion_mnist_for_pixelcnn,
-    pad_images,
-    quantize,
-    resize_images,
 )
 from keras_ar.datasets.idx import read_idx, write_idx
+from keras_ar.datasets.images import pad_images, quantize, resize_images
 
 __all__ = [
     "FashionMNISTNotFoundError",
