@@ -14,6 +14,7 @@ from keras_ar.layers.shifted_conv import (
     dilate_axis,
 )
 from keras_ar.models.image_model import ImageAutoregressiveModel
+from keras_ar.ops.step_buffers import StepBuffers
 from keras_ar.validation import check_int
 
 
@@ -119,17 +120,20 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
     - the "u" stream at row `r // 2**l` of each level `l`, once per image
       row (at `c == 0`): the "u" stream at a row depends only on the rows
       above, which are complete by then;
-    - every "ul" tensor at the one position `(r // 2**l, c // 2**l)` of each
-      level, from 2x2 windows of the caches. Upsampling writes the low-
-      resolution value into a zero-stuffed cache, so the transposed
+    - the "ul" stream at the one position `(r // 2**l, c // 2**l)` of level
+      `l`, from 2x2 windows of the caches, and only at the pixel where that
+      position becomes final: level 0 at every pixel, level `l > 0` at the
+      pixels where `r` and `c` are both multiples of `2**l` (its inputs
+      from the level above are complete there). Upsampling writes the
+      low-resolution value into a zero-stuffed cache, so the transposed
       convolution is the same kernel over a window.
 
-    A position of level `l > 0` is final at pixel `(2**l i, 2**l j)`; at the
-    following pixels of its block it is recomputed from the same final
-    inputs (the same value) rather than branched around. A step therefore
-    costs a few window convolutions per layer plus, once per row, one row
-    per "u" layer, instead of a full forward pass. Both paths give the same
-    samples for the same seed.
+    A step therefore costs one position's worth of work per layer at each
+    resolution whose position is new, plus, once per row, one row per "u"
+    layer, instead of a full forward pass. The caches are updated in place
+    (`keras_ar.ops.step_buffers`): under XLA a naive update copies every
+    cache at every step, which cost more than the arithmetic. Both paths
+    give the same samples for the same seed.
 
     Args:
         image_shape: `(height, width)` or `(height, width, channels)`.
@@ -360,129 +364,210 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         return cache
 
     def _cached_pixel_outputs(self, state, row, col):
-        cache = state["cache"]
         x_in = self._network_input(state["x"])
         # Two rows of zeros on top: the first layer of "u" reads two rows up.
         x_pad = ops.pad(x_in, [[0, 0], [2, 0], [1, 1], [0, 0]])
-        u_part = {k: v for k, v in cache.items() if k.startswith("u/")}
-        u_part = ops.cond(
-            col == 0,
-            lambda: self._cached_u_rows(dict(u_part), x_pad, row),
-            lambda: u_part,
-        )
-        cache = {**cache, **u_part}
-        params, cache = self._cached_ul_pixel(cache, x_pad, row, col)
-        return params, {**state, "cache": cache}
+        buffers = StepBuffers(state["cache"], never=row < 0)
+        plan, final = self._plan()
+        u_ops = [op for op in plan if op.stream == "u"]
+        ul_ops = [op for op in plan if op.stream == "ul"]
+        # The "u" stream at a row depends only on the rows above: new rows
+        # of it are final at the first pixel of each image row.
+        self._when_final(
+            buffers, col == 0, u_ops, row, col,
+            lambda inner: self._cached_u_ops(inner, u_ops, x_pad, row, 0),
+        )  # fmt: skip
+        self._cached_ul_ops(buffers, ul_ops, x_pad, row, col, level=0)
+        batch = ops.shape(x_pad)[0]
+        depth = buffers.shape(final)[3]
+        features = buffers.read(final, [0, row + 1, col + 1, 0], [batch, 1, 1, depth])
+        params = self.head(ops.elu(features))
+        params = ops.reshape(ops.cast(params, "float32"), (batch, self.head.num_params))
+        # The parameters are computed from every read of this step.
+        return params, {**state, "cache": buffers.commit(after=params)}
 
-    def _cached_u_rows(self, cache, x_pad, row):
-        """The "u" stream at row `row // 2**l` of every level, whole rows."""
-        plan, _ = self._plan()
+    def _write_starts(self, op, row, col):
+        """Where `op` writes in its caches at pixel `(row, col)`, as
+        `{cache name: (start, width)}`: a whole row of a "u" cache, one
+        position of a "ul" cache, at `(row, col) // 2**level` (and the
+        zero-stuffed input of an upsampling at twice the position of the
+        level below)."""
+        scale = 2**op.level
+        i, low_i = row // scale, row // (2 * scale)
+        width = self._sizes[op.level][1]
+        if op.stream == "u":
+            place, low_place = [0, i + 1, 1, 0], [0, 2 * low_i + 1, 1, 0]
+        else:
+            j, low_j = col // scale, col // (2 * scale)
+            place = [0, i + 1, j + 1, 0]
+            low_place = [0, 2 * low_i + 1, 2 * low_j + 1, 0]
+            width = 1
+        starts = {op.out: (place, width)}
+        if op.kind == "res":
+            starts[op.out + "/c1"] = (place, width)
+        if op.kind == "up":
+            starts[op.out + "/stuffed"] = (low_place, width)
+        return starts
+
+    def _when_final(self, buffers, final, stream_ops, row, col, run):
+        """Runs `run(inner)` (which writes the caches of `stream_ops` into
+        `inner`, a child of `buffers`) where `final` holds, and keeps what
+        the caches hold at those places elsewhere.
+
+        The condition returns the written values, not the caches: a branch
+        that passes whole caches through makes XLA copy them every step.
+        """
+        starts = {}
+        for op in stream_ops:
+            starts.update(self._write_starts(op, row, col))
+
+        def compute():
+            inner = buffers.child()
+            run(inner)
+            return inner.pending()
+
+        def keep():
+            return {
+                name: buffers.read(
+                    name,
+                    start,
+                    [buffers.shape(name)[0], 1, width, buffers.shape(name)[3]],
+                )
+                for name, (start, width) in starts.items()
+            }
+
+        values = ops.cond(final, compute, keep)
+        for name, (start, _) in starts.items():
+            buffers.write(name, values[name], start)
+
+    def _split_levels(self, stream_ops, level):
+        """`stream_ops` as a list of items: an op of `level`, or a list (a
+        maximal run of ops at lower resolutions, which nest)."""
+        items = []
+        for op in stream_ops:
+            if op.level == level:
+                items.append(op)
+            elif items and isinstance(items[-1], list):
+                items[-1].append(op)
+            else:
+                items.append([op])
+        return items
+
+    def _cached_u_ops(self, buffers, u_ops, x_pad, row, level):
+        """The "u" `u_ops` at row `row // 2**l` of their level `l`, whole
+        rows; a run of lower-resolution ops only at the rows where its row
+        becomes final (`row` a multiple of `2**(level + 1)`)."""
         batch = ops.shape(x_pad)[0]
 
-        def rows(buffer, start, count):
-            shape = ops.shape(buffer)
-            return ops.slice(
-                buffer, [0, start, 0, 0], [batch, count, shape[2], shape[3]]
+        def rows(name, start, count):
+            shape = buffers.shape(name)
+            return buffers.read(
+                name, [0, start, 0, 0], [batch, count, shape[2], shape[3]]
             )
 
-        def inner_row(buffer, i):
-            shape = ops.shape(buffer)
-            return ops.slice(
-                buffer, [0, i + 1, 1, 0], [batch, 1, shape[2] - 2, shape[3]]
+        def inner_row(name, i):
+            shape = buffers.shape(name)
+            return buffers.read(
+                name, [0, i + 1, 1, 0], [batch, 1, shape[2] - 2, shape[3]]
             )
 
-        def write_row(buffer, value, i):
-            return ops.slice_update(buffer, [0, i + 1, 1, 0], value)
-
-        for op in plan:
-            if op.stream != "u":
+        for item in self._split_levels(u_ops, level):
+            if isinstance(item, list):
+                self._when_final(
+                    buffers, row % 2 ** (level + 1) == 0, item, row, 0,
+                    lambda inner, item=item: self._cached_u_ops(
+                        inner, item, x_pad, row, level + 1
+                    ),
+                )  # fmt: skip
                 continue
+            op = item
+            starts = self._write_starts(op, row, 0)
             i = row // (2**op.level)
             if op.kind == "init":
                 # conv_2x3 at row - 1 (down_shift): x rows row - 2 .. row - 1.
-                value = self.init_u_conv.convolve(rows(x_pad, row, 2))
+                shape = ops.shape(x_pad)
+                x_rows = ops.slice(
+                    x_pad, [0, row, 0, 0], [batch, 2, shape[2], shape[3]]
+                )
+                value = self.init_u_conv.convolve(x_rows)
                 value = value * ops.cast(row > 0, value.dtype)
             elif op.kind == "down":
                 # Rows 2i - 1 .. 2i of the level above, stride 2 across.
-                value = op.layer.convolve(rows(cache[op.src], 2 * i, 2))
+                value = op.layer.convolve(rows(op.src, 2 * i, 2))
             elif op.kind == "res":
                 layer = op.layer
-                conv1 = layer.conv1.convolve(concat_elu(rows(cache[op.src], i, 2)))
-                aux = [inner_row(cache[a], i) for a in op.aux]
-                c1 = layer.first(conv1, aux)
-                cache[op.out + "/c1"] = write_row(cache[op.out + "/c1"], c1, i)
-                conv2 = layer.conv2.convolve(rows(cache[op.out + "/c1"], i, 2))
-                value = layer.second(inner_row(cache[op.src], i), conv2)
+                conv1 = layer.conv1.convolve(concat_elu(rows(op.src, i, 2)))
+                aux = [inner_row(a, i) for a in op.aux]
+                c1_name = op.out + "/c1"
+                buffers.write(c1_name, layer.first(conv1, aux), starts[c1_name][0])
+                conv2 = layer.conv2.convolve(rows(c1_name, i, 2))
+                value = layer.second(inner_row(op.src, i), conv2)
             else:  # "up": stuff the new low-resolution row, then convolve.
                 low_i = row // (2 ** (op.level + 1))
-                low = dilate_axis(inner_row(cache[op.src], low_i), 2, 2)
+                low = dilate_axis(inner_row(op.src, low_i), 2, 2)
                 width = self._sizes[op.level][1]
                 stuffed_name = op.out + "/stuffed"
-                cache[stuffed_name] = write_row(
-                    cache[stuffed_name], low[:, :, :width], 2 * low_i
-                )
-                value = op.layer.convolve(rows(cache[stuffed_name], i, 2))
-            cache[op.out] = write_row(cache[op.out], value, i)
-        return cache
+                buffers.write(stuffed_name, low[:, :, :width], starts[stuffed_name][0])
+                value = op.layer.convolve(rows(stuffed_name, i, 2))
+            buffers.write(op.out, value, starts[op.out][0])
 
-    def _cached_ul_pixel(self, cache, x_pad, row, col):
-        """The "ul" stream at `(row, col) // 2**l` of every level, and the
-        mixture parameters at `(row, col)`."""
-        plan, final = self._plan()
+    def _cached_ul_ops(self, buffers, ul_ops, x_pad, row, col, level):
+        """The "ul" `ul_ops` at `(row, col) // 2**l` of their level `l`; a
+        run of lower-resolution ops only at the pixels where its position
+        becomes final (`row` and `col` multiples of `2**(level + 1)`)."""
         batch = ops.shape(x_pad)[0]
-        cache = dict(cache)
 
-        def window(buffer, i, j, h=2, w=2):
-            return ops.slice(buffer, [0, i, j, 0], [batch, h, w, ops.shape(buffer)[3]])
+        def window(name, i, j, h=2, w=2):
+            depth = buffers.shape(name)[3]
+            return buffers.read(name, [0, i, j, 0], [batch, h, w, depth])
 
-        def at(buffer, i, j):
-            return window(buffer, i + 1, j + 1, 1, 1)
+        def at(name, i, j):
+            return window(name, i + 1, j + 1, 1, 1)
 
-        def write(buffer, value, i, j):
-            return ops.slice_update(buffer, [0, i + 1, j + 1, 0], value)
+        def x_window(i, j, h, w):
+            return ops.slice(x_pad, [0, i, j, 0], [batch, h, w, ops.shape(x_pad)[3]])
 
-        for op in plan:
-            if op.stream != "ul":
+        for item in self._split_levels(ul_ops, level):
+            if isinstance(item, list):
+                scale = 2 ** (level + 1)
+                final = ops.logical_and(row % scale == 0, col % scale == 0)
+                self._when_final(
+                    buffers, final, item, row, col,
+                    lambda inner, item=item: self._cached_ul_ops(
+                        inner, item, x_pad, row, col, level + 1
+                    ),
+                )  # fmt: skip
                 continue
+            op = item
+            starts = self._write_starts(op, row, col)
             scale = 2**op.level
             i, j = row // scale, col // scale
             if op.kind == "init":
                 # down_shift(conv_1x3(x)): x row - 1, columns col - 1 .. col + 1;
                 # right_shift(conv_2x1(x)): x rows row - 1 .. row, column col - 1.
-                above = self.init_ul_row_conv.convolve(
-                    window(x_pad, row + 1, col, 1, 3)
-                )
-                left = self.init_ul_col_conv.convolve(window(x_pad, row + 1, col, 2, 1))
+                above = self.init_ul_row_conv.convolve(x_window(row + 1, col, 1, 3))
+                left = self.init_ul_col_conv.convolve(x_window(row + 1, col, 2, 1))
                 value = above * ops.cast(row > 0, above.dtype) + left * ops.cast(
                     col > 0, left.dtype
                 )
             elif op.kind == "down":
                 # Positions (2i - 1 .. 2i, 2j - 1 .. 2j) of the level above.
-                value = op.layer.convolve(window(cache[op.src], 2 * i, 2 * j))
+                value = op.layer.convolve(window(op.src, 2 * i, 2 * j))
             elif op.kind == "res":
                 layer = op.layer
-                conv1 = layer.conv1.convolve(concat_elu(window(cache[op.src], i, j)))
-                aux = [at(cache[a], i, j) for a in op.aux]
+                conv1 = layer.conv1.convolve(concat_elu(window(op.src, i, j)))
+                aux = [at(a, i, j) for a in op.aux]
                 c1_name = op.out + "/c1"
-                cache[c1_name] = write(cache[c1_name], layer.first(conv1, aux), i, j)
-                conv2 = layer.conv2.convolve(window(cache[c1_name], i, j))
-                value = layer.second(at(cache[op.src], i, j), conv2)
+                buffers.write(c1_name, layer.first(conv1, aux), starts[c1_name][0])
+                conv2 = layer.conv2.convolve(window(c1_name, i, j))
+                value = layer.second(at(op.src, i, j), conv2)
             else:  # "up"
-                low_scale = 2 * scale
-                low_i, low_j = row // low_scale, col // low_scale
+                low_i, low_j = row // (2 * scale), col // (2 * scale)
                 stuffed_name = op.out + "/stuffed"
-                cache[stuffed_name] = write(
-                    cache[stuffed_name],
-                    at(cache[op.src], low_i, low_j),
-                    2 * low_i,
-                    2 * low_j,
-                )
-                value = op.layer.convolve(window(cache[stuffed_name], i, j))
-            cache[op.out] = write(cache[op.out], value, i, j)
-        features = at(cache[final], row, col)
-        params = self.head(ops.elu(features))
-        params = ops.reshape(ops.cast(params, "float32"), (batch, self.head.num_params))
-        return params, cache
+                low = at(op.src, low_i, low_j)
+                buffers.write(stuffed_name, low, starts[stuffed_name][0])
+                value = op.layer.convolve(window(stuffed_name, i, j))
+            buffers.write(op.out, value, starts[op.out][0])
 
     def get_config(self):
         config = super().get_config()
