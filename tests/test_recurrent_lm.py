@@ -153,6 +153,19 @@ def test_generated_texts_end_and_follow_exp_log_prob(padded):
     assert (after_pad & (free != 0)).any()
 
 
+def test_beam_search_scores_whole_texts(padded):
+    # 16 beams hold every valid 2-token prefix (13 of them): exhaustive. An
+    # ended beam is extended by padding at no cost, so the scores are the
+    # log-probabilities of whole texts, end included.
+    log_prob = padded.log_prob(PADDED_TEXTS)
+    beams, scores = padded.generate(
+        sampler=BeamSampler(num_beams=16, return_all_beams=True)
+    )
+    top = np.argsort(-log_prob)[:16]
+    np.testing.assert_array_equal(beams[0], PADDED_TEXTS[top])
+    np.testing.assert_allclose(scores[0], log_prob[top], rtol=1e-4)
+
+
 def test_keras_hub_random_sampler_follows_exp_log_prob(padded):
     keras_hub = pytest.importorskip("keras_hub")
     n = 4000
