@@ -76,7 +76,8 @@ def get(identifier="random", top_k=None, top_p=None, num_beams=None):
     if not isinstance(identifier, str) or identifier not in _BY_NAME:
         raise ValueError(
             f"`sampler` must be one of {list(_BY_NAME)} or a "
-            f"keras_ar.samplers.Sampler, got {identifier!r}"
+            "keras_ar.samplers.Sampler (a text model also takes a keras-hub "
+            f"sampler object), got {identifier!r}"
         )
     uses = {
         "random": (),
