@@ -52,31 +52,32 @@ tokenizer=..., **kwargs)`; in `get_config` start from `super().get_config()`
 
 Tokenizer protocol
 ------------------
-Any object with:
-- `get_vocabulary()` -> list of token strings, id order (its length must
-  not exceed `vocab_size`);
-- `tokenize(text)` -> token ids (or, failing that, `tokenizer([text])`
-  -> `(1, P)` ids, as `keras.layers.TextVectorization`); pads are dropped;
-- optionally `detokenize(ids)` -> text (else the tokens are joined with
-  spaces, pads dropped);
-- Keras serialization (`get_config`/`from_config`, registered), and
-  optionally `save_assets(dir)` / `load_assets(dir)` for what its config
-  does not hold (TextVectorization and keras-hub tokenizers store their
-  vocabulary that way; Keras calls them while saving the model).
+See `keras_ar.models.text_tokenizer`: `get_vocabulary()`, `tokenize(text)`
+(or a call on a list of texts), optionally `detokenize(ids)`, and Keras
+serialization, with optional `save_assets`/`load_assets` for the vocabulary
+(`keras.layers.TextVectorization` and keras-hub tokenizers follow it).
 """
-
-import sys
 
 import keras
 import numpy as np
 from keras import ops
 
 from keras_ar import samplers as samplers_lib
-from keras_ar.backend import compile_loop, no_grad
+from keras_ar.backend import compile_loop
 from keras_ar.metrics import NegativeLogLikelihood
 from keras_ar.models.base import AutoregressiveModel
+from keras_ar.models.text_tokenizer import (
+    decode_ids,
+    encode_text,
+    serialize_tokenizer,
+    vocabulary_of,
+)
 from keras_ar.ops.categorical import categorical_log_prob
 from keras_ar.samplers.beam_sampler import BeamSampler
+from keras_ar.samplers.keras_hub_samplers import (
+    generate_with_keras_hub,
+    keras_hub_sampler,
+)
 from keras_ar.validation import check_int, check_positive_float, to_numpy
 
 
@@ -189,7 +190,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
             the model.
         """
         if tokenizer is not None:
-            vocabulary = _vocabulary_of(tokenizer)
+            vocabulary = vocabulary_of(tokenizer)
             if len(vocabulary) > self.vocab_size:
                 raise ValueError(
                     f"The tokenizer's vocabulary has {len(vocabulary)} entries, "
@@ -213,23 +214,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
     def encode(self, text):
         """Token ids (int32 NumPy `(P,)`) of one text, pads dropped."""
         tok = self._require_tokenizer("A text prompt")
-        if not isinstance(text, str):
-            raise TypeError(f"`text` must be a string, got {type(text).__name__}")
-        if hasattr(tok, "tokenize"):
-            ids = to_numpy(tok.tokenize(text))
-        elif callable(tok):
-            ids = to_numpy(tok([text]))[0]
-        else:
-            raise TypeError(
-                "The tokenizer must have `tokenize(text)` or be callable on a "
-                f"list of texts, got {type(tok).__name__}"
-            )
-        ids = np.asarray(ids).reshape(-1).astype("int32")
-        # A tokenizer with a fixed output length pads its output; the text is
-        # the tokens before that padding.
-        if self.pad_token_id is not None:
-            ids = ids[np.cumprod(ids != self.pad_token_id).astype(bool)]
-        return ids
+        return encode_text(tok, text, self.pad_token_id)
 
     def decode(self, token_ids):
         """Text of token ids, with the tokenizer.
@@ -241,17 +226,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
         ids = np.asarray(token_ids)
         if ids.ndim == 2:
             return [self.decode(row) for row in ids]
-        ids = ids.astype("int64")
-        if self.pad_token_id is not None:
-            ids = ids[np.cumprod(ids != self.pad_token_id).astype(bool)]
-        if hasattr(tok, "detokenize"):
-            text = tok.detokenize(ids)
-            text = to_numpy(text) if not isinstance(text, (str, bytes)) else text
-            if isinstance(text, np.ndarray):
-                text = text.reshape(-1)[0] if text.size else ""
-            return text.decode("utf-8") if isinstance(text, bytes) else str(text)
-        vocab = _vocabulary_of(tok)
-        return " ".join(vocab[t] if t < len(vocab) else "[UNK]" for t in ids.tolist())
+        return decode_ids(tok, ids, self.pad_token_id)
 
     # ------------------------------------------------------------------
     # Generation hooks (see the module docstring)
@@ -372,7 +347,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
         check_int("num_samples", num_samples, minimum=1)
         temperature = check_positive_float("temperature", temperature)
         self.validate_labels(labels, num_samples)
-        hub_sampler = _keras_hub_sampler(sampler)
+        hub_sampler = keras_hub_sampler(sampler)
         if hub_sampler is None:
             sampler = samplers_lib.get(
                 sampler, top_k=top_k, top_p=top_p, num_beams=num_beams
@@ -399,7 +374,8 @@ class TextAutoregressiveModel(AutoregressiveModel):
         x0 = np.full((num_samples, max_length), fill, "int32")
         x0[:, :prompt_length] = prompt_ids
         if hub_sampler is not None:
-            result = self._generate_with_keras_hub(
+            result = generate_with_keras_hub(
+                self,
                 hub_sampler, x0, prompt_length, stop_ids, fill, temperature, use_cache
             )
         else:
@@ -546,55 +522,6 @@ class TextAutoregressiveModel(AutoregressiveModel):
 
         return step
 
-    # keras-hub samplers: their own loop, driven by the same hooks.
-    def _generate_with_keras_hub(
-        self, sampler, x0, prompt_length, stop_ids, fill, temperature, use_cache
-    ):
-        num_samples, max_length = x0.shape
-        if type(sampler).__name__ == "ContrastiveSampler":
-            raise ValueError(
-                "keras-hub's ContrastiveSampler needs the model's hidden states, "
-                f"which {type(self).__name__}.generate does not provide; use "
-                "another sampler."
-            )
-        if prompt_length >= max_length:
-            return x0
-        # keras-hub's loop stops once every row holds a stop token after its
-        # prompt, so the positions still to draw must not hold one (the end
-        # token is the pad): they get another id until drawn.
-        placeholder = min(set(range(len(stop_ids) + 1)) - set(stop_ids))
-        x0 = x0.copy()
-        x0[:, prompt_length:] = placeholder
-        x = ops.convert_to_tensor(x0, "int32")
-
-        def next_fn(prompt, cache, index):
-            if use_cache:
-                logits, cache = self._cached_logits(index, prompt, cache)
-            else:
-                logits = self._uncached_logits(index, prompt)
-            logits = ops.cast(logits, "float32") / temperature
-            return logits, None, cache
-
-        cache = self._init_cache(x, prompt_length) if use_cache else None
-        mask = np.zeros((num_samples, max_length), bool)
-        mask[:, :prompt_length] = True
-        with no_grad():
-            out = sampler(
-                next_fn,
-                x,
-                cache=cache,
-                index=prompt_length,
-                mask=ops.convert_to_tensor(mask),
-                stop_token_ids=stop_ids or None,
-                model=self,
-            )
-        if isinstance(out, tuple):  # BeamSampler(return_all_beams=True)
-            seqs, scores = (ops.convert_to_numpy(t) for t in out)
-            seqs = _pad_after_stop(seqs.astype("int32"), prompt_length, stop_ids, fill)
-            return seqs, scores.astype("float64")
-        seqs = ops.convert_to_numpy(out).astype("int32")
-        return _pad_after_stop(seqs, prompt_length, stop_ids, fill)
-
     def next_token_probs(self, prompt=None, top=10, temperature=1.0):
         """The most likely next tokens after a prompt, as the book shows them.
 
@@ -619,7 +546,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
         probs /= probs.sum()
         order = np.argsort(-probs, kind="stable")[: min(top, self.vocab_size)]
         if self._tokenizer is not None:
-            vocab = _vocabulary_of(self._tokenizer)
+            vocab = vocabulary_of(self._tokenizer)
             return [
                 (vocab[t] if t < len(vocab) else int(t), float(probs[t])) for t in order
             ]
@@ -633,55 +560,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
                 "vocab_size": self.vocab_size,
                 "sequence_length": self.sequence_length,
                 "pad_token_id": self.pad_token_id,
-                "tokenizer": _serialize_tokenizer(self._tokenizer),
+                "tokenizer": serialize_tokenizer(self._tokenizer),
             }
         )
         return config
-
-
-def _serialize_tokenizer(tokenizer):
-    if tokenizer is None:
-        return None
-    try:
-        return keras.saving.serialize_keras_object(tokenizer)
-    except Exception as error:
-        raise TypeError(
-            "The attached tokenizer cannot be saved with the model: it must be "
-            "Keras-serializable (get_config/from_config, registered with "
-            f"keras.saving.register_keras_serializable); got "
-            f"{type(tokenizer).__name__}: {error}"
-        ) from error
-
-
-def _vocabulary_of(tokenizer):
-    if hasattr(tokenizer, "get_vocabulary"):
-        return [
-            t.decode("utf-8") if isinstance(t, bytes) else str(t)
-            for t in tokenizer.get_vocabulary()
-        ]
-    raise TypeError(
-        "The tokenizer must have `get_vocabulary()` (like "
-        "keras.layers.TextVectorization and keras-hub tokenizers), got "
-        f"{type(tokenizer).__name__}"
-    )
-
-
-def _keras_hub_sampler(sampler):
-    """`sampler` if it is a keras-hub sampler object, else None."""
-    if isinstance(sampler, (str, samplers_lib.Sampler)):
-        return None
-    hub = sys.modules.get("keras_hub")
-    if hub is not None and isinstance(sampler, hub.samplers.Sampler):
-        return sampler
-    return None
-
-
-def _pad_after_stop(x, prompt_length, stop_ids, fill):
-    """Keeps each row's first generated stop token; pads what follows."""
-    if not stop_ids:
-        return x
-    generated = x[..., prompt_length:]
-    hit = np.isin(generated, stop_ids)
-    after = np.cumsum(hit, axis=-1) - hit > 0
-    generated = np.where(after, fill, generated)
-    return np.concatenate([x[..., :prompt_length], generated], axis=-1).astype("int32")
