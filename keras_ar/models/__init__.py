@@ -7,6 +7,7 @@ from keras_ar.models.made import MADE
 from keras_ar.models.pixelcnn import PixelCNN
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from keras_ar.models.recurrent_lm import RecurrentLM
+from keras_ar.models.text_model import TextAutoregressiveModel
 from keras_ar.models.wavenet import WaveNet
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "PixelCNN",
     "PixelCNNPlusPlus",
     "RecurrentLM",
+    "TextAutoregressiveModel",
     "WaveNet",
 ]
