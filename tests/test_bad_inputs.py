@@ -154,7 +154,10 @@ STREAMS = {"tf.data": _tf_dataset, "generator": _generator, "PyDataset": _Batche
 def test_streamed_batches_out_of_range_never_give_a_finite_loss(models, name):
     model, x, labels = models[name]
     data = model_input(x + model.levels, labels)
-    for stream, make in STREAMS.items():
+    # (PyDataset goes through the same per-step check as a generator; it is
+    # left out here to spare one more compile of each family's step.)
+    for stream in ("tf.data", "generator"):
+        make = STREAMS[stream]
         if EAGER_STEPS:
             with pytest.raises(ValueError, match="`x` values must be in.*a batch"):
                 model.fit(make(data), epochs=1, verbose=0)

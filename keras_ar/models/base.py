@@ -251,14 +251,15 @@ class AutoregressiveModel(keras.Model):
         if not _is_array_data(data):
             return False
         x, labels = self._split_inputs(data)
-        x = to_numpy(x)
         self._check_integers(x.dtype, name)
-        self._check_shape(x.shape, name)
-        if x.shape[0] == 0:
+        shape = tuple(int(d) for d in x.shape)
+        self._check_shape(shape, name)
+        if shape[0] == 0:
             raise ValueError(f"`{name}` is empty: it holds 0 examples")
-        self._check_range(x.min(), x.max(), name)
+        # On the device for a backend tensor: only two numbers come back.
+        self._check_range(*_min_max(x), name)
         if labels is not None or self.conditional:
-            self.validate_labels(labels, len(x))
+            self.validate_labels(labels, shape[0])
         return True
 
     def _check_batch(self, data):
@@ -557,7 +558,9 @@ def _size(x):
 
 
 def _min_max(x):
-    """`(min, max)` of a concrete tensor, in one device-to-host transfer."""
+    """`(min, max)` of a concrete array, in one device-to-host transfer."""
+    if isinstance(x, np.ndarray):
+        return x.min(), x.max()
     pair = ops.stack([ops.min(x), ops.max(x)])
     low, high = ops.convert_to_numpy(pair).tolist()
     return low, high
