@@ -2,10 +2,10 @@
 
 Every model family (`tests/tiny_models.py`) through `fit` / `evaluate` /
 `predict` / `*_on_batch` with arrays (checked up front), with streamed data
-(tf.data, a generator, a `PyDataset`: checked per batch, raising where the
-step runs eagerly and giving a NaN loss where it is compiled), `log_prob`,
-`generate` and the constructors; then the data loaders on malformed files
-and the recipes' flags.
+(tf.data, a generator, a `PyDataset`, a torch `DataLoader`: checked per
+batch, raising where the step runs eagerly and giving a NaN loss where it is
+compiled), `log_prob`, `generate` and the constructors; then the data
+loaders on malformed files and the recipes' flags.
 """
 
 import json
@@ -147,7 +147,20 @@ class _Batches(keras.utils.PyDataset):
         return (keras.tree.map_structure(lambda a: a[4 * i : 4 * i + 4], self.data),)
 
 
-STREAMS = {"tf.data": _tf_dataset, "generator": _generator, "PyDataset": _Batches}
+def _torch_loader(data):
+    import torch
+
+    count = len(keras.tree.flatten(data)[0])
+    items = [(keras.tree.map_structure(lambda a, i=i: a[i], data),) for i in range(count)]
+    return torch.utils.data.DataLoader(items, batch_size=4)
+
+
+STREAMS = {
+    "tf.data": _tf_dataset,
+    "generator": _generator,
+    "PyDataset": _Batches,
+    "torch DataLoader": _torch_loader,
+}
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -174,9 +187,10 @@ def test_streamed_batches_out_of_range_never_give_a_finite_loss(models, name):
 def test_streamed_float_batches_raise_naming_quantize(models, name):
     model, x, labels = models[name]
     data = model_input((x / (model.levels - 1.0)).astype("float32"), labels)
-    for make in STREAMS.values():
+    for stream, make in STREAMS.items():
         with pytest.raises(ValueError, match=r"keras_ar\.datasets\.quantize"):
             model.fit(make(data), epochs=1, verbose=0)
+            pytest.fail(f"a float {stream} was accepted")
     with pytest.raises(ValueError, match=r"keras_ar\.datasets\.quantize"):
         model.predict(_tf_dataset(data), verbose=0)
 
