@@ -105,6 +105,13 @@ def test_labels_are_checked_against_num_classes(models, name):
             model.log_prob(x, labels=bad)
         with pytest.raises(ValueError, match="`labels`"):
             model.generate(num_samples=len(x), labels=bad)
+    # Streamed labels out of range: raise where eager, NaN where compiled.
+    stream = _tf_dataset({"inputs": x, "labels": labels + model.num_classes})
+    if EAGER_STEPS:
+        with pytest.raises(ValueError, match=r"`labels` must be in \[0, 2\).*a batch"):
+            model.fit(stream, epochs=1, verbose=0)
+    else:
+        assert not np.isfinite(model.fit(stream, verbose=0).history["loss"][0])
     with pytest.raises(ValueError, match="class-conditional"):
         model.fit(x, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="'inputs'"):
