@@ -130,5 +130,7 @@ def merge_progress(out, epochs, history, timer, sampler):
         for key in keys
     }
     history.epoch = order
-    timer.durations = [records[k]["time_s"] for k in order if records[k]["time_s"]]
+    timer.durations = [
+        records[k]["time_s"] for k in order if records[k]["time_s"] is not None
+    ]
     sampler.written = [records[k]["samples"] for k in order if records[k]["samples"]]
