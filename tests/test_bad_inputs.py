@@ -185,7 +185,8 @@ def test_streamed_batches_out_of_range_never_give_a_finite_loss(models, name):
         history = model.fit(make(data), epochs=1, verbose=0)
         assert not np.isfinite(history.history["loss"][0]), stream
         assert not np.isfinite(history.history["bits_per_dim"][0]), stream
-        if stream == "tf.data":
+        if stream == "tf.data" and name in ("pixelcnn", "recurrent_lm"):
+            # evaluate shares the loss with fit; two families spare compiles.
             logs = model.evaluate(make(data), verbose=0, return_dict=True)
             assert not np.isfinite(logs["loss"]), stream
 
