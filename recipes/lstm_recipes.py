@@ -209,7 +209,8 @@ def main(argv=None):
         model.summary()
 
     during_path = run.path("generated_during_training.txt")
-    open(during_path, "w").close()
+    if not run.resumed:
+        open(during_path, "w").close()
 
     def write_generation(model, epoch):
         # The book's TextGenerator callback: "recipe for" at temperature 1.0.

@@ -1,6 +1,8 @@
 """Backend-specific code. The only place in keras_ar that imports tf/jax/torch."""
 
 from keras_ar.backend.compiled_loop import compile_loop
+from keras_ar.backend.concrete import is_concrete
 from keras_ar.backend.no_grad import no_grad
+from keras_ar.backend.state_guard import keep_variables_on_error
 
-__all__ = ["compile_loop", "no_grad"]
+__all__ = ["compile_loop", "is_concrete", "keep_variables_on_error", "no_grad"]

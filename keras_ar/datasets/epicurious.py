@@ -7,10 +7,12 @@ Kaggle "Epicurious - Recipes with Rating and Nutrition" file
 Some records are empty (`{}`) or have a null title; those are skipped.
 """
 
+import collections
 import json
 import os
 import re
 import string
+import warnings
 
 import numpy as np
 from keras import layers, ops
@@ -33,7 +35,9 @@ def load_epicurious(path, encoding="utf-8"):
 
     Keeps the records whose `title` and `directions` are both present and
     non-empty (a blank title or an empty directions list counts as absent)
-    and formats each as the book does:
+    and skips the others, counting them: a `UserWarning` says how many were
+    skipped and why (e.g. "12 with no title"). A file where no record is
+    usable raises. Each record kept is formatted as the book does:
     `"Recipe for " + title + " | " + " ".join(directions)`.
     Titles are kept as written (no stripping), like the book.
 
@@ -50,7 +54,10 @@ def load_epicurious(path, encoding="utf-8"):
             column), if the top level is not a list, or if a record is
             malformed (not an object, a title that is not a string,
             directions that are not a list of strings); the message gives the
-            record's index and a truncated copy of it.
+            record's index and a truncated copy of it. Also if no record
+            is usable (an empty list, or no record with both a `title` and
+            `directions`): the message names the fields expected, the keys
+            found and why the records were skipped.
 
     Example:
 
@@ -77,6 +84,8 @@ def load_epicurious(path, encoding="utf-8"):
         )
 
     recipes = []
+    skipped = collections.Counter()
+    keys_seen = collections.Counter()
     for index, record in enumerate(records):
 
         def bad(problem, index=index, record=record):
@@ -100,10 +109,46 @@ def load_epicurious(path, encoding="utf-8"):
                         "`directions` must be a list of strings, it holds "
                         f"{type(step).__name__} {_snippet(step, 40)}"
                     )
-        if not title or not title.strip() or not directions:
+        keys_seen.update(record.keys())
+        reason = _skip_reason(record, title, directions)
+        if reason:
+            skipped[reason] += 1
             continue
         recipes.append("Recipe for " + title + " | " + " ".join(directions))
+    _report(path, len(records), recipes, skipped, keys_seen)
     return recipes
+
+
+def _skip_reason(record, title, directions):
+    if "title" not in record:
+        return "no `title` field"
+    if "directions" not in record:
+        return "no `directions` field"
+    if title is None or not title.strip():
+        return "an empty or null `title`"
+    if not directions:
+        return "empty or null `directions`"
+    return None
+
+
+def _report(path, total, recipes, skipped, keys_seen):
+    """Raises if nothing is usable; warns with the skip counts otherwise."""
+    reasons = ", ".join(f"{n} with {why}" for why, n in skipped.most_common())
+    if not recipes:
+        found = ", ".join(f"{k!r} ({n})" for k, n in keys_seen.most_common(12))
+        raise ValueError(
+            f"{path}: no usable recipe among {total} records: each record "
+            "needs a non-empty string `title` and a non-empty list of strings "
+            "`directions` (the Kaggle full_format_recipes.json schema). "
+            + (f"Skipped {reasons}. " if reasons else "")
+            + f"Fields found (in how many records): {found or 'none'}."
+        )
+    if skipped:
+        warnings.warn(
+            f"{path}: skipped {sum(skipped.values())} of {total} records "
+            f"({reasons}); kept {len(recipes)}.",
+            stacklevel=3,
+        )
 
 
 def pad_punctuation(text):

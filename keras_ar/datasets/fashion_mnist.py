@@ -14,6 +14,9 @@ from keras_ar.datasets.idx import read_idx
 from keras_ar.datasets.images import pad_images, quantize, resize_images
 from keras_ar.validation import check_choice, check_int
 
+# The ten clothing classes (labels 0..9).
+NUM_CLASSES = 10
+
 # File stems of the four IDX files; each may also exist with a `.gz` suffix.
 FILE_NAMES = {
     "x_train": "train-images-idx3-ubyte",
@@ -88,24 +91,43 @@ def _find_files(directory):
 
 
 def _load_from_files(files):
+    """Reads the four IDX files and checks that each holds what its name
+    says: images `(N, H, W)` and labels `(N,)` 0..9, all uint8, the same N
+    in a split's two files, the same H x W in both splits, N > 0."""
     arrays = {key: read_idx(path) for key, path in files.items()}
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         x_file, y_file = files[f"x_{split}"], files[f"y_{split}"]
         if x.ndim != 3 or x.dtype != np.uint8:
+            hint = " (this looks like a labels file)" if x.ndim == 1 else ""
             raise ValueError(
                 f"{x_file}: expected uint8 images of shape (N, H, W), got "
-                f"{x.dtype} of shape {x.shape}"
+                f"{x.dtype} of shape {x.shape}{hint}"
             )
         if y.ndim != 1 or y.dtype != np.uint8:
+            hint = " (this looks like an images file)" if y.ndim == 3 else ""
             raise ValueError(
                 f"{y_file}: expected uint8 labels of shape (N,), got "
-                f"{y.dtype} of shape {y.shape}"
+                f"{y.dtype} of shape {y.shape}{hint}"
             )
+        if len(x) == 0:
+            raise ValueError(f"{x_file}: holds no images (shape {x.shape})")
         if len(x) != len(y):
             raise ValueError(
                 f"{x_file} holds {len(x)} images but {y_file} holds {len(y)} labels"
             )
+        if y.max() >= NUM_CLASSES:
+            raise ValueError(
+                f"{y_file}: labels must be in [0, {NUM_CLASSES}) (the "
+                f"Fashion-MNIST classes), found {int(y.max())}"
+            )
+    train_size, test_size = arrays["x_train"].shape[1:], arrays["x_test"].shape[1:]
+    if train_size != test_size:
+        raise ValueError(
+            f"{files['x_train']} holds {train_size} images but "
+            f"{files['x_test']} holds {test_size} images: the two splits must "
+            "have the same image size"
+        )
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 

@@ -12,7 +12,37 @@ write the network; this base gives them, identically on every backend:
   sampling loop, compiled per backend (`keras_ar.backend.compile_loop`),
   with a cached incremental path and a plain reference path that make the
   same random choice at each step.
-- Clear `ValueError`s for bad inputs, before any backend code runs.
+- Clear `ValueError`s for bad inputs, before any backend code runs, in
+  every entry point: `log_prob`, `generate`, and also `fit`, `evaluate`,
+  `predict`, `train_on_batch`, `test_on_batch`, `predict_on_batch` (see
+  "What is checked where" below). Subclasses get all of it for free.
+
+What is checked where
+---------------------
+Examples must be integers in `[0, levels)` (`levels` is `vocab_size` for
+language models) of shape `(batch, *event_shape)`; class labels integers in
+`[0, num_classes)`, one per example.
+
+- Arrays (NumPy or backend tensors, or a dict of them) given to `fit`
+  (`x` and `validation_data`), `evaluate`, `predict`, `*_on_batch`,
+  `log_prob` or `generate(prefix=...)` are checked up front, once, with one
+  min/max pass: dtype, shape, range, labels, emptiness. A `ValueError` names
+  the argument.
+- Streamed data (`tf.data.Dataset`, Python generators,
+  `keras.utils.PyDataset`, a torch `DataLoader`) is checked batch by batch
+  in `train_step` / `test_step` / `predict_step`: the dtype and the shape of
+  every batch (a float batch raises a `ValueError` naming
+  `keras_ar.datasets.quantize`), and, where the batch is concrete (PyTorch,
+  which runs steps eagerly, or `run_eagerly=True`), its values too, raising
+  the same `ValueError`. In a compiled step (TensorFlow, JAX) values are not
+  known when the step is traced, so the range check is compiled into the
+  loss instead: a batch with a value outside `[0, levels)` or a label
+  outside `[0, num_classes)` gets a NaN loss and NaN metrics, never a finite
+  number (`keras.callbacks.TerminateOnNaN` then stops the run), and the
+  network itself sees the values clipped into range so that no backend
+  kernel fails with an index error. `predict` on such a compiled stream
+  returns outputs for the clipped values: check streamed data for `predict`
+  yourself, or pass arrays.
 
 Subclass contract
 -----------------
@@ -38,7 +68,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ar.backend import compile_loop
+from keras_ar.backend import compile_loop, is_concrete, keep_variables_on_error
 from keras_ar.metrics import NegativeLogLikelihood
 from keras_ar.validation import check_int, check_positive_float, to_numpy
 
@@ -74,7 +104,28 @@ class AutoregressiveModel(keras.Model):
         return x
 
     def unpack_inputs(self, inputs):
-        """`(x, labels)` from a `call` input."""
+        """`(x, labels)` from a `call` input.
+
+        While a graph is traced (values unknown), integer `x` and `labels`
+        come back clipped into `[0, levels)` and `[0, num_classes)`, so that
+        an out-of-range value in a compiled step reaches no embedding or
+        gather kernel (where it would be an index error, or silently read
+        another row); the loss of such a batch is NaN (see `_nll`).
+        """
+        x, labels = self._split_inputs(inputs)
+        return self._clip_traced(x, self.levels), self._clip_traced(
+            labels, self.num_classes
+        )
+
+    def _clip_traced(self, values, size):
+        if values is None or size is None or is_concrete(values):
+            return values
+        if not _is_integer_dtype(values.dtype):
+            return values
+        return ops.clip(values, 0, size - 1)
+
+    def _split_inputs(self, inputs):
+        """`(x, labels)` from a `call` input, as given."""
         if isinstance(inputs, dict):
             if "inputs" not in inputs:
                 raise ValueError(
@@ -98,18 +149,18 @@ class AutoregressiveModel(keras.Model):
             )
         return inputs, None
 
+    @property
+    def levels_name(self):
+        """The constructor argument that sets `levels` (e.g. `vocab_size`)."""
+        if getattr(self, "vocab_size", None) == self.levels:
+            return "vocab_size"
+        return "levels"
+
     def validate_x(self, x, name="x"):
         """Checks an integer example batch and returns it as int32 NumPy."""
         x = to_numpy(x)
-        self._check_integers(x, name)
-        expected = self.event_shape
-        if x.ndim != len(expected) + 1 or any(
-            e is not None and a != e for a, e in zip(x.shape[1:], expected)
-        ):
-            shown = ", ".join("N" if e is None else str(e) for e in expected)
-            raise ValueError(
-                f"`{name}` must have shape (batch, {shown}), got {x.shape}"
-            )
+        self._check_integers(x.dtype, name)
+        self._check_shape(x.shape, name)
         return self.validate_values(x, name)
 
     def validate_values(self, x, name="x"):
@@ -117,20 +168,40 @@ class AutoregressiveModel(keras.Model):
 
         For arrays of any shape, e.g. a generation prefix."""
         x = to_numpy(x)
-        self._check_integers(x, name)
-        if x.size and (x.min() < 0 or x.max() >= self.levels):
-            raise ValueError(
-                f"`{name}` values must be in [0, {self.levels}) "
-                f"(levels={self.levels}), got min {x.min()} and max {x.max()}"
-            )
+        self._check_integers(x.dtype, name)
+        if x.size:
+            self._check_range(x.min(), x.max(), name)
         return x.astype("int32")
 
-    def _check_integers(self, x, name):
-        if not np.issubdtype(x.dtype, np.integer):
+    def _check_range(self, low, high, name, where=""):
+        if low < 0 or high >= self.levels:
             raise ValueError(
-                f"`{name}` must hold integers in [0, {self.levels}) "
-                f"(the model's `levels`), got dtype {x.dtype}. Quantize "
-                "images first, e.g. keras_ar.datasets.quantize(images, levels)."
+                f"`{name}` values must be in [0, {self.levels}) "
+                f"({self.levels_name}={self.levels}), got min {low} and max "
+                f"{high}{where}"
+            )
+
+    def _check_shape(self, shape, name):
+        """Raises unless `shape` is `(batch, *event_shape)`; `None` entries
+        (unknown while tracing, or a free length) match anything."""
+        expected = self.event_shape
+        if len(shape) != len(expected) + 1 or any(
+            e is not None and a is not None and a != e
+            for a, e in zip(tuple(shape)[1:], expected)
+        ):
+            shown = ", ".join("N" if e is None else str(e) for e in expected)
+            raise ValueError(
+                f"`{name}` must have shape (batch, {shown}), got {tuple(shape)}"
+            )
+
+    def _check_integers(self, dtype, name):
+        if not _is_integer_dtype(dtype):
+            raise ValueError(
+                f"`{name}` must hold integers in [0, {self.levels}) (the "
+                f"model's `{self.levels_name}`), got dtype "
+                f"{keras.backend.standardize_dtype(dtype)}. Quantize images "
+                "first, e.g. keras_ar.datasets.quantize(images, levels) "
+                "(or pass token ids for a language model)."
             )
 
     def validate_labels(self, labels, batch_size):
@@ -165,6 +236,129 @@ class AutoregressiveModel(keras.Model):
         return labels.astype("int32")
 
     # ------------------------------------------------------------------
+    # Data given to the Keras workflows (fit, evaluate, predict, ...)
+    def check_data(self, data, name="x"):
+        """Checks array data given to `fit`/`evaluate`/`predict`, up front.
+
+        `data` is the model input: an int array `(N, *event_shape)`, or a
+        dict `{"inputs": x, "labels": labels}` for a class-conditional model
+        (NumPy or backend tensors). Checks dtype, shape, emptiness, one
+        min/max pass for the range and the labels against `num_classes`;
+        raises a `ValueError` naming `name`. Streamed data (a dataset, a
+        generator, a `PyDataset`, ...) is left to the per-batch checks of
+        the train/test/predict steps; returns whether `data` was checked.
+        """
+        if not _is_array_data(data):
+            return False
+        x, labels = self._split_inputs(data)
+        self._check_integers(x.dtype, name)
+        shape = tuple(int(d) for d in x.shape)
+        self._check_shape(shape, name)
+        if shape[0] == 0:
+            raise ValueError(f"`{name}` is empty: it holds 0 examples")
+        # On the device for a backend tensor: only two numbers come back.
+        self._check_range(*_min_max(x), name)
+        if labels is not None or self.conditional:
+            self.validate_labels(labels, shape[0])
+        return True
+
+    def _check_batch(self, data):
+        """Checks one batch inside a train/test/predict step (see the module
+        docstring): static dtype and shape always; values when concrete."""
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        x, labels = self._split_inputs(x)
+        where = " in a batch of the data"
+        self._check_integers(x.dtype, "x")
+        self._check_shape(tuple(x.shape), "x")
+        if labels is not None and not _is_integer_dtype(labels.dtype):
+            raise ValueError(
+                "`labels` must be integers, got dtype "
+                f"{keras.backend.standardize_dtype(labels.dtype)}{where}"
+            )
+        if is_concrete(x) and _size(x):
+            low, high = _min_max(x)
+            self._check_range(low, high, "x", where)
+        if labels is not None and is_concrete(labels) and _size(labels):
+            low, high = _min_max(labels)
+            if low < 0 or high >= self.num_classes:
+                raise ValueError(
+                    f"`labels` must be in [0, {self.num_classes}) "
+                    f"(num_classes={self.num_classes}), got {low}..{high}{where}"
+                )
+
+    def _out_of_range(self, x, labels):
+        """Scalar bool tensor: does the batch hold a value out of range?"""
+        x = ops.cast(x, "int32")
+        bad = ops.logical_or(ops.min(x) < 0, ops.max(x) >= self.levels)
+        if labels is not None and self.num_classes is not None:
+            labels = ops.cast(labels, "int32")
+            bad = ops.logical_or(
+                bad,
+                ops.logical_or(
+                    ops.min(labels) < 0, ops.max(labels) >= self.num_classes
+                ),
+            )
+        return bad
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, with the data checks described in the module
+        docstring: arrays in `x` and `validation_data` are checked up front,
+        streamed data batch by batch."""
+        self.check_data(x, "x")
+        # validation_data is fit's 8th positional argument.
+        validation = kwargs.get("validation_data", args[5] if len(args) > 5 else None)
+        if isinstance(validation, (tuple, list)) and validation:
+            validation = validation[0]
+        self.check_data(validation, "validation_data")
+        with keep_variables_on_error(self):
+            return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate`, with the data checks of `fit`."""
+        self.check_data(x, "x")
+        with keep_variables_on_error(self):
+            return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict` (distribution parameters), with the data
+        checks of `fit`."""
+        self.check_data(x, "x")
+        with keep_variables_on_error(self):
+            return super().predict(x, *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        """`keras.Model.train_on_batch`, with the data checks of `fit`."""
+        self.check_data(x, "x")
+        with keep_variables_on_error(self):
+            return super().train_on_batch(x, y, *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        """`keras.Model.test_on_batch`, with the data checks of `fit`."""
+        self.check_data(x, "x")
+        with keep_variables_on_error(self):
+            return super().test_on_batch(x, y, *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        """`keras.Model.predict_on_batch`, with the data checks of `fit`."""
+        self.check_data(x, "x")
+        with keep_variables_on_error(self):
+            return super().predict_on_batch(x)
+
+    # The steps take `(data)` on TensorFlow and PyTorch and `(state, data)`
+    # on JAX: the batch is always the last argument.
+    def train_step(self, *args):
+        self._check_batch(args[-1])
+        return super().train_step(*args)
+
+    def test_step(self, *args):
+        self._check_batch(args[-1])
+        return super().test_step(*args)
+
+    def predict_step(self, *args):
+        self._check_batch(args[-1])
+        return super().predict_step(*args)
+
+    # ------------------------------------------------------------------
     # Training: the default loss is the NLL of the inputs themselves.
     def log_prob_and_dims(self, x, outputs):
         raise NotImplementedError
@@ -192,9 +386,12 @@ class AutoregressiveModel(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def _nll(self, x, y_pred, sample_weight=None):
+        raw, raw_labels = self._split_inputs(x)
         data, _ = self.unpack_inputs(x)
         log_prob, dims = self.log_prob_and_dims(data, y_pred)
-        nats = -log_prob
+        # A value out of range must never give a finite loss: in a compiled
+        # step it cannot raise, so the batch's loss and metrics become NaN.
+        nats = ops.where(self._out_of_range(raw, raw_labels), float("nan"), -log_prob)
         if sample_weight is not None:
             sample_weight = ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
             nats = nats * sample_weight
@@ -341,3 +538,29 @@ class AutoregressiveModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _is_integer_dtype(dtype):
+    return keras.backend.standardize_dtype(dtype).startswith(("int", "uint"))
+
+
+def _is_array_data(data):
+    """NumPy arrays, backend tensors, or a dict of them (not a stream)."""
+    if isinstance(data, dict):
+        return bool(data) and all(
+            v is None or _is_array_data(v) for v in data.values()
+        )
+    return isinstance(data, np.ndarray) or ops.is_tensor(data)
+
+
+def _size(x):
+    return int(np.prod([int(d) for d in x.shape]))
+
+
+def _min_max(x):
+    """`(min, max)` of a concrete array, in one device-to-host transfer."""
+    if isinstance(x, np.ndarray):
+        return x.min(), x.max()
+    pair = ops.stack([ops.min(x), ops.max(x)])
+    low, high = ops.convert_to_numpy(pair).tolist()
+    return low, high

@@ -13,7 +13,10 @@ common steps":
    recipes) and builds its model (`run.compile_adam`);
 3. `Run.fit` trains with a Keras progress bar, writing samples every few
    epochs (`make_sample_callback`, `images.image_sample_writer`) and timing
-   each epoch (`make_epoch_timer`); `Run.evaluate` scores the held-out split;
+   each epoch (`make_epoch_timer`), backing up every epoch so that
+   `--resume` continues a killed run (`resume`), and stopping with a clear
+   message and exit status 1 on a NaN loss (`nan_guard`); `Run.evaluate`
+   scores the held-out split;
 4. `Run.finish` (or `images.finish_image_recipe`) writes to `--out`:
    `metrics.json` (`outputs.write_metrics`), `model.keras`,
    `training_curve.png` (`plots.plot_history`) and the samples, and ends by
@@ -21,7 +24,9 @@ common steps":
 
 Modules: `flags` (command line, backend, presets), `outputs` (metrics.json,
 printed paths), `plots` (curves, image grids), `run` (`Run` and its
-callbacks), `images` (the image recipes' data, samples and evaluation).
+callbacks), `resume` (backup and progress of resumable runs), `nan_guard`
+(stopping on a NaN loss), `images` (the image recipes' data, samples and
+evaluation).
 None imports Keras or keras_ar at import time, so that `--backend` can still
 choose the backend. Nothing in `keras_ar/` imports `recipes/`.
 """
@@ -45,6 +50,7 @@ from recipes.common.images import (
     load_fashion_mnist,
     sample_drawer,
 )
+from recipes.common.nan_guard import NaNLossError, TrainingDiverged
 from recipes.common.outputs import (
     ensure_out_dir,
     history_dict,
@@ -65,8 +71,10 @@ __all__ = [
     "BACKENDS",
     "FASHION_MNIST_DATA_HELP",
     "MODES",
+    "NaNLossError",
     "REPO_ROOT",
     "Run",
+    "TrainingDiverged",
     "build_parser",
     "compile_adam",
     "default_data_file",

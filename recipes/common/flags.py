@@ -64,6 +64,19 @@ def build_parser(description, default_out, default_data=None, data_help=None):
         help="write samples every N epochs (default: depends on the mode)",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from the last epoch backed up in "
+        "--out/backup (weights, optimizer state and history); without it an "
+        "old backup is removed and training starts from epoch 1",
+    )
+    parser.add_argument(
+        "--allow-nan",
+        action="store_true",
+        help="keep training when the loss becomes NaN or infinite (by "
+        "default the run stops at once with exit status 1 and advice)",
+    )
+    parser.add_argument(
         "--verbose",
         type=int,
         default=1,

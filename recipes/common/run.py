@@ -3,7 +3,14 @@
 import os
 import time
 
+from recipes.common import resume as resume_lib
 from recipes.common.flags import parse_args, settings_for
+from recipes.common.nan_guard import (
+    ADVICE,
+    NaNLossError,
+    TrainingDiverged,
+    make_nan_guard,
+)
 from recipes.common.outputs import ensure_out_dir, print_outputs, write_metrics
 from recipes.common.plots import plot_history
 
@@ -87,7 +94,10 @@ class Run:
         settings: the mode's settings with the CLI overrides.
         out: the output directory.
         paths: files written so far, listed by `finish` in this order.
-        history, timer, sampler: set by `fit`.
+        history, timer, sampler: set by `fit`; with `--resume` they cover
+            the whole run, the epochs before the interruption included.
+        resumed: whether this run continues a backed-up one (`--resume`
+            with a backup in `--out`; see `recipes/common/resume.py`).
     """
 
     def __init__(self, recipe, parser, presets, argv=None):
@@ -97,6 +107,7 @@ class Run:
         self.settings = settings_for(self.args, presets)
         seed_everything(self.args.seed)
         self.out = ensure_out_dir(self.args.out)
+        self.resumed = resume_lib.prepare(self.out, self.args.resume, self.log)
         self.paths = []
         self.history = self.timer = self.sampler = None
 
@@ -113,20 +124,45 @@ class Run:
     def fit(self, model, x_train, x_val, write_samples):
         """Trains for the settings' epochs and batch size, validating on
         `x_val` and calling `write_samples(model, epoch)` every
-        `sample_every` epochs; returns the `History`."""
+        `sample_every` epochs; returns the `History` of the whole run.
+
+        Every epoch is backed up in `--out` (`--resume` continues from
+        there); a NaN or infinite loss ends the run with `TrainingDiverged`
+        (exit status 1) unless `--allow-nan`.
+        """
         settings = self.settings
         self.timer = make_epoch_timer()
         self.sampler = make_sample_callback(
             write_samples, settings["sample_every"], settings["epochs"]
         )
-        self.history = model.fit(
-            x_train,
-            batch_size=settings["batch_size"],
-            epochs=settings["epochs"],
-            validation_data=(x_val,),
-            shuffle=True,
-            callbacks=[self.timer, self.sampler],
-            verbose=self.args.verbose,
+        # Order matters: the NaN guard raises before anything of a broken
+        # epoch is written; the progress record precedes the backup.
+        callbacks = [] if self.args.allow_nan else [make_nan_guard()]
+        callbacks += [
+            self.timer,
+            self.sampler,
+            resume_lib.make_progress_callback(self.out, self.timer, self.sampler),
+            resume_lib.make_backup_callback(self.out),
+        ]
+        try:
+            self.history = model.fit(
+                x_train,
+                batch_size=settings["batch_size"],
+                epochs=settings["epochs"],
+                validation_data=(x_val,),
+                shuffle=True,
+                callbacks=callbacks,
+                verbose=self.args.verbose,
+            )
+        except NaNLossError as e:
+            raise TrainingDiverged(
+                f"[{self.recipe}] Training stopped: {e}. Nothing of that epoch "
+                f"was written; the last complete epoch is backed up in "
+                f"{resume_lib.backup_dir(self.out)} (continue it with --resume "
+                f"after a change, or pass --allow-nan to train on). {ADVICE}"
+            ) from None
+        resume_lib.merge_progress(
+            self.out, settings["epochs"], self.history, self.timer, self.sampler
         )
         return self.history
 

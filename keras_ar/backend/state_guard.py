@@ -1,0 +1,40 @@
+"""Keeps a model usable after a Keras workflow fails on its first batch.
+
+On JAX, Keras' `fit`, `evaluate` and `predict` take the values out of the
+model's variables while they run (a memory saving: the compiled step carries
+them as its state) and put them back after the first step. An exception
+raised while the first step is traced, such as keras_ar's check of a bad
+batch, leaves them empty, and the next call fails with an unrelated
+`TypeError`. `keep_variables_on_error` puts them back.
+"""
+
+import contextlib
+
+import keras
+
+
+@contextlib.contextmanager
+def keep_variables_on_error(model):
+    """Context manager: on an exception, refill the variables emptied by a
+    JAX workflow (a no-op on the other backends)."""
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    saved = [(v, v._value) for v in model.variables]
+    try:
+        yield
+    except BaseException:
+        import jax.numpy as jnp
+
+        for variable, value in saved:
+            if variable._value is None:
+                variable._value = value
+        # Optimizer slots and metric accumulators created inside the failed
+        # call never took a step: their initial value is zero.
+        others = list(getattr(model, "metrics_variables", []))
+        if getattr(model, "optimizer", None) is not None:
+            others += list(model.optimizer.variables)
+        for variable in others:
+            if variable._value is None:
+                variable._value = jnp.zeros(variable.shape, variable.dtype)
+        raise
