@@ -1,5 +1,12 @@
 """Backend-specific code. The only place in keras_ar that imports tf/jax/torch."""
 
 from keras_ar.backend.compiled_loop import compile_loop
+from keras_ar.backend.distribution import num_replicas_in_sync, sum_over_replicas
+from keras_ar.backend.variables import track_variables
 
-__all__ = ["compile_loop"]
+__all__ = [
+    "compile_loop",
+    "num_replicas_in_sync",
+    "sum_over_replicas",
+    "track_variables",
+]
