@@ -58,7 +58,7 @@ def exported(tmp_path_factory):
     On JAX without jax2onnx, `model.export` hands each model to a TensorFlow
     process; the fixture exports all of them through one such process (the
     command line) so the tests pay for one TensorFlow start, and
-    `test_jax_export_through_tensorflow` covers `model.export` itself."""
+    `test_free_length_model` covers `model.export` itself on that route."""
     root = tmp_path_factory.mktemp("onnx")
     cases = {}
     for name in sorted(TINY_MODELS):
@@ -80,17 +80,6 @@ def exported(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(TINY_MODELS))
 def test_forward_pass_matches_onnxruntime(name, exported):
     _check_session(*exported[name])
-
-
-def test_jax_export_through_tensorflow(tmp_path):
-    """`model.export(format="onnx")` on JAX: jax2onnx when installed, else
-    through a TensorFlow process; either way the same graph contract."""
-    if BACKEND != "jax":
-        pytest.skip("JAX-only path (the other backends export in-process)")
-    model, x, labels = build("made")
-    redraw_weights([model], scale=0.1)
-    model.export(str(tmp_path / "made.onnx"), format="onnx", verbose=False)
-    _check_session(tmp_path / "made.onnx", model, x, labels)
 
 
 def test_input_signature_from_the_model_spec():
@@ -154,10 +143,12 @@ def test_needs_float32_policy(tmp_path):
 def test_command_line_exports_from_another_backend(tmp_path):
     """`python -m keras_ar.onnx MODEL.keras OUT.onnx --backend B`: a model
     saved on this backend, exported by another one, runs the same."""
+    if BACKEND == "jax" and not _has("jax2onnx"):
+        pytest.skip("the `exported` fixture runs this command on JAX")
     model, x, labels = build("gated_pixelcnn")
     redraw_weights([model], scale=0.1)
     model.save(str(tmp_path / "m.keras"))
-    other = "tensorflow" if BACKEND == "torch" else "torch"
+    other = "torch" if BACKEND == "tensorflow" else "tensorflow"
     stdout = _cli(
         [str(tmp_path / "m.keras"), str(tmp_path / "m.onnx"), "--backend", other]
     )

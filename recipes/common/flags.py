@@ -64,6 +64,13 @@ def build_parser(description, default_out, default_data=None, data_help=None):
         help="write samples every N epochs (default: depends on the mode)",
     )
     parser.add_argument(
+        "--distribute",
+        action="store_true",
+        help="data-parallel training on every local device: "
+        "keras.distribution.DataParallel on jax, tf.distribute.MirroredStrategy "
+        "on tensorflow (not supported on torch); --batch-size is the global batch",
+    )
+    parser.add_argument(
         "--verbose",
         type=int,
         default=1,
@@ -98,6 +105,13 @@ def parse_args(parser, argv=None):
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     args.backend = select_backend(args.backend)
+    if getattr(args, "distribute", False):
+        from recipes.common.distribute import check_supported
+
+        try:
+            check_supported(args.backend)
+        except ValueError as error:
+            parser.error(str(error))
     return args
 
 

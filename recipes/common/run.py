@@ -99,6 +99,14 @@ class Run:
         self.out = ensure_out_dir(self.args.out)
         self.paths = []
         self.history = self.timer = self.sampler = None
+        self.distribution = None
+        if getattr(self.args, "distribute", False):
+            # Before the recipe builds its model and optimizer.
+            from recipes.common.distribute import Distribution
+
+            self.distribution = Distribution(self.args.backend)
+            self.distribution.check_batch_size(self.settings["batch_size"])
+            self.log(f"--distribute: {self.distribution.description}")
 
     def path(self, name):
         return os.path.join(self.out, name)
@@ -115,13 +123,20 @@ class Run:
         `x_val` and calling `write_samples(model, epoch)` every
         `sample_every` epochs; returns the `History`."""
         settings = self.settings
+        batch_size = settings["batch_size"]
+        if self.distribution is not None and self.distribution.num_processes > 1:
+            # Multi-host JAX: each process feeds its own shard, with its
+            # share of the global batch.
+            x_train = self.distribution.shard(x_train)
+            x_val = self.distribution.shard(x_val)
+            batch_size //= self.distribution.num_processes
         self.timer = make_epoch_timer()
         self.sampler = make_sample_callback(
             write_samples, settings["sample_every"], settings["epochs"]
         )
         self.history = model.fit(
             x_train,
-            batch_size=settings["batch_size"],
+            batch_size=batch_size,
             epochs=settings["epochs"],
             validation_data=(x_val,),
             shuffle=True,
@@ -156,6 +171,9 @@ class Run:
                 keys=list(curve_keys),
             )
         )
+        if self.distribution is not None:
+            extra["distribution"] = self.distribution.description
+            self.distribution.close()
         metrics_path, _ = write_metrics(
             self.out, self.recipe, self.args, self.settings, self.history,
             self.timer, self.wall_start, **extra,
