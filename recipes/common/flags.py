@@ -64,6 +64,12 @@ def build_parser(description, default_out, default_data=None, data_help=None):
         help="write samples every N epochs (default: depends on the mode)",
     )
     parser.add_argument(
+        "--max-train-seconds",
+        type=float,
+        help="stop training after the epoch that would let the next one end "
+        "past this many seconds (metrics.json records the epochs run)",
+    )
+    parser.add_argument(
         "--distribute",
         action="store_true",
         help="data-parallel training on every local device: "
@@ -100,7 +106,7 @@ def fashion_mnist_parser(doc, recipe):
 def parse_args(parser, argv=None):
     """Parses `argv`, selects the backend and checks the overrides."""
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "sample_every"):
+    for name in ("epochs", "batch_size", "sample_every", "max_train_seconds"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")

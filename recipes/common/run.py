@@ -43,6 +43,29 @@ def make_epoch_timer():
     return EpochTimer()
 
 
+def make_time_budget(seconds):
+    """A Keras callback that ends training once another epoch (as long as
+    the longest so far) would end more than `seconds` after training began."""
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._start = time.perf_counter()
+            self._epoch_start = self._start
+            self._longest = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch_start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            self._longest = max(self._longest, now - self._epoch_start)
+            if now - self._start + self._longest > seconds:
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
 def make_sample_callback(write_samples, every, epochs):
     """A Keras callback calling `write_samples(model, epoch)` every `every`
     epochs (1-based epoch numbers) and after the last epoch.
@@ -140,10 +163,14 @@ class Run:
             epochs=settings["epochs"],
             validation_data=(x_val,),
             shuffle=True,
-            callbacks=[self.timer, self.sampler],
+            callbacks=[self.timer, self.sampler] + self._budget_callbacks(),
             verbose=self.args.verbose,
         )
         return self.history
+
+    def _budget_callbacks(self):
+        seconds = getattr(self.args, "max_train_seconds", None)
+        return [] if seconds is None else [make_time_budget(seconds)]
 
     def evaluate(self, model, x):
         """`model.evaluate` on `x` as a dict of Python floats."""
