@@ -1,16 +1,19 @@
 """Trains on one device and on two virtual CPU devices, in one process.
 
-Usage: KERAS_BACKEND=jax|tensorflow python tests/distribute_worker.py OUT DATA
+Usage: KERAS_BACKEND=jax|tensorflow python tests/distribute_worker.py PART OUT DATA
 (JAX: the caller sets JAX_NUM_CPU_DEVICES=2; TensorFlow: two logical CPUs
 are configured here, before TensorFlow starts.)
 
-1. Library level, for a RecurrentLM whose examples hold different numbers
+PART is one of (TensorFlow's collectives do not survive a second
+MirroredStrategy over a different model in one process: one part each):
+
+1. "library": for a RecurrentLM whose examples hold different numbers
    of unpadded tokens (so the replicas of a batch score different numbers
    of dimensions): the same data and seed, fit without
    shuffling on one device, then under keras.distribution.DataParallel
    (JAX) / tf.distribute.MirroredStrategy (TensorFlow); writes the loss
    histories and the final log_prob of both to OUT/library.json.
-2. Recipe level: the PixelCNN recipe in --tiny mode on the IDX files in
+2. "recipe": the PixelCNN recipe in --tiny mode on the IDX files in
    DATA, with and without --distribute, into OUT/single and OUT/distributed.
 """
 
@@ -76,7 +79,9 @@ def train(make_model, x, distributed):
     return history.history, log_prob.tolist(), samples.shape
 
 
-def main(out, data):
+def main(part, out, data):
+    if part == "recipe":
+        return run_recipe(out, data)
     results = {}
     for name, (make_model, x) in cases().items():
         single = train(make_model, x, False)
@@ -89,6 +94,8 @@ def main(out, data):
     with open(os.path.join(out, "library.json"), "w") as f:
         json.dump(results, f)
 
+
+def run_recipe(out, data):
     from recipes import pixelcnn_fashion_mnist
 
     for folder, flags in (("single", []), ("distributed", ["--distribute"])):
@@ -99,4 +106,4 @@ def main(out, data):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

@@ -53,12 +53,17 @@ def worker_out(tmp_path_factory):
     data.mkdir()
     write_fashion_idx(data)
     env = dict(os.environ, PYTHONPATH=ROOT, JAX_NUM_CPU_DEVICES="2")
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "distribute_worker.py"),
-         str(out), str(data)],
-        env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-4000:])
+    for part in ("library", "recipe"):
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "tests", "distribute_worker.py"),
+             part, str(out), str(data)],
+            env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert result.returncode == 0, (
+            part,
+            result.stdout[-2000:],
+            result.stderr[-4000:],
+        )
     return out
 
 
