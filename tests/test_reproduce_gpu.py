@@ -162,3 +162,29 @@ def test_results_section_is_rewritten_in_place(tmp_path, data_dir):
     assert "test NLL 0.5000 bits/dim" in text and "| 3.0 s | 8 s |" in text
     assert "2 of 4" not in text and "| 2 (150) |" in text  # the second run
     assert (results.parent / "gpu" / "pixelcnn_samples.png").read_bytes() == b"png"
+
+
+def test_time_budget_stops_before_the_epoch_that_would_overrun(monkeypatch):
+    """`--max-train-seconds`: the recipes' budget callback, on a fake clock."""
+    from recipes.common import run as run_lib
+
+    clock = [0.0]
+    monkeypatch.setattr(run_lib.time, "perf_counter", lambda: clock[0])
+
+    class FakeModel:
+        stop_training = False
+
+    budget = run_lib.make_time_budget(100)
+    budget.set_model(FakeModel())
+    budget.on_train_begin()
+    stopped_after = None
+    for epoch, duration in enumerate([30, 25, 35, 10]):
+        budget.on_epoch_begin(epoch)
+        clock[0] += duration
+        budget.on_epoch_end(epoch)
+        if budget.model.stop_training:
+            stopped_after = epoch + 1
+            break
+    # After 2 epochs (55 s, longest 30 s) a third fits; after 3 (90 s,
+    # longest 35 s) a fourth would end at 125 s > 100 s.
+    assert stopped_after == 3
