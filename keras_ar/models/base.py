@@ -68,7 +68,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ar.backend import compile_loop, is_concrete, keep_variables_on_error
+from keras_ar.backend import (
+    compile_loop,
+    is_concrete,
+    keep_variables_on_error,
+    num_replicas_in_sync,
+    sum_over_replicas,
+)
 from keras_ar.metrics import NegativeLogLikelihood
 from keras_ar.validation import check_int, check_positive_float, to_numpy
 
@@ -406,9 +412,16 @@ class AutoregressiveModel(keras.Model):
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
             )
         nats, dims = self._nll(x, y_pred, sample_weight)
-        loss = ops.sum(nats) / ops.maximum(ops.sum(dims), 1.0)
+        # Under tf.distribute each replica sees a slice of the batch and the
+        # replicas' gradients are summed: normalizing by the dimensions of
+        # the whole global batch makes that sum the single-device gradient
+        # (keras_ar.backend.distribution explains each backend).
+        total_dims = sum_over_replicas(ops.sum(dims))
+        loss = ops.sum(nats) / ops.maximum(total_dims, 1.0)
+        replicas = num_replicas_in_sync()
         for extra in self.losses:
-            loss = loss + ops.cast(ops.sum(extra), loss.dtype)
+            # Regularizers count once per step, not once per replica.
+            loss = loss + ops.cast(ops.sum(extra), loss.dtype) / replicas
         return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
@@ -533,6 +546,18 @@ class AutoregressiveModel(keras.Model):
 
     def _generation_result(self, state):
         return ops.convert_to_numpy(state["x"]).astype("int32")
+
+    # ------------------------------------------------------------------
+    # Export
+    def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
+        """Like `keras.Model.export`; `format="onnx"` goes through
+        `keras_ar.onnx.export_onnx` (int32 inputs from the model's spec,
+        every family and backend)."""
+        if format == "onnx":
+            from keras_ar.onnx import export_onnx
+
+            return export_onnx(self, filepath, verbose=verbose, **kwargs)
+        return super().export(filepath, format=format, verbose=verbose, **kwargs)
 
     # ------------------------------------------------------------------
     @classmethod

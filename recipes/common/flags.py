@@ -77,6 +77,19 @@ def build_parser(description, default_out, default_data=None, data_help=None):
         "default the run stops at once with exit status 1 and advice)",
     )
     parser.add_argument(
+        "--max-train-seconds",
+        type=float,
+        help="stop training after the epoch that would let the next one end "
+        "past this many seconds (metrics.json records the epochs run)",
+    )
+    parser.add_argument(
+        "--distribute",
+        action="store_true",
+        help="data-parallel training on every local device: "
+        "keras.distribution.DataParallel on jax, tf.distribute.MirroredStrategy "
+        "on tensorflow (not supported on torch); --batch-size is the global batch",
+    )
+    parser.add_argument(
         "--verbose",
         type=int,
         default=1,
@@ -106,11 +119,18 @@ def fashion_mnist_parser(doc, recipe):
 def parse_args(parser, argv=None):
     """Parses `argv`, selects the backend and checks the overrides."""
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "sample_every"):
+    for name in ("epochs", "batch_size", "sample_every", "max_train_seconds"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     args.backend = select_backend(args.backend)
+    if getattr(args, "distribute", False):
+        from recipes.common.distribute import check_supported
+
+        try:
+            check_supported(args.backend)
+        except ValueError as error:
+            parser.error(str(error))
     return args
 
 

@@ -50,6 +50,29 @@ def make_epoch_timer():
     return EpochTimer()
 
 
+def make_time_budget(seconds):
+    """A Keras callback that ends training once another epoch (as long as
+    the longest so far) would end more than `seconds` after training began."""
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._start = time.perf_counter()
+            self._epoch_start = self._start
+            self._longest = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch_start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            self._longest = max(self._longest, now - self._epoch_start)
+            if now - self._start + self._longest > seconds:
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
 def make_sample_callback(write_samples, every, epochs):
     """A Keras callback calling `write_samples(model, epoch)` every `every`
     epochs (1-based epoch numbers) and after the last epoch.
@@ -110,6 +133,14 @@ class Run:
         self.resumed = resume_lib.prepare(self.out, self.args.resume, self.log)
         self.paths = []
         self.history = self.timer = self.sampler = None
+        self.distribution = None
+        if getattr(self.args, "distribute", False):
+            # Before the recipe builds its model and optimizer.
+            from recipes.common.distribute import Distribution
+
+            self.distribution = Distribution(self.args.backend)
+            self.distribution.check_batch_size(self.settings["batch_size"])
+            self.log(f"--distribute: {self.distribution.description}")
 
     def path(self, name):
         return os.path.join(self.out, name)
@@ -131,12 +162,20 @@ class Run:
         (exit status 1) unless `--allow-nan`.
         """
         settings = self.settings
+        batch_size = settings["batch_size"]
+        if self.distribution is not None and self.distribution.num_processes > 1:
+            # Multi-host JAX: each process feeds its own shard, with its
+            # share of the global batch.
+            x_train = self.distribution.shard(x_train)
+            x_val = self.distribution.shard(x_val)
+            batch_size //= self.distribution.num_processes
         self.timer = make_epoch_timer()
         self.sampler = make_sample_callback(
             write_samples, settings["sample_every"], settings["epochs"]
         )
         # Order matters: the NaN guard raises before anything of a broken
-        # epoch is written; the progress record precedes the backup.
+        # epoch is written; the progress record precedes the backup; the
+        # time budget only asks Keras to stop after the epoch.
         callbacks = [] if self.args.allow_nan else [make_nan_guard()]
         callbacks += [
             self.timer,
@@ -144,10 +183,11 @@ class Run:
             resume_lib.make_progress_callback(self.out, self.timer, self.sampler),
             resume_lib.make_backup_callback(self.out),
         ]
+        callbacks += self._budget_callbacks()
         try:
             self.history = model.fit(
                 x_train,
-                batch_size=settings["batch_size"],
+                batch_size=batch_size,
                 epochs=settings["epochs"],
                 validation_data=(x_val,),
                 shuffle=True,
@@ -165,6 +205,10 @@ class Run:
             self.out, settings["epochs"], self.history, self.timer, self.sampler
         )
         return self.history
+
+    def _budget_callbacks(self):
+        seconds = getattr(self.args, "max_train_seconds", None)
+        return [] if seconds is None else [make_time_budget(seconds)]
 
     def evaluate(self, model, x):
         """`model.evaluate` on `x` as a dict of Python floats."""
@@ -192,6 +236,9 @@ class Run:
                 keys=list(curve_keys),
             )
         )
+        if self.distribution is not None:
+            extra["distribution"] = self.distribution.description
+            self.distribution.close()
         metrics_path, _ = write_metrics(
             self.out, self.recipe, self.args, self.settings, self.history,
             self.timer, self.wall_start, **extra,
