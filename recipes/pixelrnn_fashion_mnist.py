@@ -38,8 +38,8 @@ PRESETS = {
         train_limit=None, test_limit=None, num_samples=36, sample_every=10,
     ),
     # The PixelCNN recipe's quick data (12 000 training images, 2 000 test
-    # images, 16x16, 4 levels) with a small Row LSTM model and 3 epochs:
-    # minutes on 2 CPU cores.
+    # images, 16x16, 4 levels) with a small Row LSTM model and 3 epochs.
+    # Not yet timed on an idle machine.
     "quick": dict(
         image_size=16, levels=4, kind="row_lstm", num_layers=3, hidden_dim=32,
         learning_rate=2e-3, batch_size=128, epochs=3, train_limit=12000,
