@@ -126,6 +126,22 @@ def run_case(case, args):
                 "PixelCNN 28x28, 256 levels", model, n, book=False
             )
         ]  # fmt: skip
+    if case == "pixelrnn28":
+        from keras_ar.models.pixel_rnn import PixelRNN
+
+        # 4 layers of h = 32 (not the paper's 12 x 128, to keep the uncached
+        # CPU baseline in minutes); "forward" is one compiled forward pass
+        # of the same batch, the least any sampler can cost.
+        rows = []
+        x = np.zeros((n, 28, 28, 1), "int32")
+        for kind in ("row_lstm", "diagonal_bilstm"):
+            model = PixelRNN((28, 28, 1), levels=256, kind=kind, num_layers=4, hidden_dim=32)
+            row = image_case(f"PixelRNN {kind} 28x28, 256 levels", model, n, book=False)
+            row["forward_first"], row["forward_steady"] = measure(
+                lambda m=model: m.predict_on_batch(x), repeats=3
+            )
+            rows.append(row)
+        return rows
     if case == "gated":
         from keras_ar.models.gated_pixelcnn import GatedPixelCNN
 

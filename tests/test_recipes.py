@@ -25,6 +25,7 @@ from recipes import (
     lstm_recipes,
     pixelcnn_fashion_mnist,
     pixelcnn_mixture_fashion_mnist,
+    pixelrnn_fashion_mnist,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -188,6 +189,14 @@ def test_gated_pixelcnn_recipe(fashion_dir, tmp_path, capsys):
     assert metrics["class_names"][0] == "T-shirt/top"
 
 
+def test_pixelrnn_recipe(fashion_dir, tmp_path, capsys):
+    out, result, printed = run_recipe(pixelrnn_fashion_mnist, tmp_path, fashion_dir, capsys)
+    metrics, loaded = check_image_recipe(out, result, printed)
+    assert loaded.kind == metrics["settings"]["kind"] == "diagonal_bilstm"
+    images = loaded.generate(num_samples=2, seed=0)
+    assert images.shape == (2, 8, 8, 1) and images.min() >= 0 and images.max() < 4
+
+
 def test_lstm_recipe(recipes_json, tmp_path, capsys):
     out, result, printed = run_recipe(lstm_recipes, tmp_path, recipes_json, capsys)
     metrics = check_metrics(
@@ -275,6 +284,7 @@ def test_recipe_scripts_run_as_scripts():
         "pixelcnn_fashion_mnist",
         "pixelcnn_mixture_fashion_mnist",
         "gated_pixelcnn_fashion_mnist",
+        "pixelrnn_fashion_mnist",
         "lstm_recipes",
     ):
         proc = subprocess.run(

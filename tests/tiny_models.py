@@ -56,6 +56,25 @@ def recurrent_lm(rng):
     return model, rng.integers(0, 7, (8, 6)), None
 
 
+def pixel_rnn_row_lstm(rng):
+    from keras_ar.models import PixelRNN
+
+    model = PixelRNN(
+        (3, 3, 1), levels=4, kind="row_lstm", num_layers=1, hidden_dim=4, stem_kernel_size=3
+    )
+    return model, rng.integers(0, 4, (8, 3, 3, 1)), None
+
+
+def pixel_rnn_diagonal_bilstm(rng):
+    from keras_ar.models import PixelRNN
+
+    model = PixelRNN(
+        (3, 3, 1), levels=4, kind="diagonal_bilstm", num_layers=1, hidden_dim=4,
+        stem_kernel_size=3,
+    )  # fmt: skip
+    return model, rng.integers(0, 4, (8, 3, 3, 1)), None
+
+
 TINY_MODELS = {
     "pixelcnn": pixelcnn,
     "gated_pixelcnn": gated_pixelcnn,
@@ -63,6 +82,8 @@ TINY_MODELS = {
     "wavenet": wavenet,
     "made": made,
     "recurrent_lm": recurrent_lm,
+    "pixel_rnn_row_lstm": pixel_rnn_row_lstm,
+    "pixel_rnn_diagonal_bilstm": pixel_rnn_diagonal_bilstm,
 }
 
 

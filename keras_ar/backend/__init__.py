@@ -4,6 +4,7 @@ from keras_ar.backend.compiled_loop import compile_loop
 from keras_ar.backend.concrete import is_concrete
 from keras_ar.backend.distribution import num_replicas_in_sync, sum_over_replicas
 from keras_ar.backend.no_grad import no_grad
+from keras_ar.backend.scan import scan
 from keras_ar.backend.state_guard import keep_variables_on_error
 from keras_ar.backend.variables import track_variables
 
@@ -13,6 +14,7 @@ __all__ = [
     "keep_variables_on_error",
     "no_grad",
     "num_replicas_in_sync",
+    "scan",
     "sum_over_replicas",
     "track_variables",
 ]

@@ -1,0 +1,184 @@
+"""`RowLSTM`: the Row LSTM of PixelRNN (van den Oord et al., 2016)."""
+
+import keras
+from keras import ops
+
+from keras_ar.backend.scan import scan
+from keras_ar.layers.masked_conv2d import MaskedConv2D
+from keras_ar.masks.pixelcnn import check_color_groups
+from keras_ar.ops.pixel_lstm import gate_bias_init, lstm_update
+from keras_ar.validation import check_choice, check_input_rank, check_int
+
+
+@keras.saving.register_keras_serializable(package="keras_ar")
+class RowLSTM(keras.layers.Layer):
+    """An LSTM that runs down the image one row at a time.
+
+    For row i (paper, eq. 3):
+    `[o, f, i, g] = K^is (*) x_i + K^ss (*) h_{i-1}`, `c_i = f c_{i-1} + i g`,
+    `h_i = o tanh(c_i)`. The input-to-state term `K^is (*) x` is a masked
+    1 x k convolution along the row (mask "B": left pixels and the pixel
+    itself; mask "A" leaves out the pixel's own colour group), computed for
+    the whole map at once; the state-to-state term is an unmasked 1 x k
+    convolution over the previous row's hidden state, so the rows are a
+    sequential scan (`keras.ops.scan` when compiled). A pixel sees its row
+    from `k // 2` columns to its left up to itself, and a triangle above it,
+    `k // 2` columns wider on each side per row up (stacked layers widen it).
+
+    Colour images (`color_channels=3`) keep the PixelCNN channel groups: a
+    hidden feature of group g reads the pixel's own input features of groups
+    <= g (< g for mask "A"), and any feature of the rows above.
+
+    For generation, `init_cache` / `call_at` compute the layer at one pixel:
+    the state of pixel (r, c) needs only row r's inputs up to c and the
+    hidden states of row r - 1, which the cache keeps, so a pixel costs one
+    pixel's worth of work.
+
+    Args:
+        units: hidden features h (a multiple of `color_channels`).
+        kernel_size: odd width k >= 3 of both row convolutions (paper: 3).
+        mask_type: "B" (the paper's, for every LSTM layer) or "A".
+        color_channels: colour groups (1 for grayscale, 3 for RGB).
+        unit_forget_bias: start the forget gates' bias at 1.
+        kernel_initializer: initializer of both convolution kernels.
+
+    Example:
+    >>> import numpy as np
+    >>> layer = RowLSTM(units=8)
+    >>> tuple(layer(np.zeros((2, 5, 6, 4), "float32")).shape)
+    (2, 5, 6, 8)
+    """
+
+    def __init__(
+        self,
+        units,
+        kernel_size=3,
+        mask_type="B",
+        color_channels=1,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_int("units", units, minimum=1)
+        self.kernel_size = check_int("kernel_size", kernel_size, minimum=3)
+        if self.kernel_size % 2 == 0:
+            raise ValueError(
+                "`kernel_size` must be odd (the masked input-to-state "
+                f"convolution needs a centre pixel), got {kernel_size}"
+            )
+        self.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
+        self.color_channels = check_int("color_channels", color_channels, minimum=1)
+        check_color_groups("units", self.units, self.color_channels)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.input_to_state = MaskedConv2D(
+            4 * self.units, (1, self.kernel_size), mask_type=self.mask_type,
+            color_channels=self.color_channels, use_bias=False,
+            kernel_initializer=kernel_initializer, name="input_to_state",
+            dtype=self.dtype_policy,
+        )  # fmt: skip
+
+    def build(self, input_shape):
+        check_input_rank(
+            type(self).__name__, input_shape, 4, "NHWC feature maps (batch, height, width, features)"
+        )
+        if input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} needs a known feature dimension")
+        self.input_to_state.build(input_shape)
+        self.state_kernel = self.add_weight(
+            name="state_kernel",
+            shape=(self.kernel_size, self.units, 4 * self.units),
+            initializer=self.kernel_initializer,
+        )
+        bias = gate_bias_init(
+            self.units, self.color_channels, 1.0 if self.unit_forget_bias else 0.0
+        )
+        self.bias = self.add_weight(
+            name="bias",
+            shape=bias.shape,
+            initializer=lambda shape, dtype=None: ops.convert_to_tensor(bias, dtype),
+        )
+
+    def _input_gates(self, inputs):
+        gates = self.input_to_state(inputs)
+        return gates + ops.cast(self.bias, gates.dtype)
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, self.compute_dtype)
+        gates = ops.transpose(self._input_gates(inputs), (1, 0, 2, 3))  # (H, B, W, 4h)
+        kernel = ops.cast(self.state_kernel, self.compute_dtype)
+        units = self.units
+        # h and c travel as one tensor: keras' TensorFlow scan wants each
+        # step's output to have the carry's structure.
+        zeros = ops.zeros_like(gates[0, ..., : 2 * units])
+
+        def row_step(state, row_gates):
+            h, c = state[..., :units], state[..., units:]
+            # K^ss (*) h_{i-1}: a "same" 1D convolution along the row.
+            row_gates = row_gates + ops.conv(h, kernel, padding="same")
+            h, c = lstm_update(row_gates, c, self.color_channels)
+            state = ops.concatenate([h, c], axis=-1)
+            return state, state
+
+        _, states = scan(row_step, zeros, gates)
+        return ops.transpose(states[..., :units], (1, 0, 2, 3))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    # -- cached, one pixel at a time ------------------------------------
+    def init_cache(self, batch_size, height, width, dtype="float32"):
+        """Zeros: the layer's inputs (for the masked row convolution) and
+        the hidden and cell states, with a zero row -1 on top (h_{-1} = 0)."""
+        pad = self.kernel_size // 2
+        features = self.input_to_state.kernel.shape[2]
+        return {
+            "inputs": self.input_to_state.init_cache(batch_size, height, width, features, dtype),
+            "h": ops.zeros((batch_size, height + 1, width + 2 * pad, self.units), dtype),
+            "c": ops.zeros((batch_size, height + 1, width, self.units), dtype),
+        }
+
+    def call_at(self, values, cache, row, col):
+        """Hidden state `(B, units)` at pixel (row, col) given this pixel's
+        input `values` `(B, features)`; returns `(h, cache)`.
+
+        Equals `call(inputs)[:, row, col]` once every pixel before (row, col)
+        went through `call_at` (a pixel may go through it again: each call
+        recomputes it from the rows above, e.g. once per colour channel).
+        """
+        inputs = self.input_to_state.write_cache(cache["inputs"], values, row, col)
+        gates = self.input_to_state.call_at(inputs, row, col)
+        gates = gates + ops.cast(self.bias, gates.dtype)
+        k, units = self.kernel_size, self.units
+        h_all, c_all = cache["h"], cache["c"]
+        batch = ops.shape(h_all)[0]
+        # h_{row-1} at columns col - k//2 .. col + k//2 (row index shifted by
+        # the zero row on top, columns by the zero padding).
+        h_above = ops.slice(h_all, [0, row, col, 0], [batch, 1, k, units])[:, 0]
+        kernel = ops.cast(self.state_kernel, gates.dtype)
+        gates = gates + ops.tensordot(ops.cast(h_above, gates.dtype), kernel, axes=[[1, 2], [0, 1]])
+        c_above = ops.slice(c_all, [0, row, col, 0], [batch, 1, 1, units])[:, 0, 0]
+        h, c = lstm_update(gates, ops.cast(c_above, gates.dtype), self.color_channels)
+        h_all = ops.slice_update(h_all, [0, row + 1, col + k // 2, 0], _pixel(h, h_all.dtype))
+        c_all = ops.slice_update(c_all, [0, row + 1, col, 0], _pixel(c, c_all.dtype))
+        return h, {"inputs": inputs, "h": h_all, "c": c_all}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "kernel_size": self.kernel_size,
+                "mask_type": self.mask_type,
+                "color_channels": self.color_channels,
+                "unit_forget_bias": self.unit_forget_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
+        return config
+
+
+def _pixel(values, dtype):
+    """`(B, F)` -> `(B, 1, 1, F)`, for a `slice_update` at one pixel."""
+    return ops.expand_dims(ops.expand_dims(ops.cast(values, dtype), 1), 1)

@@ -1,0 +1,182 @@
+"""`PixelRNN` (van den Oord, Kalchbrenner and Kavukcuoglu, 2016)."""
+
+import keras
+from keras import ops
+
+from keras_ar.layers.diagonal_bilstm import DiagonalBiLSTM
+from keras_ar.layers.masked_conv2d import MaskedConv2D
+from keras_ar.layers.row_lstm import RowLSTM
+from keras_ar.models.image_model import ImageAutoregressiveModel
+from keras_ar.validation import check_choice, check_int
+
+KINDS = ("row_lstm", "diagonal_bilstm")
+
+
+@keras.saving.register_keras_serializable(package="keras_ar")
+class PixelRNN(ImageAutoregressiveModel):
+    """PixelRNN: residual 2D LSTMs with a categorical output per sub-pixel.
+
+    Architecture (the paper's Table 1 and section 3.2): a masked "A" 7x7
+    convolution to `2 * hidden_dim` features, then `num_layers` residual
+    LSTM layers (each reads the `2h` features, produces `h` hidden
+    features, which a masked 1x1 convolution brings back to `2h` and adds to
+    its input), then ReLU -> masked "B" 1x1 convolution (`2h` features) ->
+    ReLU -> masked "B" 1x1 convolution to `channels * levels` logits.
+    `kind` picks the LSTM: `"row_lstm"` (`RowLSTM`: rows one after the
+    other, a triangular receptive field) or `"diagonal_bilstm"`
+    (`DiagonalBiLSTM`: diagonals, the whole past as receptive field; the
+    better model in the paper, and the slower one). Colour images use the
+    PixelCNN channel groups in every masked convolution, so R, G and B of a
+    pixel are modelled one after the other.
+
+    Defaults follow the paper's CIFAR-10 models: 12 LSTM layers of
+    h = 128 hidden features (rounded up to a multiple of the channel count,
+    so 129 for RGB, since each colour group needs the same number of
+    features), a 3-wide Row LSTM kernel, 256 levels.
+
+    `generate(use_cache=True)` carries the LSTM states from pixel to pixel:
+    for `"row_lstm"` a pixel's state needs its row's inputs up to the pixel
+    and the states of the row above, so each step computes every layer at
+    the one pixel being sampled; for `"diagonal_bilstm"` the left-to-right
+    direction is computed likewise at the pixel (from its left and upper
+    neighbours), and the right-to-left direction of the previous row once
+    per row, when a row begins (it needs that whole row). No step
+    recomputes rows above the current one. `use_cache=False` runs the whole
+    network per step (the reference path); both give the same samples for
+    the same seed.
+
+    Args:
+        image_shape: `(height, width)` or `(height, width, channels)`.
+        levels: values per sub-pixel (256 in the paper).
+        kind: `"row_lstm"` or `"diagonal_bilstm"`.
+        num_layers: residual LSTM layers (paper: 12 on CIFAR-10).
+        hidden_dim: LSTM hidden features h (the residual stream has 2h);
+            a multiple of the channel count. None: 128 rounded up to one.
+        kernel_size: width k of the Row LSTM's convolutions (odd, >= 3);
+            not used by the Diagonal BiLSTM, whose kernels are fixed.
+        stem_kernel_size: size of the first, mask "A", convolution.
+
+    Example:
+    >>> import numpy as np
+    >>> model = PixelRNN((4, 4, 1), levels=4, num_layers=1, hidden_dim=8)
+    >>> model.compile(optimizer="adam")
+    >>> x = np.random.randint(0, 4, size=(8, 4, 4, 1))
+    >>> _ = model.fit(x, epochs=1, verbose=0)
+    >>> model.log_prob(x).shape
+    (8,)
+    >>> model.generate(num_samples=2, seed=0).shape
+    (2, 4, 4, 1)
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        levels=256,
+        kind="row_lstm",
+        num_layers=12,
+        hidden_dim=None,
+        kernel_size=3,
+        stem_kernel_size=7,
+        **kwargs,
+    ):
+        super().__init__(image_shape=image_shape, levels=levels, **kwargs)
+        channels = self.image_shape[-1]
+        self.kind = check_choice("kind", kind, KINDS)
+        self.num_layers = check_int("num_layers", num_layers, minimum=1)
+        if hidden_dim is None:
+            hidden_dim = -(-128 // channels) * channels
+        self.hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
+        if self.hidden_dim % channels:
+            raise ValueError(
+                f"`hidden_dim` ({hidden_dim}) must be a multiple of the image's "
+                f"channels ({channels}) so that each colour group gets the same "
+                f"number of features, e.g. {-(-hidden_dim // channels) * channels}"
+            )
+        self.kernel_size = check_int("kernel_size", kernel_size, minimum=3)
+        self.stem_kernel_size = stem_kernel_size
+        policy = self.dtype_policy
+        width = 2 * self.hidden_dim
+        common = dict(color_channels=channels, dtype=policy)
+        self.input_conv = MaskedConv2D(
+            width, stem_kernel_size, mask_type="A", name="input_conv", **common
+        )
+        self.lstm_layers, self.residual_convs = [], []
+        for i in range(self.num_layers):
+            if self.kind == "row_lstm":
+                lstm = RowLSTM(
+                    self.hidden_dim, self.kernel_size, name=f"row_lstm_{i}", **common
+                )
+            else:
+                lstm = DiagonalBiLSTM(self.hidden_dim, name=f"diagonal_bilstm_{i}", **common)
+            self.lstm_layers.append(lstm)
+            self.residual_convs.append(
+                MaskedConv2D(width, 1, mask_type="B", name=f"residual_{i}", **common)
+            )
+        self.head_conv = MaskedConv2D(width, 1, mask_type="B", name="head", **common)
+        self.logits_conv = MaskedConv2D(
+            channels * self.levels, 1, mask_type="B", name="logits", **common
+        )
+        # Build the weights now, so that a `.keras` file loads into a fresh
+        # instance and summary() works before any data is seen.
+        self(ops.zeros((1,) + self.image_shape, "int32"))
+
+    def call(self, inputs, training=False):
+        x, _ = self.unpack_inputs(inputs)
+        h = self.input_conv(self.scale_inputs(x))
+        for lstm, residual in zip(self.lstm_layers, self.residual_convs):
+            h = h + residual(lstm(h))
+        logits = self.logits_conv(ops.relu(self.head_conv(ops.relu(h))))
+        batch = ops.shape(logits)[0]
+        height, width, channels = self.image_shape
+        logits = ops.reshape(logits, (batch, height, width, channels, self.levels))
+        return ops.cast(logits, "float32")
+
+    # -- cached generation -----------------------------------------------
+    def _init_cache(self, batch_size, state):
+        height, width, channels = self.image_shape
+        dtype = self.compute_dtype
+        return {
+            "image": self.input_conv.init_cache(batch_size, height, width, channels, dtype),
+            "layers": [
+                lstm.init_cache(batch_size, height, width, dtype) for lstm in self.lstm_layers
+            ],
+        }
+
+    def _cached_pixel_logits(self, state, row, col):
+        cache = state["cache"]
+        h = self.input_conv.call_at(cache["image"], row, col)
+        layers = []
+        for lstm, residual, layer_cache in zip(
+            self.lstm_layers, self.residual_convs, cache["layers"]
+        ):
+            out, layer_cache = lstm.call_at(h, layer_cache, row, col)
+            h = h + ops.cast(residual.call_pixel(out), h.dtype)
+            layers.append(layer_cache)
+        logits = self.logits_conv.call_pixel(ops.relu(self.head_conv.call_pixel(ops.relu(h))))
+        logits = ops.reshape(logits, (-1, self.image_shape[-1], self.levels))
+        return ops.cast(logits, "float32"), {**cache, "layers": layers}
+
+    def _cache_pixel_written(self, state, row, col):
+        # The stem reads the image itself: store the pixel just written (its
+        # channels so far; the mask hides the ones still to come).
+        x = state["x"]
+        batch, _, _, channels = ops.shape(x)
+        pixel = ops.reshape(ops.slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels))
+        cache = state["cache"]
+        image = self.input_conv.write_cache(cache["image"], self.scale_inputs(pixel), row, col)
+        return {**state, "cache": {**cache, "image": image}}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_shape": self.image_shape,
+                "levels": self.levels,
+                "kind": self.kind,
+                "num_layers": self.num_layers,
+                "hidden_dim": self.hidden_dim,
+                "kernel_size": self.kernel_size,
+                "stem_kernel_size": self.stem_kernel_size,
+            }
+        )
+        return config

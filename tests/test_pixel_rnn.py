@@ -1,0 +1,142 @@
+"""PixelRNN (both kinds): a proper distribution that generation samples,
+causality per sub-pixel, cached == uncached generation, fit, save/load."""
+
+import numpy as np
+import pytest
+
+from keras_ar.models.pixel_rnn import PixelRNN
+from tests.helpers import dependency_mask, to_numpy
+from tests.model_checks import (
+    assert_fit_lowers_loss,
+    assert_normalized,
+    assert_samples_follow,
+    assert_save_load_log_prob,
+    redraw_weights,
+)
+
+KINDS = ["row_lstm", "diagonal_bilstm"]
+
+
+def tiny(kind, image_shape=(2, 2, 1), levels=3, redraw=True, **kwargs):
+    config = dict(kind=kind, num_layers=2, hidden_dim=6, stem_kernel_size=3)
+    config.update(kwargs)
+    model = PixelRNN(image_shape, levels=levels, **config)
+    if redraw:
+        # Far from uniform. (Not for the causality checks: large stem
+        # weights saturate the LSTM gates, and a saturated gate hides a
+        # dependency from a finite-difference test.)
+        redraw_weights([model.logits_conv, model.input_conv], scale=1.5)
+    return model
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_normalized_and_sampled(kind):
+    # Grayscale and colour (the RGB groups order the sub-pixels).
+    for image_shape, levels in (((2, 2, 1), 3), ((1, 2, 3), 2)):
+        model = tiny(kind, image_shape, levels)
+        inputs, probs = assert_normalized(model, image_shape)
+        samples = model.generate(num_samples=3000, seed=0)
+        assert samples.shape == (3000,) + image_shape and samples.dtype == np.int32
+        assert_samples_follow(samples, inputs, probs)
+
+
+def _sub_pixel_dependencies(model, image_shape):
+    levels = model.levels
+    x = np.random.default_rng(0).integers(0, levels, size=(1,) + image_shape)
+
+    def fn(v):
+        return to_numpy(model(np.mod(v, levels).astype("int32")))
+
+    n = int(np.prod(image_shape))
+    # Perturb by one level (mod levels): [input sub-pixel, output sub-pixel].
+    return dependency_mask(fn, x.astype("float32"), eps=1.0).reshape(n, n, levels).any(-1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_causality_per_sub_pixel(kind):
+    model = tiny(kind, (2, 2, 3), levels=3, redraw=False)
+    dep = _sub_pixel_dependencies(model, (2, 2, 3))
+    order = np.arange(12)  # raster order, channels innermost = generation order
+    allowed = order[:, None] < order[None, :]
+    assert not (dep & ~allowed).any(), "an output sees a sub-pixel at or after it"
+    # R -> G -> B within a pixel, and the previous pixel's channels.
+    assert dep[0, 1] and dep[1, 2] and dep[0, 2] and dep[2, 3] and dep[0, 11]
+    assert dep[:, 1:].any(axis=0).all()
+
+
+def test_receptive_fields_of_the_two_kinds():
+    # A 2 x 4 image. The Row LSTM's pixel (1, 0) sees row 0 up to column 1
+    # (its triangle, and the 3x3 stem); the Diagonal BiLSTM's sees column 2
+    # too, through the right-to-left direction of row 0 (column 3 only
+    # reaches row 0 through the mask-"A" stem of a later pixel), and its
+    # last pixel sees everything before it.
+    shape = (2, 4, 1)
+    diagonal = _sub_pixel_dependencies(tiny("diagonal_bilstm", shape, redraw=False), shape)
+    row = _sub_pixel_dependencies(tiny("row_lstm", shape, redraw=False), shape)
+    order = np.arange(8)
+    for dep in (row, diagonal):
+        assert not (dep & ~(order[:, None] < order[None, :])).any()
+    assert row[[0, 1], 4].all() and not row[[2, 3], 4].any()
+    assert diagonal[[0, 1, 2], 4].all()
+    np.testing.assert_array_equal(diagonal[:, 7], order < 7)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cached_equals_uncached(kind):
+    for image_shape, levels in (((3, 4, 1), 4), ((2, 3, 3), 3)):
+        model = tiny(kind, image_shape, levels)
+        a = model.generate(num_samples=6, seed=7, use_cache=False)
+        b = model.generate(num_samples=6, seed=7, use_cache=True)
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(b, model.generate(num_samples=6, seed=8))
+        # Completing a partial image keeps the given rows, both paths alike.
+        prefix = a[:, :1]
+        c = model.generate(num_samples=6, seed=9, use_cache=True, prefix=prefix)
+        d = model.generate(num_samples=6, seed=9, use_cache=False, prefix=prefix)
+        np.testing.assert_array_equal(c, d)
+        np.testing.assert_array_equal(c[:, :1], prefix)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fit_and_save_load(kind, tmp_path):
+    model = PixelRNN((4, 4, 1), levels=4, kind=kind, num_layers=1, hidden_dim=8)
+    rng = np.random.default_rng(0)
+    # Structured data: vertical stripes that the model can learn quickly.
+    x = np.tile(rng.integers(0, 4, size=(64, 1, 4, 1)), (1, 4, 1, 1)).astype("int32")
+    assert_fit_lowers_loss(model, x)
+    assert_save_load_log_prob(model, x[:8], tmp_path)
+
+
+def test_defaults_follow_the_paper():
+    model = PixelRNN((2, 2, 3), levels=4, num_layers=1)
+    # h = 128, rounded up to a multiple of 3 colour groups.
+    assert model.hidden_dim == 129 and model.get_config()["hidden_dim"] == 129
+    assert PixelRNN((2, 2), levels=4, num_layers=1).hidden_dim == 128
+    config = PixelRNN.__init__.__defaults__
+    assert config[:3] == (256, "row_lstm", 12)
+
+
+def test_bad_arguments():
+    model = tiny("row_lstm", (2, 2, 1), levels=3)
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        model.log_prob(np.full((1, 2, 2, 1), 3))
+    with pytest.raises(ValueError, match="dtype float"):
+        model.log_prob(np.zeros((1, 2, 2, 1), "float32"))
+    with pytest.raises(ValueError, match="shape"):
+        model.log_prob(np.zeros((1, 2, 3, 1), "int32"))
+    with pytest.raises(ValueError, match="num_samples"):
+        model.generate(num_samples=0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(temperature=0.0)
+    with pytest.raises(ValueError, match="prefix"):
+        model.generate(num_samples=2, prefix=np.zeros((2, 3, 2, 1), "int32"))
+    with pytest.raises(ValueError, match="kind"):
+        PixelRNN((2, 2), levels=3, kind="lstm")
+    with pytest.raises(ValueError, match="hidden_dim"):
+        PixelRNN((2, 2, 3), levels=3, hidden_dim=8)
+    with pytest.raises(ValueError, match="num_layers"):
+        PixelRNN((2, 2), levels=3, num_layers=0)
+    with pytest.raises(ValueError, match="kernel_size"):
+        PixelRNN((2, 2), levels=3, kernel_size=4)
+    with pytest.raises(TypeError, match="hidden_dim"):
+        PixelRNN((2, 2), levels=3, hidden_dim=8.0)
