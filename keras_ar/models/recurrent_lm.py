@@ -524,16 +524,15 @@ class RecurrentLM(AutoregressiveModel):
         return tuple(sorted(set(ids)))
 
     def _initial_generation_state(self, x0, prompt_length, use_cache):
-        state = {
-            "x": ops.convert_to_tensor(x0, "int32"),
-            "done": ops.zeros((x0.shape[0],), "bool"),
-        }
+        x0 = ops.convert_to_tensor(x0, "int32")
+        batch = ops.shape(x0)[0]
+        state = {"x": x0, "done": ops.zeros((batch,), "bool")}
         if use_cache:
             if prompt_length >= 1:
                 # The loop's first step reads the prompt's last token.
                 states = self.consume_prompt(x0[:, :prompt_length])
             else:
-                states = self.get_initial_state(x0.shape[0])
+                states = self.get_initial_state(batch)
             for layer, layer_states in enumerate(states):
                 for j, s in enumerate(layer_states):
                     state[f"state_{layer}_{j}"] = ops.convert_to_tensor(s)
@@ -588,6 +587,11 @@ class RecurrentLM(AutoregressiveModel):
                 tokens = ops.reshape(tokens, (-1,))
             else:
                 tokens = sampler(logits, noise_i[:, 0], temperature)
+            if "given_steps" in state:
+                # A prompt given per sample (an exported `generate`): its
+                # tokens are kept and still feed the recurrent state.
+                given = ops.take(x, i, axis=1)
+                tokens = ops.where(i < state["given_steps"], given, tokens)
             tokens = ops.where(done, fill, ops.cast(tokens, "int32"))
             if stop is not None:
                 hit = ops.any(ops.equal(tokens[:, None], stop[None, :]), axis=1)
@@ -608,6 +612,30 @@ class RecurrentLM(AutoregressiveModel):
             )
 
         return step
+
+    # The base class's generation hooks (the random sampler, no stop
+    # tokens): what an exported `generate` runs, in the graph.
+    def _generation_setup(self, num_samples, max_length=None):
+        if max_length is None:
+            if self.sequence_length is None:
+                raise ValueError(
+                    "`max_length` is required: the model has no sequence_length"
+                )
+            max_length = self.sequence_length
+        max_length = check_int("max_length", max_length, minimum=1)
+        fill = 0 if self.pad_token_id is None else self.pad_token_id
+        return np.full((num_samples, max_length), fill, "int32"), 0, max_length
+
+    def _generation_state(self, x0, labels, use_cache):
+        return self._initial_generation_state(x0, 0, use_cache)
+
+    def _generation_step(self, i, state, noise_i, temperature, use_cache):
+        fill = 0 if self.pad_token_id is None else self.pad_token_id
+        step = self._make_step(samplers_lib.get("random"), use_cache, (), fill)
+        return step(i, state, noise_i, temperature)
+
+    def _serving_prefix(self):
+        return ("prompt", "prompt_length", 1)
 
     def _unpack_states(self, state):
         return [
