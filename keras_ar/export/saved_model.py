@@ -58,11 +58,11 @@ def export_saved_model(model, filepath, verbose=None, generate_kwargs=None):
     - `serve` / `serving_default`: `x` int32 `(B, *event_shape)` [, `labels`
       int32 `(B,)`] -> the model's outputs (distribution parameters).
     - `log_prob`: `x` int32 `(B, *event_shape)` [, `labels` int32 `(B,)`]
-      -> float32 `(B,)`, the log-likelihood in nats. An example with a value
-      outside `[0, levels)` (or a label outside `[0, num_classes)`) scores
-      NaN rather than a plausible number.
+      -> `log_prob` float32 `(B,)`, the log-likelihood in nats. An example
+      with a value outside `[0, levels)` (or a label outside
+      `[0, num_classes)`) scores NaN rather than a plausible number.
     - `generate`: `seed` int32 `(B,)`, `temperature` float32 scalar
-      [, `labels` int32 `(B,)`] [, a prefix: see below] -> int32
+      [, `labels` int32 `(B,)`] [, a prefix: see below] -> `samples` int32
       `(B, *generated_shape)`. The batch is the number of seeds: sample b
       depends on `seed[b]` only (the same seed gives the same sample, within
       any batch), because JAX export fixes trip counts and output shapes
