@@ -27,6 +27,10 @@ FAMILIES = sorted(TINY_MODELS)
 SEEDS = np.array([11, 11, 12, 13, 14, 15], "int32")
 CHI_SQUARE_SAMPLES = 3000
 
+pytestmark = pytest.mark.filterwarnings(
+    # Keras' own JAX export passes jax2tf an argument JAX now deprecates.
+    "ignore:The `native_serialization` parameter is deprecated:DeprecationWarning"
+)
 exporting = pytest.mark.skipif(
     not EXPORTS,
     reason="torch cannot write SavedModels (Keras 3.15); "

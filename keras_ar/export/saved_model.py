@@ -26,6 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend import serving_save_options
 from keras_ar.ops.threefry import stateless_uniform
 
 #: Platforms a JAX export is lowered for: exported on a GPU machine, the
@@ -108,7 +109,11 @@ def export_saved_model(model, filepath, verbose=None, generate_kwargs=None):
         extra = {"jax2tf_kwargs": {"native_serialization_platforms": JAX_PLATFORMS}}
     for name, (fn, signature) in endpoints.items():
         archive.add_endpoint(name, fn, input_signature=signature, **extra)
-    archive.write_out(os.fspath(filepath), verbose=True if verbose is None else verbose)
+    archive.write_out(
+        os.fspath(filepath),
+        options=serving_save_options(),
+        verbose=True if verbose is None else verbose,
+    )
     return filepath
 
 
