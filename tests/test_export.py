@@ -118,16 +118,18 @@ class Case:
         )
         if self.prefix is not None:
             name, length_name, _ = self.prefix
-            shape = (3,) + self.x.shape[1:]
+            # The batch of the "generate" call: a JAX export compiles once
+            # per batch size when it runs.
+            shape = (len(SEEDS),) + self.x.shape[1:]
             given = np.random.default_rng(5).integers(0, levels, shape).astype("int32")
             full = self.x.shape[1]  # rows or time steps
-            lengths = np.array([1, 0, full], "int32")
+            lengths = np.array([1, 0, full] * (len(SEEDS) // 3), "int32")
             calls["generate_prefix"] = (
                 "generate",
                 {
-                    "seed": SEEDS[:3],
+                    "seed": SEEDS,
                     **gen,
-                    **self.label_inputs(3, SEEDS[:3]),
+                    **self.label_inputs(len(SEEDS), SEEDS),
                     name: given,
                     length_name: lengths,
                 },
@@ -209,12 +211,15 @@ def test_generate_keeps_the_prefix(served):
         given, samples = inputs[case.prefix[0]], result["samples"]
         assert samples.shape == given.shape, case.name
         assert samples.min() >= 0 and samples.max() < case.model.levels
-        # Sample 0 keeps one unit (a row, a step), sample 2 all of them.
-        np.testing.assert_array_equal(samples[0, :1], given[0, :1], err_msg=case.name)
-        np.testing.assert_array_equal(samples[2], given[2], err_msg=case.name)
-        # A length of 0 keeps nothing: the sample of seed 11 without a prefix.
-        unprefixed = case.calls["generate"][1]["samples"][0]
-        np.testing.assert_array_equal(samples[1], unprefixed, err_msg=case.name)
+        # Samples 0 and 3 keep one unit (a row, a step), 2 and 5 all of them.
+        for b in (0, 3):
+            np.testing.assert_array_equal(samples[b, :1], given[b, :1], err_msg=case.name)
+        for b in (2, 5):
+            np.testing.assert_array_equal(samples[b], given[b], err_msg=case.name)
+        # A length of 0 keeps nothing: the samples of those seeds without one.
+        unprefixed = case.calls["generate"][1]["samples"]
+        for b in (1, 4):
+            np.testing.assert_array_equal(samples[b], unprefixed[b], err_msg=case.name)
 
 
 @exporting
