@@ -4,6 +4,7 @@ from keras_ar.backend.compiled_loop import compile_loop
 from keras_ar.backend.concrete import is_concrete
 from keras_ar.backend.distribution import num_replicas_in_sync, sum_over_replicas
 from keras_ar.backend.no_grad import no_grad
+from keras_ar.backend.saved_model import serving_save_options
 from keras_ar.backend.scan import scan
 from keras_ar.backend.state_guard import keep_variables_on_error
 from keras_ar.backend.variables import track_variables
@@ -15,6 +16,7 @@ __all__ = [
     "no_grad",
     "num_replicas_in_sync",
     "scan",
+    "serving_save_options",
     "sum_over_replicas",
     "track_variables",
 ]

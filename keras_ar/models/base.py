@@ -59,7 +59,11 @@ the batch axis; `None` for a free length), `num_classes` (int or None).
   through this one function.
 - Generation (see `generate`): `_generation_setup(num_samples, **kwargs)`,
   `_generation_state(x0, labels, use_cache)` and
-  `_generation_step(i, state, noise_i, temperature, use_cache)`.
+  `_generation_step(i, state, noise_i, temperature, use_cache)`. These hooks
+  also run inside an exported SavedModel (`export`): `_generation_state` and
+  `_prepare_loop` get `x0` as a tensor whose batch size may be symbolic, so
+  they read it with `ops.shape(x)[0]` and build their caches with `keras.ops`
+  (no NumPy on tensors). `_serving_prefix` declares a prefix input.
 """
 
 import math
@@ -546,6 +550,76 @@ class AutoregressiveModel(keras.Model):
 
     def _generation_result(self, state):
         return ops.convert_to_numpy(state["x"]).astype("int32")
+
+    def _serving_prefix(self):
+        """How an exported `generate` takes given leading values, or None.
+
+        Returns `(name, length_name, steps_per_unit)`: the exported signature
+        then takes `name`, int `(B, *generated_shape)`, and `length_name`,
+        int `(B,)`: the number of leading units of each sample to keep, a
+        unit being `steps_per_unit` generation steps (e.g. one image row).
+        The export starts the cached loop at step 0 with
+        `state["given_steps"]` int `(B,)`; `_generation_step` must keep the
+        values already in `x` at the steps `i < given_steps` (while still
+        updating its caches with them).
+        """
+        return None
+
+    # ------------------------------------------------------------------
+    # Export
+    def export(
+        self,
+        filepath,
+        format="tf_saved_model",
+        verbose=None,
+        input_signature=None,
+        generate_kwargs=None,
+        **kwargs,
+    ):
+        """Exports the model for serving or inference.
+
+        With `format="tf_saved_model"` (the default) this writes a SavedModel
+        with three signatures, `serve` (also `serving_default`: the forward
+        pass, as Keras exports it), `log_prob` and `generate`, that plain
+        TensorFlow and TF Serving run without keras or keras_ar: see
+        `keras_ar.export.export_saved_model` for the signatures. It works
+        from the TensorFlow and JAX backends; from torch it raises, pointing
+        at `python -m keras_ar.export MODEL.keras OUT_DIR`, which exports a
+        `.keras` file of any backend.
+
+        Args:
+            filepath: the folder to write (for TF Serving, `MODEL_DIR/1`).
+            format: "tf_saved_model", or any other format of
+                `keras.Model.export` (forwarded to it as is).
+            verbose: print the endpoints.
+            input_signature: only for the formats forwarded to Keras; the
+                SavedModel's signatures are fixed by the model.
+            generate_kwargs: for the SavedModel, generation arguments fixed
+                at export time (e.g. `{"length": 16000}` for a free-length
+                WaveNet).
+            **kwargs: forwarded to `keras.Model.export` for other formats.
+        """
+        if format == "tf_saved_model":
+            from keras_ar.export.saved_model import export_saved_model
+
+            if input_signature is not None or kwargs:
+                raise ValueError(
+                    "The tf_saved_model export of a keras_ar model fixes its "
+                    "signatures itself; `input_signature` and "
+                    f"{sorted(kwargs)} are not accepted (use generate_kwargs)."
+                )
+            return export_saved_model(
+                self, filepath, verbose=verbose, generate_kwargs=generate_kwargs
+            )
+        if generate_kwargs is not None:
+            raise ValueError("`generate_kwargs` applies to format='tf_saved_model' only")
+        return super().export(
+            filepath,
+            format=format,
+            verbose=verbose,
+            input_signature=input_signature,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------------
     # Export

@@ -80,7 +80,7 @@ class ImageAutoregressiveModel(AutoregressiveModel):
     def _generation_state(self, x0, labels, use_cache):
         state = super()._generation_state(x0, labels, use_cache)
         if use_cache:
-            state["cache"] = self._init_cache(x0.shape[0], state)
+            state["cache"] = self._init_cache(ops.shape(state["x"])[0], state)
         return state
 
     def _prepare_loop(self, state, start, use_cache):
@@ -90,6 +90,10 @@ class ImageAutoregressiveModel(AutoregressiveModel):
             state = {**state, "given_steps": ops.convert_to_tensor(start, "int32")}
             start = 0
         return state, start
+
+    def _serving_prefix(self):
+        # The exported `generate` keeps the first `prefix_rows` rows.
+        return ("prefix", "prefix_rows", self.image_shape[1] * self.steps_per_pixel)
 
     def _init_cache(self, batch_size, state):
         raise NotImplementedError(
@@ -115,9 +119,12 @@ class ImageAutoregressiveModel(AutoregressiveModel):
             pixel_outputs = self._outputs_at(outputs, row, col)
         value = self._sample_pixel(pixel_outputs, channel, noise_i, temperature)
         if "given_steps" in state:
+            # Steps before `given_steps` (a scalar, or one per sample) keep
+            # the prefix's values; the cached path still reads them.
             given = ops.slice(x, [0, row, col, channel], [batch, 1, 1, ops.shape(value)[-1]])
             given = ops.reshape(given, ops.shape(value))
-            value = ops.where(i < state["given_steps"], given, value)
+            keep = i < ops.reshape(state["given_steps"], (-1, 1))
+            value = ops.where(keep, given, value)
         x = self._write_pixel(x, value, row, col, channel, batch)
         state = {**state, "x": x}
         if use_cache:

@@ -321,7 +321,7 @@ class MADE(AutoregressiveModel):
         state = super()._generation_state(x0, labels, use_cache)
         if not use_cache:
             return state
-        batch = x0.shape[0]
+        batch = ops.shape(state["x"])[0]
         first = self.hidden_layers[0]
         # Running first-layer pre-activation: the bias (and label) plus the
         # contributions of the dimensions drawn so far (none yet).

@@ -464,6 +464,31 @@ class TextAutoregressiveModel(AutoregressiveModel):
             return x, scores
         return x[:, 0]
 
+    # The base class's generation hooks: what an exported `generate` runs
+    # in the graph (keras_ar/export/): the random sampler, each text ended
+    # at its end token as `generate` does by default, and a prompt given
+    # per sample through `given_steps` (`_serving_prefix`).
+    def _generation_setup(self, num_samples, max_length=None):
+        max_length = self._check_max_length(max_length, 0)
+        fill = 0 if self.pad_token_id is None else self.pad_token_id
+        return np.full((num_samples, max_length), fill, "int32"), 0, max_length
+
+    def _generation_state(self, x0, labels, use_cache):
+        x = ops.convert_to_tensor(x0, "int32")
+        state = {"x": x, "done": ops.zeros((ops.shape(x)[0],), "bool")}
+        if use_cache:
+            state["cache"] = self._init_cache(x, 0)
+        return state
+
+    def _generation_step(self, i, state, noise_i, temperature, use_cache):
+        fill = 0 if self.pad_token_id is None else self.pad_token_id
+        stop_ids = self._check_stop_ids("auto")
+        step = self._make_step(samplers_lib.get("random"), use_cache, stop_ids, fill)
+        return step(i, state, noise_i, temperature)
+
+    def _serving_prefix(self):
+        return ("prompt", "prompt_length", 1)
+
     def _make_step(self, sampler, use_cache, stop_ids, fill):
         """The loop body `step(i, state, noise_i, temperature) -> state`."""
         beam = isinstance(sampler, BeamSampler)
@@ -500,6 +525,11 @@ class TextAutoregressiveModel(AutoregressiveModel):
                 tokens = ops.reshape(tokens, (-1,))
             else:
                 tokens = sampler(logits, noise_i[:, 0], temperature)
+            if "given_steps" in state:
+                # A prompt given per sample (an exported `generate`): its
+                # tokens are kept, and still feed the cache.
+                given = ops.take(state["x"], i, axis=1)
+                tokens = ops.where(i < state["given_steps"], given, tokens)
             done = state["done"]
             tokens = ops.where(done, fill, ops.cast(tokens, "int32"))
             if stop is not None:

@@ -270,44 +270,53 @@ class WaveNet(AutoregressiveModel):
 
     def _prepare_loop(self, state, start, use_cache):
         if use_cache:
-            labels = state.get("labels")
-            x0 = ops.convert_to_numpy(state["x"])
-            state = {**state, "queues": self._init_queues(x0, labels, start)}
+            queues = self._init_queues(state["x"], state.get("labels"), start)
+            state = {**state, "queues": queues}
         return state, start
 
-    def _init_queues(self, x0, labels, prefix_steps):
+    def _serving_prefix(self):
+        return ("prefix", "prefix_length", 1)
+
+    def _init_queues(self, x, labels, prefix_steps):
         """One ring buffer per block, `(B, (k-1) d, residual_channels)`.
 
         Slot `s % size` holds the block's input at step `s`. Zeros stand for
         the steps before the start, which is the convolutions' zero padding;
         with a prefix of `P` samples, the buffers hold the blocks' inputs at
         steps `P - size, ..., P - 1`, taken from one full forward pass.
+        Written in `keras.ops` with a symbolic batch, so that it also runs
+        inside an exported graph.
         """
-        batch = x0.shape[0]
+        batch = ops.shape(x)[0]
         sizes = [block.queue_size for block in self.blocks]
+        if prefix_steps == 0:
+            return [
+                ops.zeros((batch, size, self.residual_channels), self.compute_dtype)
+                for size in sizes
+            ]
         # The last step a prefix of P samples decides is the input at P - 1
         # (= x_{P-2}); inputs from step P on are computed by the sampler.
-        queues = [
-            np.zeros((batch, size, self.residual_channels), "float32") for size in sizes
-        ]
-        if prefix_steps > 0:
-            inputs = self._block_inputs(x0[:, :prefix_steps], labels)
-            for queue, size, block_in in zip(queues, sizes, inputs):
-                for s in range(max(0, prefix_steps - size), prefix_steps):
-                    queue[:, s % size] = block_in[:, s]
-        return [ops.convert_to_tensor(q, self.compute_dtype) for q in queues]
+        inputs = self._block_inputs(x[:, :prefix_steps], labels)
+        queues = []
+        for size, block_in in zip(sizes, inputs):
+            # Slot j holds the step s in [P - size, P) with s = j (mod size),
+            # or zeros where that step is before the start (s < 0).
+            first = prefix_steps - size
+            steps = np.array([first + (j - first) % size for j in range(size)])
+            past = ops.take(block_in, np.maximum(steps, 0).astype("int32"), axis=1)
+            valid = (steps >= 0).astype("float32")[None, :, None]
+            queues.append(ops.cast(past * ops.cast(valid, past.dtype), self.compute_dtype))
+        return queues
 
     def _block_inputs(self, x, labels):
-        """Each block's input over the steps of `x`, as NumPy arrays."""
-        x = ops.convert_to_tensor(x, "int32")
+        """Each block's input over the steps of `x`."""
+        x = ops.cast(x, "int32")
         start = ops.full_like(x[:, :1], self.levels)
         stream = self.embedding(ops.concatenate([start, x[:, :-1]], axis=1))
-        conditioning = self._conditioning(
-            None if labels is None else ops.convert_to_tensor(labels, "int32")
-        )
+        conditioning = self._conditioning(labels)
         inputs = []
         for block in self.blocks:
-            inputs.append(ops.convert_to_numpy(stream))
+            inputs.append(stream)
             if conditioning is None:
                 stream, _ = block(stream)
             else:
@@ -323,8 +332,12 @@ class WaveNet(AutoregressiveModel):
         else:
             outputs = self(self.pack_inputs(x, state.get("labels")), training=False)
             logits = ops.take(outputs, i, axis=1)
-        value = sample_categorical(logits, noise_i[:, 0], temperature)
-        update = ops.reshape(ops.cast(value, "int32"), (-1, 1))
+        value = ops.cast(sample_categorical(logits, noise_i[:, 0], temperature), "int32")
+        if "given_steps" in state:
+            # A prefix given per sample (an exported `generate`): its steps
+            # keep their values and still fill the queues.
+            value = ops.where(i < state["given_steps"], ops.take(x, i, axis=1), value)
+        update = ops.reshape(value, (-1, 1))
         return {**state, "x": ops.slice_update(x, [0, i], update)}
 
     def _cached_logits(self, i, state):
