@@ -578,7 +578,10 @@ class AutoregressiveModel(keras.Model):
     ):
         """Exports the model for serving or inference.
 
-        With `format="tf_saved_model"` (the default) this writes a SavedModel
+        With `format="onnx"` the forward pass goes through
+        `keras_ar.onnx.export_onnx` (int32 inputs from the model's spec,
+        every family and backend). With `format="tf_saved_model"` (the
+        default) this writes a SavedModel
         with three signatures, `serve` (also `serving_default`: the forward
         pass, as Keras exports it), `log_prob` and `generate`, that plain
         TensorFlow and TF Serving run without keras or keras_ar: see
@@ -613,6 +616,12 @@ class AutoregressiveModel(keras.Model):
             )
         if generate_kwargs is not None:
             raise ValueError("`generate_kwargs` applies to format='tf_saved_model' only")
+        if format == "onnx":
+            from keras_ar.onnx import export_onnx
+
+            if input_signature is not None:
+                kwargs["input_signature"] = input_signature
+            return export_onnx(self, filepath, verbose=verbose, **kwargs)
         return super().export(
             filepath,
             format=format,
@@ -620,18 +629,6 @@ class AutoregressiveModel(keras.Model):
             input_signature=input_signature,
             **kwargs,
         )
-
-    # ------------------------------------------------------------------
-    # Export
-    def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
-        """Like `keras.Model.export`; `format="onnx"` goes through
-        `keras_ar.onnx.export_onnx` (int32 inputs from the model's spec,
-        every family and backend)."""
-        if format == "onnx":
-            from keras_ar.onnx import export_onnx
-
-            return export_onnx(self, filepath, verbose=verbose, **kwargs)
-        return super().export(filepath, format=format, verbose=verbose, **kwargs)
 
     # ------------------------------------------------------------------
     @classmethod
