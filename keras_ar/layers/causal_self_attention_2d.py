@@ -99,7 +99,9 @@ class CausalSelfAttention2D(keras.layers.Layer):
             "value_dim", key_dim if value_dim is None else value_dim, minimum=1
         )
         self.output_dim = (
-            None if output_dim is None else check_int("output_dim", output_dim, minimum=1)
+            None
+            if output_dim is None
+            else check_int("output_dim", output_dim, minimum=1)
         )
         for name, value in (
             ("include_current", include_current),
@@ -169,10 +171,14 @@ class CausalSelfAttention2D(keras.layers.Layer):
         return y
 
     def _keys_values(self, inputs, context, positions):
-        parts = [inputs] if context is None else [inputs, ops.cast(context, inputs.dtype)]
+        parts = (
+            [inputs] if context is None else [inputs, ops.cast(context, inputs.dtype)]
+        )
         kv_in = self._with_background(parts, positions)
         return (
-            self._project(kv_in, self.key_kernel, self.key_bias if self.use_bias else None),
+            self._project(
+                kv_in, self.key_kernel, self.key_bias if self.use_bias else None
+            ),
             self._project(
                 kv_in, self.value_kernel, self.value_bias if self.use_bias else None
             ),
@@ -194,7 +200,9 @@ class CausalSelfAttention2D(keras.layers.Layer):
         return ops.cast(weights, values.dtype)
 
     def _output(self, mixed):
-        y = ops.einsum("...hv,hvo->...o", mixed, ops.cast(self.output_kernel, mixed.dtype))
+        y = ops.einsum(
+            "...hv,hvo->...o", mixed, ops.cast(self.output_kernel, mixed.dtype)
+        )
         if self.use_bias:
             y = y + ops.cast(self.output_bias, y.dtype)
         return y

@@ -33,7 +33,9 @@ class _PointwiseGatedResnet(keras.layers.Layer):
         self.aux_proj = keras.layers.Dense(filters, name="aux_proj", dtype=policy)
         self.dense2 = keras.layers.Dense(2 * filters, name="dense2", dtype=policy)
         self.dropout = (
-            keras.layers.Dropout(dropout_rate, dtype=policy) if dropout_rate > 0 else None
+            keras.layers.Dropout(dropout_rate, dtype=policy)
+            if dropout_rate > 0
+            else None
         )
 
     def call(self, x, aux, training=False):
@@ -159,7 +161,9 @@ class PixelSNAIL(ImageAutoregressiveModel):
         self.dropout_rate = float(dropout_rate)
         if self.distribution == "auto":
             self.head_type = (
-                "categorical" if self.levels <= MAX_AUTO_CATEGORICAL_LEVELS else "mixture"
+                "categorical"
+                if self.levels <= MAX_AUTO_CATEGORICAL_LEVELS
+                else "mixture"
             )
         else:
             self.head_type = self.distribution
@@ -185,9 +189,12 @@ class PixelSNAIL(ImageAutoregressiveModel):
         ]
         self.attentions = [
             CausalSelfAttention2D(
-                num_heads=self.num_heads, key_dim=self.key_dim,
-                value_dim=self.value_dim, include_current=False,
-                name=f"attention_{b}", dtype=policy,
+                num_heads=self.num_heads,
+                key_dim=self.key_dim,
+                value_dim=self.value_dim,
+                include_current=False,
+                name=f"attention_{b}",
+                dtype=policy,
             )  # fmt: skip
             for b in range(self.num_blocks)
         ]
@@ -356,13 +363,19 @@ class PixelSNAIL(ImageAutoregressiveModel):
         # right_shift(conv_2x1): x rows row - 1 .. row, column col - 1.
         above = self.init_row_conv.convolve(window(x_in, 1, 3))
         left = self.init_col_conv.convolve(window(x_in, 2, 1))
-        h = above * ops.cast(row > 0, above.dtype) + left * ops.cast(col > 0, left.dtype)
+        h = above * ops.cast(row > 0, above.dtype) + left * ops.cast(
+            col > 0, left.dtype
+        )
         for b in range(self.num_blocks):
             for k, resnet in enumerate(self.resnets[b]):
                 name = f"resnet_{b}_{k}"
                 cache[name + "/in"] = write(cache[name + "/in"], h)
-                conv1 = resnet.conv1.convolve(concat_elu(window(cache[name + "/in"], 2, 2)))
-                cache[name + "/c1"] = write(cache[name + "/c1"], resnet.first(conv1, []))
+                conv1 = resnet.conv1.convolve(
+                    concat_elu(window(cache[name + "/in"], 2, 2))
+                )
+                cache[name + "/c1"] = write(
+                    cache[name + "/c1"], resnet.first(conv1, [])
+                )
                 conv2 = resnet.conv2.convolve(window(cache[name + "/c1"], 2, 2))
                 h = resnet.second(h, conv2)
             h = ops.reshape(h, (batch, self.num_filters))
