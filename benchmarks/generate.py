@@ -160,6 +160,24 @@ def run_case(case, args):
                 "PixelCNN++ 32x32 (book's mixture settings)", model, n, book=False
             )
         ]  # fmt: skip
+    if case == "pixelsnail":
+        from keras_ar.models.pixel_snail import PixelSNAIL
+
+        # 28x28, 256 levels, the paper's mixture head; 2 blocks of 2 gated
+        # resnets + attention, 64 filters.
+        model = PixelSNAIL(
+            (28, 28, 1), levels=256, num_mixtures=5, num_filters=64, num_blocks=2,
+            num_resnet=2, value_dim=32, dropout_rate=0.0,
+        )  # fmt: skip
+        row = image_case("PixelSNAIL 28x28, 256 levels", model, n, book=False)
+        # The least any sampler can do: one forward pass of the same batch.
+        x = np.zeros((n, 28, 28, 1), "int32")
+        row["forward_first"], row["forward_steady"] = measure(
+            lambda: model.predict_on_batch(x), repeats=3
+        )
+        ratio = row["cached_steady"] / row["forward_steady"]
+        print(f"   one forward pass {row['forward_steady']:.3f} s; cached generate = {ratio:.0f} forward passes")
+        return [row]
     if case == "wavenet":
         from keras_ar.models.wavenet import WaveNet
 

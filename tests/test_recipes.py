@@ -26,6 +26,7 @@ from recipes import (
     pixelcnn_fashion_mnist,
     pixelcnn_mixture_fashion_mnist,
     pixelrnn_fashion_mnist,
+    pixelsnail_fashion_mnist,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -197,6 +198,20 @@ def test_pixelrnn_recipe(fashion_dir, tmp_path, capsys):
     assert images.shape == (2, 8, 8, 1) and images.min() >= 0 and images.max() < 4
 
 
+def test_pixelsnail_recipe(fashion_dir, tmp_path, capsys):
+    out, result, printed = run_recipe(
+        pixelsnail_fashion_mnist, tmp_path, fashion_dir, capsys
+    )
+    metrics, loaded = check_image_recipe(out, result, printed)
+    assert loaded.head_type == "categorical" and loaded.levels == 4
+    assert metrics["settings"]["num_blocks"] == loaded.num_blocks
+    # --levels 256 switches to the 28x28 mixture settings of the same mode.
+    parser = pixelsnail_fashion_mnist.build_parser()
+    assert parser.parse_args(["--levels", "256"]).levels == 256
+    quick = pixelsnail_fashion_mnist.PRESETS[256]["quick"]
+    assert (quick["image_size"], quick["distribution"]) == (28, "mixture")
+
+
 def test_lstm_recipe(recipes_json, tmp_path, capsys):
     out, result, printed = run_recipe(lstm_recipes, tmp_path, recipes_json, capsys)
     metrics = check_metrics(
@@ -285,6 +300,7 @@ def test_recipe_scripts_run_as_scripts():
         "pixelcnn_mixture_fashion_mnist",
         "gated_pixelcnn_fashion_mnist",
         "pixelrnn_fashion_mnist",
+        "pixelsnail_fashion_mnist",
         "lstm_recipes",
     ):
         proc = subprocess.run(

@@ -31,6 +31,16 @@ def pixelcnn_plus_plus(rng):
     return model, rng.integers(0, 8, (8, 4, 4, 1)), None
 
 
+def pixel_snail(rng):
+    from keras_ar.models import PixelSNAIL
+
+    model = PixelSNAIL(
+        (3, 3, 3), levels=4, distribution="categorical", num_filters=6, num_blocks=1,
+        num_resnet=1, key_dim=4, value_dim=4, dropout_rate=0.0,
+    )  # fmt: skip
+    return model, rng.integers(0, 4, (8, 3, 3, 3)), None
+
+
 def wavenet(rng):
     from keras_ar.models import WaveNet
 
@@ -79,6 +89,7 @@ TINY_MODELS = {
     "pixelcnn": pixelcnn,
     "gated_pixelcnn": gated_pixelcnn,
     "pixelcnn_plus_plus": pixelcnn_plus_plus,
+    "pixel_snail": pixel_snail,
     "wavenet": wavenet,
     "made": made,
     "recurrent_lm": recurrent_lm,

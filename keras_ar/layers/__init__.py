@@ -1,6 +1,7 @@
 """Autoregressive Keras layers (backend-agnostic, serializable)."""
 
 from keras_ar.layers.causal_dilated_conv1d import CausalDilatedConv1D
+from keras_ar.layers.causal_self_attention_2d import CausalSelfAttention2D
 from keras_ar.layers.diagonal_bilstm import DiagonalBiLSTM
 from keras_ar.layers.gated_block import GatedBlock
 from keras_ar.layers.masked_conv2d import MaskedConv2D
@@ -19,6 +20,7 @@ from keras_ar.layers.wavenet_block import WaveNetResidualBlock
 __all__ = [
     "CausalDilatedConv1D",
     "DiagonalBiLSTM",
+    "CausalSelfAttention2D",
     "DownRightShiftedConv2D",
     "DownRightShiftedConv2DTranspose",
     "DownShiftedConv2D",

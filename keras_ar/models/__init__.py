@@ -5,6 +5,7 @@ from keras_ar.models.gated_pixelcnn import GatedPixelCNN
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.models.made import MADE
 from keras_ar.models.pixel_rnn import PixelRNN
+from keras_ar.models.pixel_snail import PixelSNAIL
 from keras_ar.models.pixelcnn import PixelCNN
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from keras_ar.models.recurrent_lm import RecurrentLM
@@ -19,6 +20,7 @@ __all__ = [
     "PixelCNN",
     "PixelCNNPlusPlus",
     "PixelRNN",
+    "PixelSNAIL",
     "RecurrentLM",
     "TextAutoregressiveModel",
     "WaveNet",
