@@ -70,12 +70,21 @@ def compile_loop(model, step_fn, jit_compile=True):
 
         return run
     if backend == "torch":
-        import torch
-
-        def run(state, noise, start, stop, temperature):
-            with torch.no_grad():
-                return loop(state, noise, int(start), int(stop), temperature)
-
-        return run
+        return _torch_loop(step_fn)
     # Any other backend (e.g. numpy): the plain loop.
     return loop
+
+
+def _torch_loop(step_fn):
+    import torch
+
+    def run(state, noise, start, stop, temperature):
+        with torch.no_grad():
+            # The steps update the state in place (keras_ar.backend.slicing):
+            # copy it once, so that no caller's array is ever written.
+            state = keras.tree.map_structure(lambda t: ops.convert_to_tensor(t).clone(), state)
+            for i in range(int(start), int(stop)):
+                state = step_fn(i, state, noise[i], temperature)
+            return state
+
+    return run

@@ -15,6 +15,8 @@ from keras import ops
 
 from keras_ar import samplers as samplers_lib
 from keras_ar.backend import compile_loop
+from keras_ar.backend.slicing import loop_slice_update
+from keras_ar.generation import draw_noise, loop_state_bytes, run_in_chunks
 from keras_ar.metrics import NegativeLogLikelihood
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops.categorical import categorical_log_prob
@@ -424,6 +426,8 @@ class RecurrentLM(AutoregressiveModel):
         seed=None,
         use_cache=True,
         labels=None,
+        batch_size=None,
+        verbose="auto",
     ):
         """Generates token sequences, one token at a time.
 
@@ -450,6 +454,9 @@ class RecurrentLM(AutoregressiveModel):
                 cell step per token); False reruns the whole prefix per step
                 (the reference path).
             labels: unused (the model is not class-conditional); must be None.
+            batch_size: prompts drawn together in one loop (None: a default
+                that bounds memory); the samples do not depend on it.
+            verbose: "auto" (a progress bar for long runs), 1 or 0.
         Returns:
             int32 NumPy `(num_samples, max_length)`; a list of strings when
             the prompt is text; for a beam sampler with
@@ -479,38 +486,54 @@ class RecurrentLM(AutoregressiveModel):
         fill = 0 if self.pad_token_id is None else self.pad_token_id
         x0 = np.full((num_samples, max_length), fill, "int32")
         x0[:, :prompt_length] = prompt_ids
-        rng = np.random.default_rng(seed)
-        noise = rng.random(
-            (max_length, num_samples, sampler.noise_width), dtype=np.float32
-        )
+        noise = draw_noise(seed, max_length, num_samples, sampler.noise_width)
         beam = isinstance(sampler, BeamSampler)
-        if beam:
-            x0 = np.repeat(x0, sampler.num_beams, axis=0)
-        state = self._initial_generation_state(x0, prompt_length, use_cache)
-        if beam:
-            state["scores"] = sampler.initial_scores(num_samples)
+        beams = sampler.num_beams if beam else 1
         key = ("recurrent", bool(use_cache), sampler.cache_key, stop_ids, fill)
         if key not in self._generation_loops:
             step = self._make_step(sampler, bool(use_cache), stop_ids, fill)
             self._generation_loops[key] = compile_loop(self, step)
-        if prompt_length < max_length:
-            state = self._generation_loops[key](
-                state,
-                ops.convert_to_tensor(noise),
-                prompt_length,
-                max_length,
-                temperature,
+        loop = self._generation_loops[key]
+
+        def initial_state(rows):
+            state = self._initial_generation_state(
+                np.repeat(x0[rows], beams, axis=0), prompt_length, use_cache
             )
-        x = ops.convert_to_numpy(state["x"]).astype("int32")
-        if beam:
-            x = x.reshape(num_samples, sampler.num_beams, max_length)
+            if beam:
+                state["scores"] = sampler.initial_scores(len(rows))
+            return state
+
+        def run_chunk(rows, progress):
+            state = initial_state(rows)
+            if prompt_length < max_length:
+                state = progress.run_steps(
+                    loop,
+                    state,
+                    ops.convert_to_tensor(noise[:, rows]),
+                    prompt_length,
+                    max_length,
+                    temperature,
+                )
+            x = ops.convert_to_numpy(state["x"]).astype("int32")
+            if not beam:
+                return x
+            x = x.reshape(len(rows), beams, max_length)
             if sampler.return_all_beams:
-                scores = ops.convert_to_numpy(state["scores"]).astype("float64")
-                return (
-                    self.decode(x.reshape(-1, max_length)) if is_text else x
-                ), scores
-            x = x[:, 0]
-        return self.decode(x) if is_text else x
+                return x, ops.convert_to_numpy(state["scores"]).astype("float64")
+            return x[:, 0]
+
+        result = run_in_chunks(
+            run_chunk,
+            num_samples,
+            batch_size,
+            max_length - prompt_length,
+            verbose,
+            lambda: loop_state_bytes(initial_state(np.zeros((1,), "int64"))),
+        )
+        if beam and sampler.return_all_beams:
+            x, scores = result
+            return (self.decode(x.reshape(-1, max_length)) if is_text else x), scores
+        return self.decode(result) if is_text else result
 
     def _check_stop_ids(self, stop_token_ids):
         if stop_token_ids is None:
@@ -592,7 +615,7 @@ class RecurrentLM(AutoregressiveModel):
             if stop is not None:
                 hit = ops.any(ops.equal(tokens[:, None], stop[None, :]), axis=1)
                 done = ops.logical_or(done, hit)
-            x = ops.slice_update(x, [0, i], ops.reshape(tokens, (-1, 1)))
+            x = loop_slice_update(x, [0, i], ops.reshape(tokens, (-1, 1)))
             return {**state, "x": x, "done": done}
 
         if stop is None:
