@@ -305,6 +305,11 @@ def parse_args(argv):
         action="store_true",
         help="skip the uncached WaveNet path beyond 2048 steps (it takes hours)",
     )
+    parser.add_argument(
+        "--skip-baselines",
+        action="store_true",
+        help="time only one forward pass and the cached path (no uncached, no book loop)",
+    )
     parser.add_argument("--out", default="runs/benchmarks")
     return parser.parse_args(argv)
 
@@ -326,6 +331,8 @@ def main(argv=None):
             raise SystemExit(f"unknown case {name!r}; known: {', '.join(CASES)}")
         print(f"[{backend}] {name} ...", flush=True)
         for c in CASES[name](args):
+            if args.skip_baselines:
+                c.book, c.uncached = None, False
             row = run_case(c)
             row["backend"] = backend
             print("  ", json.dumps(row), flush=True)
