@@ -1,66 +1,70 @@
-"""Sampling speed, side by side in one run: the book's loop vs keras_ar.
+"""Sampling speed, side by side in one run, on the backend chosen.
 
-For each case, with the same model weights and batch, on the backend chosen:
+For each case (a model family at its book or paper settings), with the same
+weights and batch:
 
-- "book loop": the book's sampler, `model.predict` on the whole input once per
-  generated position from a Python loop (image and text models only);
+- "forward": ONE forward pass over the whole batch (`predict_on_batch`,
+  Keras's compiled predict step): the least work any sampler can do, since
+  every output position must be computed once;
+- "book loop": the book's sampler, `model.predict` on the whole input once
+  per generated position from a Python loop (image and text models);
 - `generate(use_cache=False)`: keras_ar's compiled loop, a full forward pass
   per step (the reference path);
 - `generate(use_cache=True)`: the compiled incremental path.
 
-First call (compile included) and steady state (the second call, same
-shapes) are reported separately, as samples per second, with the ratios
-against the book's loop and against the uncached path. Writes a markdown
-table and a plot of time against output size.
+Reported: steady-state seconds (best of a few calls, same shapes) and the
+first call (compilation included); the ratio cached generate / one forward
+pass; cached against uncached and against the book's loop. Writes a
+markdown table, JSON and a plot under `--out`.
 
     KERAS_BACKEND=jax python benchmarks/generate.py --out runs/bench
     python benchmarks/generate.py --backend torch --cases pixelcnn16,wavenet
 
-These are measurements, not tests: nothing here asserts a speed.
+A case is one small registered function (see `@case` below): it builds the
+model and returns `Case` rows. These are measurements, not tests: nothing
+here asserts a speed.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import time
 
-
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", default=None, help="tensorflow, jax or torch")
-    parser.add_argument(
-        "--cases",
-        default="pixelcnn16,pixelcnn28,gated,pixelcnnpp,wavenet,lstm",
-        help="comma-separated cases to run",
-    )
-    parser.add_argument("--num-samples", type=int, default=16)
-    parser.add_argument("--wavenet-steps", type=int, default=16000)
-    parser.add_argument(
-        "--skip-slow-baselines",
-        action="store_true",
-        help="skip the uncached WaveNet path beyond 2048 steps (it takes hours)",
-    )
-    parser.add_argument("--out", default="runs/benchmarks")
-    return parser.parse_args(argv)
+CASES = {}
 
 
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def case(name):
+    """Registers `fn(args) -> list[Case]` under `name` (for `--cases`)."""
+
+    def register(fn):
+        CASES[name] = fn
+        return fn
+
+    return register
 
 
-def measure(fn, repeats=1):
-    """(first call seconds, steady-state seconds = best of `repeats`)."""
-    first = timed(fn)
-    steady = min(timed(fn) for _ in range(repeats))
-    return first, steady
+@dataclasses.dataclass
+class Case:
+    label: str
+    model: object
+    #: `generate` keyword arguments (num_samples, seed and use_cache are added).
+    generate_kwargs: dict
+    #: The input of one forward pass over the same batch.
+    forward_input: object
+    num_samples: int
+    output_size: int
+    #: `() -> samples`: the book's sampler, or None.
+    book: object = None
+    uncached: bool = True
 
 
+# ----------------------------------------------------------------------------
+# The book's samplers (Generative Deep Learning, 2nd ed., ch. 5)
 def book_image_loop(model, num_samples, temperature=1.0):
-    """The book's PixelCNN sampler (ch. 5): predict the whole image for each
-    pixel and sample that pixel from the softmax, from Python."""
+    """PixelCNN: predict the whole image for each sub-pixel and sample that
+    sub-pixel from the softmax, from Python."""
     import numpy as np
 
     height, width, channels = model.image_shape
@@ -78,7 +82,7 @@ def book_image_loop(model, num_samples, temperature=1.0):
 
 
 def book_text_loop(model, num_samples, length, temperature=1.0):
-    """The book's TextGenerator: predict on the whole sequence per token."""
+    """TextGenerator: predict on the whole sequence per token."""
     import numpy as np
 
     tokens = np.ones((num_samples, 1), "int32")
@@ -92,178 +96,256 @@ def book_text_loop(model, num_samples, length, temperature=1.0):
     return tokens
 
 
-def image_case(name, model, num_samples, book=True, uncached=True):
-    row = {"case": name, "output_size": int(model.image_shape[0] * model.image_shape[1])}
-    if book:
-        row["book_first"], row["book_steady"] = measure(
-            lambda: book_image_loop(model, num_samples)
+def image_case(label, model, n, book=False, uncached=True, **generate_kwargs):
+    import numpy as np
+
+    height, width, _ = model.image_shape
+    labels = generate_kwargs.get("labels")
+    x = np.zeros((n,) + model.image_shape, "int32")
+    forward = x if labels is None else {"inputs": x, "labels": labels}
+    return Case(
+        label, model, generate_kwargs, forward, n, height * width,
+        book=(lambda: book_image_loop(model, n)) if book else None,
+        uncached=uncached,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------
+# The cases: one registered function per family.
+@case("pixelcnn16")
+def pixelcnn16(args):
+    from keras_ar.models.pixelcnn import PixelCNN
+
+    # The book's Fashion-MNIST model: 16x16, 4 levels, 128 filters.
+    model = PixelCNN((16, 16, 1), levels=4)
+    return [image_case("PixelCNN 16x16, 4 levels (book)", model, args.num_samples, book=True)]
+
+
+@case("pixelcnn28")
+def pixelcnn28(args):
+    from keras_ar.models.pixelcnn import PixelCNN
+
+    model = PixelCNN((28, 28, 1), levels=256, filters=64)
+    # The uncached path (784 full passes) is left out: it takes minutes.
+    return [image_case("PixelCNN 28x28, 256 levels", model, args.num_samples, uncached=False)]
+
+
+@case("gated")
+def gated(args):
+    from keras_ar.models.gated_pixelcnn import GatedPixelCNN
+
+    model = GatedPixelCNN((16, 16, 1), levels=4)
+    return [image_case("GatedPixelCNN 16x16, 4 levels", model, args.num_samples, book=True)]
+
+
+@case("pixelcnnpp")
+def pixelcnnpp(args):
+    from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
+
+    # The book's mixture model settings: 32x32, 5 logistics, 32 filters.
+    model = PixelCNNPlusPlus(
+        (32, 32, 1), levels=256, num_mixtures=5, num_filters=32,
+        num_resnet=1, num_hierarchies=2, dropout_rate=0.3,
+    )  # fmt: skip
+    label = "PixelCNN++ 32x32 (book's mixture settings)"
+    # The uncached path (1024 full passes) is left out: it takes many minutes.
+    return [image_case(label, model, args.num_samples, uncached=False)]
+
+
+@case("pixelrnn28")
+def pixelrnn28(args):
+    from keras_ar.models.pixel_rnn import PixelRNN
+
+    # 4 layers of h = 32 (not the paper's 12 x 128, to keep the uncached CPU
+    # baseline in minutes), both kinds.
+    return [
+        image_case(
+            f"PixelRNN {kind} 28x28, 256 levels",
+            PixelRNN((28, 28, 1), levels=256, kind=kind, num_layers=4, hidden_dim=32),
+            args.num_samples,
         )
-    if uncached:
-        row["uncached_first"], row["uncached_steady"] = measure(
-            lambda: model.generate(num_samples=num_samples, seed=0, use_cache=False)
+        for kind in ("row_lstm", "diagonal_bilstm")
+    ]
+
+
+@case("pixelsnail")
+def pixelsnail(args):
+    from keras_ar.models.pixel_snail import PixelSNAIL
+
+    # 28x28, 256 levels, the paper's mixture head; 2 blocks of 2 gated
+    # resnets + attention, 64 filters.
+    model = PixelSNAIL(
+        (28, 28, 1), levels=256, num_mixtures=5, num_filters=64, num_blocks=2,
+        num_resnet=2, value_dim=32, dropout_rate=0.0,
+    )  # fmt: skip
+    return [image_case("PixelSNAIL 28x28, 256 levels", model, args.num_samples)]
+
+
+@case("made")
+def made(args):
+    import numpy as np
+
+    from keras_ar.models.made import MADE
+
+    # The paper's binarized MNIST model: 784 bits, one hidden layer of 500.
+    model = MADE(input_dim=784, levels=2, hidden_units=(500,))
+    n = args.num_samples
+    x = np.zeros((n, 784), "int32")
+    return [Case("MADE 784 bits, 500 hidden (paper)", model, {}, x, n, 784)]
+
+
+@case("wavenet")
+def wavenet(args):
+    import numpy as np
+
+    from keras_ar.models.wavenet import WaveNet
+
+    # Two stacks of dilations 1..512 with kernel 2: receptive field 2047.
+    model = WaveNet(levels=256, residual_channels=32, skip_channels=32, num_stacks=2)
+    n = args.wavenet_samples
+    rows = []
+    for steps in sorted({512, 2048, args.wavenet_steps}):
+        rows.append(
+            Case(
+                f"WaveNet RF {model.receptive_field}, {steps} steps", model,
+                {"length": steps}, np.zeros((n, steps), "int32"), n, steps,
+                uncached=steps <= 2048 or not args.skip_slow_baselines,
+            )  # fmt: skip
         )
-    row["cached_first"], row["cached_steady"] = measure(
-        lambda: model.generate(num_samples=num_samples, seed=0, use_cache=True), repeats=2
+    return rows
+
+
+@case("lstm")
+def lstm(args):
+    import numpy as np
+
+    from keras_ar.models.recurrent_lm import RecurrentLM
+
+    # The book's LSTM: vocab 10000, embedding 100, 128 units; 200 tokens.
+    model = RecurrentLM(vocab_size=10000, embedding_dim=100, units=128)
+    n, length = args.num_samples, 200
+    # All 200 tokens: no stop at the end-of-text token.
+    kwargs = {
+        "prompt": np.ones((n, 1), "int32"),
+        "max_length": length,
+        "stop_token_ids": None,
+    }
+    return [
+        Case(
+            "RecurrentLM LSTM, 200 tokens (book)", model, kwargs,
+            np.ones((n, length), "int32"), n, length,
+            book=lambda: book_text_loop(model, n, length),
+        )  # fmt: skip
+    ]
+
+
+# ----------------------------------------------------------------------------
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(fn, repeats=1):
+    """(first call seconds, steady-state seconds = best of `repeats`)."""
+    first = timed(fn)
+    steady = min(timed(fn) for _ in range(repeats))
+    return first, steady
+
+
+def run_case(c):
+    def generate(use_cache):
+        return lambda: c.model.generate(
+            num_samples=c.num_samples, seed=0, use_cache=use_cache, verbose=0,
+            **c.generate_kwargs,
+        )  # fmt: skip
+
+    row = {"case": c.label, "output_size": c.output_size, "num_samples": c.num_samples}
+    row["forward_first"], row["forward_steady"] = measure(
+        lambda: c.model.predict_on_batch(c.forward_input), repeats=3
     )
+    row["cached_first"], row["cached_steady"] = measure(generate(True), repeats=2)
+    if c.uncached:
+        row["uncached_first"], row["uncached_steady"] = measure(generate(False))
+    if c.book is not None:
+        row["book_first"], row["book_steady"] = measure(c.book)
     return row
 
 
-def run_case(case, args):
-    import numpy as np
-
-    n = args.num_samples
-    if case == "pixelcnn16":
-        from keras_ar.models.pixelcnn import PixelCNN
-
-        # The book's Fashion-MNIST model: 16x16, 4 levels, 128 filters.
-        return [image_case("PixelCNN 16x16, 4 levels (book)", PixelCNN((16, 16, 1), levels=4), n)]
-    if case == "pixelcnn28":
-        from keras_ar.models.pixelcnn import PixelCNN
-
-        model = PixelCNN((28, 28, 1), levels=256, filters=64)
-        return [
-            image_case(
-                "PixelCNN 28x28, 256 levels", model, n, book=False
-            )
-        ]  # fmt: skip
-    if case == "pixelrnn28":
-        from keras_ar.models.pixel_rnn import PixelRNN
-
-        # 4 layers of h = 32 (not the paper's 12 x 128, to keep the uncached
-        # CPU baseline in minutes); "forward" is one compiled forward pass
-        # of the same batch, the least any sampler can cost.
-        rows = []
-        x = np.zeros((n, 28, 28, 1), "int32")
-        for kind in ("row_lstm", "diagonal_bilstm"):
-            model = PixelRNN((28, 28, 1), levels=256, kind=kind, num_layers=4, hidden_dim=32)
-            row = image_case(f"PixelRNN {kind} 28x28, 256 levels", model, n, book=False)
-            row["forward_first"], row["forward_steady"] = measure(
-                lambda m=model: m.predict_on_batch(x), repeats=3
-            )
-            rows.append(row)
-        return rows
-    if case == "gated":
-        from keras_ar.models.gated_pixelcnn import GatedPixelCNN
-
-        model = GatedPixelCNN((16, 16, 1), levels=4)
-        return [image_case("GatedPixelCNN 16x16, 4 levels", model, n)]
-    if case == "pixelcnnpp":
-        from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
-
-        # The book's mixture model settings: 32x32, 5 logistics, 32 filters.
-        model = PixelCNNPlusPlus(
-            (32, 32, 1), levels=256, num_mixtures=5, num_filters=32,
-            num_resnet=1, num_hierarchies=2, dropout_rate=0.3,
-        )  # fmt: skip
-        return [
-            image_case(
-                "PixelCNN++ 32x32 (book's mixture settings)", model, n, book=False
-            )
-        ]  # fmt: skip
-    if case == "pixelsnail":
-        from keras_ar.models.pixel_snail import PixelSNAIL
-
-        # 28x28, 256 levels, the paper's mixture head; 2 blocks of 2 gated
-        # resnets + attention, 64 filters.
-        model = PixelSNAIL(
-            (28, 28, 1), levels=256, num_mixtures=5, num_filters=64, num_blocks=2,
-            num_resnet=2, value_dim=32, dropout_rate=0.0,
-        )  # fmt: skip
-        row = image_case("PixelSNAIL 28x28, 256 levels", model, n, book=False)
-        # The least any sampler can do: one forward pass of the same batch.
-        x = np.zeros((n, 28, 28, 1), "int32")
-        row["forward_first"], row["forward_steady"] = measure(
-            lambda: model.predict_on_batch(x), repeats=3
-        )
-        ratio = row["cached_steady"] / row["forward_steady"]
-        print(f"   one forward pass {row['forward_steady']:.3f} s; cached generate = {ratio:.0f} forward passes")
-        return [row]
-    if case == "wavenet":
-        from keras_ar.models.wavenet import WaveNet
-
-        # Two stacks of dilations 1..512 with kernel 2: receptive field 2047.
-        model = WaveNet(levels=256, residual_channels=32, skip_channels=32, num_stacks=2)
-        rows = []
-        batch = 1
-        for steps in sorted({512, 2048, args.wavenet_steps}):
-            row = {"case": f"WaveNet RF {model.receptive_field}", "output_size": steps}
-            uncached = steps <= 2048 or not args.skip_slow_baselines
-            if uncached:
-                row["uncached_first"], row["uncached_steady"] = measure(
-                    lambda s=steps, b=batch: model.generate(num_samples=b, length=s, seed=0, use_cache=False)
-                )
-            row["cached_first"], row["cached_steady"] = measure(
-                lambda s=steps, b=batch: model.generate(num_samples=b, length=s, seed=0, use_cache=True)
-            )
-            row["num_samples"] = batch
-            rows.append(row)
-        return rows
-    if case == "lstm":
-        from keras_ar.models.recurrent_lm import RecurrentLM
-
-        # The book's LSTM: vocab 10000, embedding 100, 128 units; 200 tokens.
-        model = RecurrentLM(vocab_size=10000, embedding_dim=100, units=128)
-        length = 200
-        row = {"case": "RecurrentLM LSTM, 200 tokens (book)", "output_size": length}
-        row["book_first"], row["book_steady"] = measure(
-            lambda: book_text_loop(model, n, length)
-        )
-        prompt = np.ones((n, 1), "int32")
-        for key, cache in (("uncached", False), ("cached", True)):
-            row[f"{key}_first"], row[f"{key}_steady"] = measure(
-                lambda c=cache: model.generate(
-                    prompt=prompt, max_length=length, num_samples=n, seed=0, use_cache=c,
-                    stop_token_ids=None,  # all 200 tokens, as the book times
-                )
-            )
-        return [row]
-    raise ValueError(f"unknown case {case!r}")
-
-
-def format_table(rows, num_samples):
+def format_table(rows):
     head = (
-        "| case | size | book loop s | uncached s (first) | cached s (first) "
-        "| cached samples/s | cached vs book | cached vs uncached |\n"
-        "|---|---|---|---|---|---|---|---|\n"
+        "| case | samples | size | forward s | cached s (first call) | uncached s "
+        "| book loop s | cached / forward | cached vs uncached | cached vs book |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
-        n = r.get("num_samples", num_samples)
-
-        def fmt(key, r=r):
-            steady, first = r.get(f"{key}_steady"), r.get(f"{key}_first")
-            return "-" if steady is None else f"{steady:.2f} ({first:.2f})"
-
         cached = r["cached_steady"]
-        vs_book = f"{r['book_steady'] / cached:.1f}x" if "book_steady" in r else "-"
-        vs_unc = f"{r['uncached_steady'] / cached:.1f}x" if "uncached_steady" in r else "-"
+
+        def seconds(key, r=r):
+            return "-" if f"{key}_steady" not in r else f"{r[f'{key}_steady']:.3g}"
+
+        def speedup(key, r=r, cached=cached):
+            if f"{key}_steady" not in r:
+                return "-"
+            return f"{r[f'{key}_steady'] / cached:.1f}x"
+
         lines.append(
-            f"| {r['case']} | {r['output_size']} | {fmt('book')} | {fmt('uncached')} "
-            f"| {fmt('cached')} | {n / cached:.2f} | {vs_book} | {vs_unc} |"
+            f"| {r['case']} | {r['num_samples']} | {r['output_size']} "
+            f"| {seconds('forward')} | {cached:.3g} ({r['cached_first']:.3g}) "
+            f"| {seconds('uncached')} | {seconds('book')} "
+            f"| {cached / r['forward_steady']:.1f}x | {speedup('uncached')} "
+            f"| {speedup('book')} |"
         )
     return head + "\n".join(lines) + "\n"
 
 
-def plot(rows, path):
+def plot(rows, path, backend):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for key, style in (("book", "s--"), ("uncached", "o-"), ("cached", "^-")):
-        pts = [(r["output_size"], r[f"{key}_steady"], r["case"]) for r in rows if f"{key}_steady" in r]
-        for case in sorted({p[2] for p in pts}):
-            xs = [p[0] for p in pts if p[2] == case]
-            ys = [p[1] for p in pts if p[2] == case]
-            ax.plot(xs, ys, style, label=f"{case}: {key}")
-    ax.set_xscale("log")
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    names = [r["case"] for r in rows]
+    keys = (("cached", "cached generate"), ("uncached", "uncached generate"), ("book", "book loop"))
+    width = 0.27
+    for k, (key, label) in enumerate(keys):
+        xs = [i + (k - 1) * width for i, r in enumerate(rows) if f"{key}_steady" in r]
+        ys = [r[f"{key}_steady"] / r["forward_steady"] for r in rows if f"{key}_steady" in r]
+        ax.bar(xs, ys, width, label=label)
+    ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set_yscale("log")
-    ax.set_xlabel("output size (pixels or steps)")
-    ax.set_ylabel("seconds (steady state)")
-    ax.legend(fontsize=6)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("time / one forward pass")
+    ax.set_title(f"Sampling cost in forward passes ({backend})")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", default=None, help="tensorflow, jax or torch")
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}"
+    )
+    parser.add_argument("--num-samples", type=int, default=16)
+    parser.add_argument("--wavenet-samples", type=int, default=1)
+    parser.add_argument("--wavenet-steps", type=int, default=16000)
+    parser.add_argument(
+        "--skip-slow-baselines",
+        action="store_true",
+        help="skip the uncached WaveNet path beyond 2048 steps (it takes hours)",
+    )
+    parser.add_argument(
+        "--skip-baselines",
+        action="store_true",
+        help="time only one forward pass and the cached path (no uncached, no book loop)",
+    )
+    parser.add_argument("--out", default="runs/benchmarks")
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
@@ -272,31 +354,38 @@ def main(argv=None):
         os.environ["KERAS_BACKEND"] = args.backend
     import keras
 
+    from keras_ar.backend import torch_compile_enabled
+
     backend = keras.backend.backend()
     os.makedirs(args.out, exist_ok=True)
     rows = []
-    for case in args.cases.split(","):
-        print(f"[{backend}] {case} ...", flush=True)
-        try:
-            case_rows = run_case(case.strip(), args)
-        except ImportError as err:
-            print(f"  skipped: {err}")
-            continue
-        for row in case_rows:
+    for name in args.cases.split(","):
+        name = name.strip()
+        if name not in CASES:
+            raise SystemExit(f"unknown case {name!r}; known: {', '.join(CASES)}")
+        print(f"[{backend}] {name} ...", flush=True)
+        for c in CASES[name](args):
+            if args.skip_baselines:
+                c.book, c.uncached = None, False
+            row = run_case(c)
             row["backend"] = backend
             print("  ", json.dumps(row), flush=True)
-        rows.extend(case_rows)
-    table = format_table(rows, args.num_samples)
+            rows.append(row)
+    loop = "torch.compile" if backend == "torch" and torch_compile_enabled() else "compiled"
+    if backend == "torch" and not torch_compile_enabled():
+        loop = "eager"
     header = (
-        f"Backend {backend}, keras {keras.__version__}, {os.cpu_count()} CPUs, "
-        f"{args.num_samples} samples per call (WaveNet: 1). Seconds are steady "
-        "state (first call, with compilation, in brackets).\n\n"
+        f"Backend {backend} (sampling loop: {loop}), keras {keras.__version__}, "
+        f"{os.cpu_count()} CPUs, load average at the end "
+        f"{os.getloadavg()[0]:.1f}. Seconds are steady state (first call, with "
+        "compilation, in brackets).\n\n"
     )
+    table = format_table(rows)
     with open(os.path.join(args.out, f"generate_{backend}.md"), "w") as f:
         f.write(header + table)
     with open(os.path.join(args.out, f"generate_{backend}.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    plot(rows, os.path.join(args.out, f"generate_{backend}.png"))
+    plot(rows, os.path.join(args.out, f"generate_{backend}.png"), backend)
     print(header + table)
 
 

@@ -11,9 +11,16 @@ where `step(i, state, noise_i, temperature)` calls the model's layers.
 - TensorFlow: one `tf.function(jit_compile=True)` (an XLA while loop),
   with `reduce_retracing` so that new batch sizes or lengths trace once more
   with relaxed shapes instead of once per call.
-- PyTorch: an eager Python loop under `torch.no_grad()`; the per-step work is
-  the model's own kernels with no autograd bookkeeping.
+- PyTorch: a Python loop under `torch.no_grad()` that updates the loop
+  state in place (`keras_ar.backend.slicing`). By default each step runs
+  eagerly. With the environment variable `KERAS_AR_TORCH_COMPILE=1` the step
+  is compiled with `torch.compile(dynamic=False)` (the step index is a
+  tensor, so one compilation serves every step of a shape); this is
+  experimental: on CPU the first call compiles for tens of seconds, and the
+  Keras layers still cause graph breaks, so eager is the default.
 """
+
+import os
 
 import keras
 from keras import ops
@@ -70,12 +77,36 @@ def compile_loop(model, step_fn, jit_compile=True):
 
         return run
     if backend == "torch":
-        import torch
-
-        def run(state, noise, start, stop, temperature):
-            with torch.no_grad():
-                return loop(state, noise, int(start), int(stop), temperature)
-
-        return run
+        return _torch_loop(step_fn, torch_compile_enabled())
     # Any other backend (e.g. numpy): the plain loop.
     return loop
+
+
+def torch_compile_enabled():
+    """Whether the PyTorch sampling step is compiled (KERAS_AR_TORCH_COMPILE)."""
+    return os.environ.get("KERAS_AR_TORCH_COMPILE", "0").lower() in ("1", "true")
+
+
+def _torch_loop(step_fn, use_compile):
+    import torch
+
+    compiled = torch.compile(step_fn, dynamic=False) if use_compile else None
+
+    def run(state, noise, start, stop, temperature):
+        with torch.no_grad():
+            # The steps update the state in place (keras_ar.backend.slicing):
+            # copy it once, so that no caller's array is ever written.
+            state = keras.tree.map_structure(
+                lambda t: ops.convert_to_tensor(t).clone(), state
+            )
+            if compiled is None:
+                for i in range(int(start), int(stop)):
+                    state = step_fn(i, state, noise[i], temperature)
+                return state
+            steps = torch.arange(int(stop), dtype=torch.int32)
+            temperature = torch.tensor(float(temperature))
+            for i in range(int(start), int(stop)):
+                state = compiled(steps[i], state, noise[i], temperature)
+            return state
+
+    return run

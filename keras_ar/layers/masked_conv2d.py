@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.masks.pixelcnn import check_color_groups, pixelcnn_mask
 from keras_ar.validation import (
     check_choice,
@@ -140,7 +141,7 @@ class MaskedConv2D(keras.layers.Layer):
         """Stores this layer's input `values` `(B, C)` at pixel (row, col)."""
         kh, kw = self.kernel_size
         update = ops.expand_dims(ops.expand_dims(ops.cast(values, cache.dtype), 1), 1)
-        return ops.slice_update(cache, [0, row + kh // 2, col + kw // 2, 0], update)
+        return loop_slice_update(cache, [0, row + kh // 2, col + kw // 2, 0], update)
 
     def call_at(self, cache, row, col):
         """The layer's output `(B, filters)` at pixel (row, col).
@@ -152,7 +153,7 @@ class MaskedConv2D(keras.layers.Layer):
         kh, kw = self.kernel_size
         rows = kh // 2 + 1
         shape = ops.shape(cache)
-        patch = ops.slice(cache, [0, row, col, 0], [shape[0], rows, kw, shape[3]])
+        patch = loop_slice(cache, [0, row, col, 0], [shape[0], rows, kw, shape[3]])
         return self.call_patch(patch)
 
     def call_patch(self, patch):

@@ -79,6 +79,11 @@ from keras_ar.backend import (
     num_replicas_in_sync,
     sum_over_replicas,
 )
+from keras_ar.generation import (
+    draw_noise,
+    loop_state_bytes,
+    run_in_chunks,
+)
 from keras_ar.metrics import NegativeLogLikelihood
 from keras_ar.validation import check_int, check_positive_float, to_numpy
 
@@ -485,6 +490,8 @@ class AutoregressiveModel(keras.Model):
         temperature=1.0,
         use_cache=True,
         labels=None,
+        batch_size=None,
+        verbose="auto",
         **kwargs,
     ):
         """Draws samples, one element at a time, in a compiled loop.
@@ -492,14 +499,21 @@ class AutoregressiveModel(keras.Model):
         Args:
             num_samples: how many examples to draw (>= 1).
             seed: int seed; the same seed gives the same samples (on a given
-                backend). The per-step uniforms come from NumPy, so both
-                generation paths, and all backends, see the same draws.
+                backend), whatever `batch_size`. The per-step uniforms come
+                from NumPy, so both generation paths, and all backends, see
+                the same draws.
             temperature: > 0; divides the logits (or the logistic scales).
             use_cache: True for incremental generation (each step computes
                 only what the new element changes); False for the reference
                 path (a full forward pass per step). Same seed, same samples.
             labels: class labels, one int per sample, or one int for all, for
                 class-conditional models.
+            batch_size: samples drawn together in one loop, so that memory
+                stays bounded for large `num_samples`; None picks at most
+                1024, fewer when one sample's loop state is large (see
+                `generation_batch_size`).
+            verbose: "auto" shows a progress bar for long runs (many chunks
+                or thousands of steps), 1 always, 0 never.
             **kwargs: family-specific options (e.g. `prefix` for images).
         Returns:
             int32 NumPy array `(num_samples, *event_shape)`.
@@ -508,13 +522,28 @@ class AutoregressiveModel(keras.Model):
         temperature = check_positive_float("temperature", temperature)
         labels = self.validate_labels(labels, num_samples)
         x0, start, stop = self._generation_setup(num_samples, **kwargs)
-        rng = np.random.default_rng(seed)
-        noise = rng.random((stop, num_samples, self.noise_width), dtype=np.float32)
-        state = self._generation_state(x0, labels, use_cache)
-        state, start = self._prepare_loop(state, start, use_cache)
+        noise = draw_noise(seed, stop, num_samples, self.noise_width)
         run = self._generation_loop(bool(use_cache))
-        state = run(state, ops.convert_to_tensor(noise), start, stop, temperature)
-        return self._generation_result(state)
+
+        def run_chunk(rows, progress):
+            state = self._generation_state(
+                x0[rows], None if labels is None else labels[rows], use_cache
+            )
+            state, first = self._prepare_loop(state, start, use_cache)
+            state = progress.run_steps(
+                run, state, ops.convert_to_tensor(noise[:, rows]), first, stop, temperature
+            )
+            return self._generation_result(state)
+
+        def state_bytes():
+            state = self._generation_state(
+                x0[:1], None if labels is None else labels[:1], use_cache
+            )
+            return loop_state_bytes(self._prepare_loop(state, start, use_cache)[0])
+
+        return run_in_chunks(
+            run_chunk, num_samples, batch_size, stop - start, verbose, state_bytes
+        )
 
     def _generation_loop(self, use_cache):
         if use_cache not in self._generation_loops:

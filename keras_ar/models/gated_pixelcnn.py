@@ -4,6 +4,7 @@ with PixelCNN Decoders")."""
 import keras
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice_update
 from keras_ar.layers.gated_block import GatedBlock
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.models.image_model import ImageAutoregressiveModel
@@ -197,7 +198,7 @@ class GatedPixelCNN(ImageAutoregressiveModel):
             links.append(link)
             if index < self.num_layers - 1:
                 # The last layer's vertical output is read by nothing.
-                v_in = ops.slice_update(cache["v"][index], [0, row - 1, 0, 0], v_row)
+                v_in = loop_slice_update(cache["v"][index], [0, row - 1, 0, 0], v_row)
                 v_caches.append(v_in)
         return v_caches, links
 
@@ -223,7 +224,7 @@ class GatedPixelCNN(ImageAutoregressiveModel):
         for index, block in enumerate(self.blocks):
             h = block.horizontal_at(h_line, links[index], 0, col, cond)
             if index < self.num_layers - 1:
-                h_line = ops.slice_update(cache["h"][index], [0, 0, col, 0], h)
+                h_line = loop_slice_update(cache["h"][index], [0, 0, col, 0], h)
                 h_caches.append(h_line)
         h = ops.reshape(h, (-1, self.filters))
         logits = self.logits_conv.call_pixel(self.head.call_pixel(ops.relu(h)))

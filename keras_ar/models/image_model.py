@@ -13,6 +13,7 @@ given top rows and samples the rest.
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops import categorical_log_prob, sample_categorical
 from keras_ar.validation import check_int
@@ -121,7 +122,7 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         if "given_steps" in state:
             # Steps before `given_steps` (a scalar, or one per sample) keep
             # the prefix's values; the cached path still reads them.
-            given = ops.slice(x, [0, row, col, channel], [batch, 1, 1, ops.shape(value)[-1]])
+            given = loop_slice(x, [0, row, col, channel], [batch, 1, 1, ops.shape(value)[-1]])
             given = ops.reshape(given, ops.shape(value))
             keep = i < ops.reshape(state["given_steps"], (-1, 1))
             value = ops.where(keep, given, value)
@@ -140,7 +141,7 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         shape = ops.shape(outputs)
         start = [0, row, col] + [0] * (len(shape) - 3)
         size = [shape[0], 1, 1] + list(shape[3:])
-        return ops.squeeze(ops.slice(outputs, start, size), axis=(1, 2))
+        return ops.squeeze(loop_slice(outputs, start, size), axis=(1, 2))
 
     def _cached_pixel_outputs(self, state, row, col):
         logits, cache = self._cached_pixel_logits(state, row, col)
@@ -152,13 +153,13 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         Returns `(B, 1)` int32: the value of that one channel.
         """
         shape = ops.shape(pixel_logits)
-        logits = ops.slice(pixel_logits, [0, channel, 0], [shape[0], 1, shape[2]])
+        logits = loop_slice(pixel_logits, [0, channel, 0], [shape[0], 1, shape[2]])
         return sample_categorical(logits[:, 0], noise_i[:, 0], temperature)[:, None]
 
     def _write_pixel(self, x, value, row, col, channel, batch):
         """Writes `value` (B, k) into channels [channel, channel + k)."""
         update = ops.reshape(ops.cast(value, "int32"), (batch, 1, 1, -1))
-        return ops.slice_update(x, [0, row, col, channel], update)
+        return loop_slice_update(x, [0, row, col, channel], update)
 
 
 def _check_image_shape(image_shape):

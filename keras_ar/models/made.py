@@ -5,6 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers.masked_dense import MaskedDense
 from keras_ar.masks.made import made_masks, resolve_ordering
 from keras_ar.models.base import AutoregressiveModel
@@ -354,7 +355,7 @@ class MADE(AutoregressiveModel):
             logits = ops.take(outputs, d, axis=1)
         value = sample_categorical(logits, noise_i[:, 0], temperature)
         value = ops.cast(value, "int32")
-        x = ops.slice_update(x, [0, d], ops.expand_dims(value, -1))
+        x = loop_slice_update(x, [0, d], ops.expand_dims(value, -1))
         state = {**state, "x": x}
         if use_cache:
             state["cache"] = self._cache_written(
@@ -370,7 +371,7 @@ class MADE(AutoregressiveModel):
         batch = ops.shape(state["x"])[0]
         extra = None
         if self.direct_layer is not None:
-            extra = ops.slice(cache["direct"], [0, d * p], [batch, p])
+            extra = loop_slice(cache["direct"], [0, d * p], [batch, p])
         if labels is not None:
             label_out = ops.slice(self.label_output(labels), [0, d * p], [batch, p])
             extra = label_out if extra is None else extra + label_out

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.pixelcnn_residual_block import PixelCNNResidualBlock
 from keras_ar.models.image_model import ImageAutoregressiveModel
@@ -136,7 +137,7 @@ class PixelCNN(ImageAutoregressiveModel):
         # (its channels so far; the mask hides the ones still to come).
         x = state["x"]
         batch, _, _, channels = ops.shape(x)
-        pixel = ops.reshape(ops.slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels))
+        pixel = ops.reshape(loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels))
         cache = state["cache"]
         image = self.input_conv.write_cache(cache["image"], self.scale_inputs(pixel), row, col)
         return {**state, "cache": {**cache, "image": image}}

@@ -64,6 +64,8 @@ from keras import ops
 
 from keras_ar import samplers as samplers_lib
 from keras_ar.backend import compile_loop
+from keras_ar.backend.slicing import loop_slice_update
+from keras_ar.generation import draw_noise, loop_state_bytes, run_in_chunks
 from keras_ar.metrics import NegativeLogLikelihood
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.models.text_tokenizer import (
@@ -304,6 +306,8 @@ class TextAutoregressiveModel(AutoregressiveModel):
         seed=None,
         use_cache=True,
         labels=None,
+        batch_size=None,
+        verbose="auto",
     ):
         """Generates texts, one token at a time, each until its end.
 
@@ -336,6 +340,10 @@ class TextAutoregressiveModel(AutoregressiveModel):
                 recurrent state step); False reruns the whole prefix per
                 step (the reference path).
             labels: unused (the model is not class-conditional); must be None.
+            batch_size: texts drawn together in one loop (None: a default
+                that bounds memory); the samples do not depend on it
+                (keras_ar samplers).
+            verbose: "auto" (a progress bar for long runs), 1 or 0.
         Returns:
             int32 NumPy `(num_samples, max_length)`; a list of strings when
             the prompt is text; for a beam sampler with
@@ -381,7 +389,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
         else:
             result = self._generate_with_keras_ar(
                 sampler, x0, prompt_length, stop_ids, fill, temperature, use_cache,
-                seed,
+                seed, batch_size=batch_size, verbose=verbose,
             )  # fmt: skip
         if isinstance(result, tuple):
             x, scores = result
@@ -423,46 +431,59 @@ class TextAutoregressiveModel(AutoregressiveModel):
         )
         return tuple(sorted(set(ids)))
 
-    # keras_ar samplers: one compiled loop fed pre-drawn uniforms.
+    # keras_ar samplers: one compiled loop fed pre-drawn uniforms, in
+    # chunks of prompts (keras_ar.generation) whose samples do not depend on
+    # the chunking.
     def _generate_with_keras_ar(
-        self, sampler, x0, prompt_length, stop_ids, fill, temperature, use_cache, seed
-    ):
+        self, sampler, x0, prompt_length, stop_ids, fill, temperature, use_cache,
+        seed, batch_size=None, verbose="auto",
+    ):  # fmt: skip
         num_samples, max_length = x0.shape
-        rng = np.random.default_rng(seed)
-        noise = rng.random(
-            (max_length, num_samples, sampler.noise_width), dtype=np.float32
-        )
+        noise = draw_noise(seed, max_length, num_samples, sampler.noise_width)
         beam = isinstance(sampler, BeamSampler)
-        if beam:
-            x0 = np.repeat(x0, sampler.num_beams, axis=0)
-        state = {
-            "x": ops.convert_to_tensor(x0, "int32"),
-            "done": ops.zeros((x0.shape[0],), "bool"),
-        }
-        if use_cache:
-            state["cache"] = self._init_cache(state["x"], prompt_length)
-        if beam:
-            state["scores"] = sampler.initial_scores(num_samples)
+        beams = sampler.num_beams if beam else 1
         key = ("text", bool(use_cache), sampler.cache_key, stop_ids, fill)
         if key not in self._generation_loops:
             step = self._make_step(sampler, bool(use_cache), stop_ids, fill)
             self._generation_loops[key] = compile_loop(self, step)
-        if prompt_length < max_length:
-            state = self._generation_loops[key](
-                state,
-                ops.convert_to_tensor(noise),
-                prompt_length,
-                max_length,
-                temperature,
-            )
-        x = ops.convert_to_numpy(state["x"]).astype("int32")
-        if not beam:
-            return x
-        x = x.reshape(num_samples, sampler.num_beams, max_length)
-        if sampler.return_all_beams:
-            scores = ops.convert_to_numpy(state["scores"]).astype("float64")
-            return x, scores
-        return x[:, 0]
+        loop = self._generation_loops[key]
+
+        def initial_state(rows):
+            x = ops.convert_to_tensor(np.repeat(x0[rows], beams, axis=0), "int32")
+            state = {"x": x, "done": ops.zeros((ops.shape(x)[0],), "bool")}
+            if use_cache:
+                state["cache"] = self._init_cache(x, prompt_length)
+            if beam:
+                state["scores"] = sampler.initial_scores(len(rows))
+            return state
+
+        def run_chunk(rows, progress):
+            state = initial_state(rows)
+            if prompt_length < max_length:
+                state = progress.run_steps(
+                    loop,
+                    state,
+                    ops.convert_to_tensor(noise[:, rows]),
+                    prompt_length,
+                    max_length,
+                    temperature,
+                )
+            x = ops.convert_to_numpy(state["x"]).astype("int32")
+            if not beam:
+                return x
+            x = x.reshape(len(rows), beams, max_length)
+            if sampler.return_all_beams:
+                return x, ops.convert_to_numpy(state["scores"]).astype("float64")
+            return x[:, 0]
+
+        return run_in_chunks(
+            run_chunk,
+            num_samples,
+            batch_size,
+            max_length - prompt_length,
+            verbose,
+            lambda: loop_state_bytes(initial_state(np.zeros((1,), "int64"))),
+        )
 
     # The base class's generation hooks: what an exported `generate` runs
     # in the graph (keras_ar/export/): the random sampler, each text ended
@@ -535,7 +556,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
             if stop is not None:
                 hit = ops.any(ops.equal(tokens[:, None], stop[None, :]), axis=1)
                 done = ops.logical_or(done, hit)
-            x = ops.slice_update(state["x"], [0, i], ops.reshape(tokens, (-1, 1)))
+            x = loop_slice_update(state["x"], [0, i], ops.reshape(tokens, (-1, 1)))
             return {**state, "x": x, "done": done}
 
         if stop is None:

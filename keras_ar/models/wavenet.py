@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice_update
 from keras_ar.layers.wavenet_block import WaveNetResidualBlock
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops.categorical import categorical_log_prob, sample_categorical
@@ -203,6 +204,8 @@ class WaveNet(AutoregressiveModel):
         labels=None,
         length=None,
         prefix=None,
+        batch_size=None,
+        verbose="auto",
     ):
         """Draws sequences one sample at a time.
 
@@ -221,6 +224,10 @@ class WaveNet(AutoregressiveModel):
                 or equal to `sequence_length`.
             prefix: optional int array `(num_samples or 1, P)`, the given
                 first `P <= length` samples, which the sampler continues.
+            batch_size: sequences drawn together (None: a default that
+                bounds memory); the samples do not depend on it.
+            verbose: "auto" (a progress bar for long runs, e.g. 16000
+                steps), 1 or 0.
         Returns:
             int32 NumPy array `(num_samples, length)`.
         """
@@ -232,6 +239,8 @@ class WaveNet(AutoregressiveModel):
             labels=labels,
             length=length,
             prefix=prefix,
+            batch_size=batch_size,
+            verbose=verbose,
         )
 
     def _generation_setup(self, num_samples, length=None, prefix=None):
@@ -338,7 +347,7 @@ class WaveNet(AutoregressiveModel):
             # keep their values and still fill the queues.
             value = ops.where(i < state["given_steps"], ops.take(x, i, axis=1), value)
         update = ops.reshape(value, (-1, 1))
-        return {**state, "x": ops.slice_update(x, [0, i], update)}
+        return {**state, "x": loop_slice_update(x, [0, i], update)}
 
     def _cached_logits(self, i, state):
         """The logits at step `i` from the queues (Paine et al., 2016)."""
@@ -363,7 +372,7 @@ class WaveNet(AutoregressiveModel):
                     [ops.cast(past, current.dtype), current[:, None]], axis=1
                 )
                 # The slot of step i - (k-1) d, just read, now takes step i.
-                queue = ops.slice_update(
+                queue = loop_slice_update(
                     queue,
                     [0, ops.mod(i, size), 0],
                     ops.cast(current[:, None], queue.dtype),

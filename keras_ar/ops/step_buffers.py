@@ -23,13 +23,13 @@ known to be at compile time). Values
 are unchanged; only the order XLA is shown changes.
 
 Eager PyTorch needs none of this, and its `slice_update` copies the whole
-buffer on every call: there `StepBuffers` writes in place at once
-(`keras_ar.backend.in_place`) and reads plain slices, which see the writes.
+buffer on every call: there `StepBuffers` writes in place at once and reads
+plain slices, which see the writes (`keras_ar.backend.slicing`).
 """
 
 from keras import ops
 
-from keras_ar.backend.in_place import write_in_place, writes_in_place
+from keras_ar.backend.slicing import loop_slice, loop_slice_update, updates_in_place
 
 
 class StepBuffers:
@@ -62,7 +62,7 @@ class StepBuffers:
         self._pending = {}
         self._parent = parent
         # Eager PyTorch: write at once, in place (nothing to order).
-        self._direct = writes_in_place()
+        self._direct = updates_in_place()
 
     def child(self):
         """A `StepBuffers` whose reads also see this one's writes and whose
@@ -82,8 +82,10 @@ class StepBuffers:
         """The window `[start, start + size)` of `name`, with this step's
         write to `name` (if any) patched in (see `_patch` for the windows
         and writes this supports)."""
+        if self._direct:
+            return loop_slice(self.old[name], start, size)
         window = ops.slice(self.old[name], start, size)
-        written = None if self._direct else self._written(name)
+        written = self._written(name)
         if written is not None:
             window = _patch(window, start, size, *written)
         return window
@@ -95,7 +97,7 @@ class StepBuffers:
         value = ops.cast(value, self.old[name].dtype)
         self._pending[name] = (value, start)
         if self._direct:
-            self.old[name] = write_in_place(self.old[name], start, value)
+            self.old[name] = loop_slice_update(self.old[name], start, value)
 
     def pending(self):
         """This step's writes, `{name: value}`, without applying them (e.g.
