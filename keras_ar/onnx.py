@@ -43,6 +43,7 @@ import tempfile
 import keras
 
 from keras_ar.backend import track_variables
+from keras_ar.backend.scan import unrolled_scans
 from keras_ar.validation import check_int
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -138,15 +139,17 @@ def export_onnx(
             kwargs["length"] = length
         return _export_in_subprocess(model, filepath, "tensorflow", verbose, **kwargs)
     track_variables(model)
-    # Keras' own exporter (not the model's `export`, which comes here).
-    keras.Model.export(
-        model,
-        filepath,
-        format="onnx",
-        verbose=verbose,
-        input_signature=input_signature,
-        **kwargs,
-    )
+    # Keras' own exporter (not the model's `export`, which comes here). Scans
+    # (PixelRNN) are unrolled: tf2onnx cannot convert TensorFlow's loop.
+    with unrolled_scans():
+        keras.Model.export(
+            model,
+            filepath,
+            format="onnx",
+            verbose=verbose,
+            input_signature=input_signature,
+            **kwargs,
+        )
     return filepath
 
 

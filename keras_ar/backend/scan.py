@@ -6,10 +6,29 @@ loop in the program, however many rows. Called eagerly (`model(x)`,
 `log_prob`), JAX would compile that scan afresh on every call (its body is
 a new closure each time), which costs seconds; the Python loop runs the
 same operations one by one instead, with no compilation.
+
+`unrolled_scans()` makes traced scans Python loops too (the loop unrolled in
+the traced program), for exporters that cannot convert a loop: tf2onnx
+turns a TensorFlow scan into an invalid ONNX graph.
 """
+
+import contextlib
 
 import keras
 from keras import ops, tree
+
+_UNROLL = [False]
+
+
+@contextlib.contextmanager
+def unrolled_scans():
+    """Within it, `scan` unrolls into a Python loop even when traced."""
+    previous = _UNROLL[0]
+    _UNROLL[0] = True
+    try:
+        yield
+    finally:
+        _UNROLL[0] = previous
 
 
 def _tracing(values):
@@ -32,7 +51,7 @@ def scan(f, init, xs, reverse=False):
     scanned over their first axis. Returns `(carry, ys)` with `ys` stacked
     on a new first axis, in the order of `xs` (also when `reverse`).
     """
-    if _tracing((init, xs)):
+    if _tracing((init, xs)) and not _UNROLL[0]:
         return ops.scan(f, init, xs, reverse=reverse)
     flat = tree.flatten(xs)
     length = flat[0].shape[0]
