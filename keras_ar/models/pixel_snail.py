@@ -14,6 +14,7 @@ from keras_ar.models.pixelcnn_plus_plus import (
     down_shift,
     right_shift,
 )
+from keras_ar.ops.step_buffers import StepBuffers
 from keras_ar.validation import check_choice, check_int
 
 #: `distribution="auto"` uses a categorical head up to this many levels.
@@ -344,39 +345,42 @@ class PixelSNAIL(ImageAutoregressiveModel):
         return outputs, {**state, "cache": cache}
 
     def _cached_trunk(self, cache, row, col):
-        """Every layer of the trunk at pixel `(row, col)`, from the caches."""
+        """Every layer of the trunk at pixel `(row, col)`, from the caches.
+
+        The convolutions' caches go through `StepBuffers`: each block writes
+        its input at the pixel and then reads the 2x2 window holding it,
+        which under XLA would otherwise copy every cache at every step.
+        """
         cache = dict(cache)
         batch = ops.shape(cache["features"])[0]
+        names = [k for k in cache if k.startswith("resnet_")]
+        buffers = StepBuffers({k: cache[k] for k in names}, never=row < 0)
+        place = [0, row + 1, col + 1, 0]
 
-        def window(buffer, h, w):
+        def window(name, h, w):
             # Buffer rows row .. row + h - 1 are real rows row - 1 .. (ending
             # at row for h = 2); buffer column col is real column col - 1.
-            return ops.slice(
-                buffer, [0, row, col, 0], [batch, h, w, ops.shape(buffer)[3]]
-            )
+            depth = buffers.shape(name)[3]
+            return buffers.read(name, [0, row, col, 0], [batch, h, w, depth])
 
-        def write(buffer, value):
-            return ops.slice_update(buffer, [0, row + 1, col + 1, 0], value)
+        def x_window(h, w):
+            x_in = cache["x_in"]
+            return ops.slice(x_in, [0, row, col, 0], [batch, h, w, ops.shape(x_in)[3]])
 
-        x_in = cache["x_in"]
         # down_shift(conv_1x3): x row - 1, columns col - 1 .. col + 1;
         # right_shift(conv_2x1): x rows row - 1 .. row, column col - 1.
-        above = self.init_row_conv.convolve(window(x_in, 1, 3))
-        left = self.init_col_conv.convolve(window(x_in, 2, 1))
+        above = self.init_row_conv.convolve(x_window(1, 3))
+        left = self.init_col_conv.convolve(x_window(2, 1))
         h = above * ops.cast(row > 0, above.dtype) + left * ops.cast(
             col > 0, left.dtype
         )
         for b in range(self.num_blocks):
             for k, resnet in enumerate(self.resnets[b]):
                 name = f"resnet_{b}_{k}"
-                cache[name + "/in"] = write(cache[name + "/in"], h)
-                conv1 = resnet.conv1.convolve(
-                    concat_elu(window(cache[name + "/in"], 2, 2))
-                )
-                cache[name + "/c1"] = write(
-                    cache[name + "/c1"], resnet.first(conv1, [])
-                )
-                conv2 = resnet.conv2.convolve(window(cache[name + "/c1"], 2, 2))
+                buffers.write(name + "/in", h, place)
+                conv1 = resnet.conv1.convolve(concat_elu(window(name + "/in", 2, 2)))
+                buffers.write(name + "/c1", resnet.first(conv1, []), place)
+                conv2 = resnet.conv2.convolve(window(name + "/c1", 2, 2))
                 h = resnet.second(h, conv2)
             h = ops.reshape(h, (batch, self.num_filters))
             cache[f"attention_{b}/in"] = h
@@ -387,7 +391,10 @@ class PixelSNAIL(ImageAutoregressiveModel):
             mixed, _ = self.attentions[b].call_at(h, kv, row, col)
             h = self.attention_resnets[b](h, mixed)
             h = ops.reshape(h, (batch, 1, 1, self.num_filters))
-        cache["features"] = ops.reshape(h, (batch, self.num_filters))
+        features = ops.reshape(h, (batch, self.num_filters))
+        # The features are computed from every read of the step.
+        cache.update(buffers.commit(after=features))
+        cache["features"] = features
         cache["pixel"] = ops.cast(row * self.image_shape[1] + col, "int32")
         return cache
 

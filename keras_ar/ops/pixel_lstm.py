@@ -83,6 +83,9 @@ def unskew(x, width):
 def skew_valid_mask(height, width):
     """`(H, W + H - 1)` float32 NumPy: 1 where a skewed position is a pixel,
     0 on the padding."""
+    # Static sizes (a tracer such as torch.export hands them over as
+    # 0-d tensors).
+    height, width = int(height), int(width)
     t = np.arange(width + height - 1)[None, :]
     i = np.arange(height)[:, None]
     return ((t >= i) & (t < i + width)).astype("float32")
