@@ -3,6 +3,7 @@
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.models.gated_pixelcnn import GatedPixelCNN
 from keras_ar.models.image_model import ImageAutoregressiveModel
+from keras_ar.models.image_transformer import ImageTransformer
 from keras_ar.models.made import MADE
 from keras_ar.models.pixelcnn import PixelCNN
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
@@ -14,6 +15,7 @@ __all__ = [
     "AutoregressiveModel",
     "GatedPixelCNN",
     "ImageAutoregressiveModel",
+    "ImageTransformer",
     "PixelCNN",
     "PixelCNNPlusPlus",
     "RecurrentLM",
