@@ -39,7 +39,7 @@ def test_weights_load_under_other_backends(tmp_path):
         expected[name] = model.log_prob(x, **kwargs)
         # Moderate values, so that an absolute 1e-4 is a meaningful bound.
         assert np.all(np.abs(expected[name]) < 1e3), (name, expected[name])
-    assert len(expected) == 6
+    assert len(expected) == len(TINY_MODELS)
     for other in ("tensorflow", "jax", "torch"):
         if other == here:
             continue

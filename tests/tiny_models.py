@@ -56,6 +56,15 @@ def recurrent_lm(rng):
     return model, rng.integers(0, 7, (8, 6)), None
 
 
+def image_transformer(rng):
+    from keras_ar.models import ImageTransformer
+
+    model = ImageTransformer(
+        (2, 3, 1), levels=4, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16
+    )
+    return model, rng.integers(0, 4, (8, 2, 3, 1)), None
+
+
 TINY_MODELS = {
     "pixelcnn": pixelcnn,
     "gated_pixelcnn": gated_pixelcnn,
@@ -63,6 +72,7 @@ TINY_MODELS = {
     "wavenet": wavenet,
     "made": made,
     "recurrent_lm": recurrent_lm,
+    "image_transformer": image_transformer,
 }
 
 

@@ -9,6 +9,7 @@ from keras_ar.layers.causal_transformer_stack import CausalTransformerStack
 from keras_ar.layers.raster_position_embedding import RasterPositionEmbedding
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.ops.categorical import sample_categorical
+from keras_ar.optional import import_keras_hub
 from keras_ar.validation import check_int, check_positive_float
 
 
@@ -81,6 +82,7 @@ class ImageTransformer(ImageAutoregressiveModel):
         layer_norm_epsilon=1e-5,
         **kwargs,
     ):
+        import_keras_hub(type(self).__name__)  # a clear error before any work
         super().__init__(
             image_shape=image_shape, levels=levels, num_classes=num_classes, **kwargs
         )
