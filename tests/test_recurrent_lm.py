@@ -99,14 +99,14 @@ def test_logits_are_causal(tiny):
         np.testing.assert_array_equal(changed, np.arange(LENGTH) > t)
 
 
-def test_padding_is_masked_out_of_the_loss():
+def test_the_end_is_scored_and_what_follows_is_masked():
     keras.utils.set_random_seed(3)
     model = _sharpen(
         RecurrentLM(vocab_size=6, sequence_length=5, embedding_dim=4, units=6),
         scale=1.0,
     )
     x = np.array([[3, 2, 0, 0, 0], [1, 4, 5, 0, 0], [5, 5, 5, 5, 1]], "int32")
-    # Whatever follows the first pad token is not scored.
+    # Whatever follows the first pad token (the end) is not scored.
     after = np.array([[3, 2, 0, 4, 5], [1, 4, 5, 0, 2], [5, 5, 5, 5, 1]], "int32")
     both = model.log_prob(np.concatenate([x, after]))
     log_prob = both[:3]
@@ -114,7 +114,8 @@ def test_padding_is_masked_out_of_the_loss():
     logits = _np(model(x))
     log_softmax = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     picked = np.take_along_axis(log_softmax, x[..., None], -1)[..., 0]
-    lengths = np.array([2, 3, 5])
+    # The words and the end (the first pad); a full row has no end token.
+    lengths = np.array([3, 4, 5])
     expected = [picked[i, : lengths[i]].sum() for i in range(3)]
     np.testing.assert_allclose(log_prob, expected, rtol=1e-5)
     log_prob_again, dims = model.log_prob_and_dims(
@@ -122,7 +123,7 @@ def test_padding_is_masked_out_of_the_loss():
     )
     np.testing.assert_array_equal(_np(dims), lengths)
     np.testing.assert_allclose(_np(log_prob_again), log_prob, rtol=1e-5)
-    # The reported loss is nats per real token.
+    # The reported loss is nats per scored token, the end included.
     model.compile(optimizer="adam")
     for data in (x, after):
         result = model.evaluate(data, batch_size=3, verbose=0, return_dict=True)
