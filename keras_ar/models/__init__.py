@@ -8,6 +8,7 @@ from keras_ar.models.made import MADE
 from keras_ar.models.pixelcnn import PixelCNN
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from keras_ar.models.recurrent_lm import RecurrentLM
+from keras_ar.models.transformer_lm import TransformerLM
 from keras_ar.models.wavenet import WaveNet
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "PixelCNN",
     "PixelCNNPlusPlus",
     "RecurrentLM",
+    "TransformerLM",
     "WaveNet",
 ]
