@@ -86,6 +86,80 @@ def test_exp_log_prob_sums_to_one(kwargs):
     )
 
 
+# Every valid right-padded text of a 4-token vocabulary (0 is the pad, the
+# end of a text): k real tokens then pads, k = 0..3; 1 + 3 + 9 + 27 texts.
+PAD_VOCAB = 4
+PADDED_TEXTS = np.array(
+    [
+        list(words) + [0] * (LENGTH - k)
+        for k in range(LENGTH + 1)
+        for words in itertools.product(range(1, PAD_VOCAB), repeat=k)
+    ],
+    "int32",
+)
+
+
+@pytest.fixture(scope="module")
+def padded():
+    keras.utils.set_random_seed(9)
+    return _tiny(vocab_size=PAD_VOCAB, pad_token_id=0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"cell": "gru", "num_layers": 2}])
+def test_exp_log_prob_is_a_distribution_over_padded_texts(kwargs):
+    keras.utils.set_random_seed(9)
+    model = _tiny(vocab_size=PAD_VOCAB, pad_token_id=0, **kwargs)
+    probs = np.exp(model.log_prob(PADDED_TEXTS))
+    np.testing.assert_allclose(probs.sum(), 1.0, atol=1e-5)
+    assert probs.max() > 4.0 / len(PADDED_TEXTS)
+    # The empty text is the end drawn first: the start-state probability of 0.
+    start = dict(model.next_token_probs(None, top=PAD_VOCAB))
+    np.testing.assert_allclose(probs[0], start[0], rtol=1e-4)
+
+
+def _chi_square_p_value(samples, texts, probs):
+    """p-value of samples (rows of `texts`) against the probabilities."""
+    index = {tuple(t): i for i, t in enumerate(texts.tolist())}
+    codes = np.array([index[tuple(row)] for row in samples.tolist()])
+    observed = np.bincount(codes, minlength=len(texts))
+    expected = probs * len(samples)
+    # Pool the rare texts into one bin so every expected count is >= 5.
+    rare = expected < 5
+    obs = np.append(observed[~rare], observed[rare].sum())
+    exp = np.append(expected[~rare], expected[rare].sum())
+    return stats.chisquare(obs, exp * obs.sum() / exp.sum())[1]
+
+
+def test_generated_texts_end_and_follow_exp_log_prob(padded):
+    n = 4000
+    samples = padded.generate(num_samples=n, seed=0)
+    assert samples.shape == (n, LENGTH) and samples.dtype == np.int32
+    # Every text ends at its first pad: only padding follows it (a KeyError
+    # in the chi-square below would mean an invalid text).
+    ended = (samples == 0).any(axis=1)
+    assert 0 < ended.mean() < 1
+    probs = np.exp(padded.log_prob(PADDED_TEXTS))
+    assert _chi_square_p_value(samples, PADDED_TEXTS, probs) > 1e-3
+    np.testing.assert_array_equal(
+        padded.generate(num_samples=n, seed=0, use_cache=False), samples
+    )
+    # stop_token_ids=None draws the pad like any token: texts with words
+    # after a pad appear.
+    free = padded.generate(num_samples=500, seed=0, stop_token_ids=None)
+    after_pad = np.cumsum(free == 0, axis=1) > 0
+    assert (after_pad & (free != 0)).any()
+
+
+def test_keras_hub_random_sampler_follows_exp_log_prob(padded):
+    keras_hub = pytest.importorskip("keras_hub")
+    n = 4000
+    samples = padded.generate(
+        num_samples=n, sampler=keras_hub.samplers.RandomSampler(seed=3)
+    )
+    probs = np.exp(padded.log_prob(PADDED_TEXTS))
+    assert _chi_square_p_value(samples, PADDED_TEXTS, probs) > 1e-3
+
+
 def test_logits_are_causal(tiny):
     x = np.array([[0, 1, 2]], "int32")
     # Row 0 is x, row 1 + t is x with token t changed: one forward pass.
@@ -288,6 +362,124 @@ def test_stop_tokens_end_sequences(small):
             np.testing.assert_array_equal(row[hits.argmax() + 1 :], 0)
 
 
+def _keras_hub_samplers():
+    keras_hub = pytest.importorskip("keras_hub")
+    s = keras_hub.samplers
+    return {
+        "greedy": lambda: s.GreedySampler(),
+        "top_k": lambda: s.TopKSampler(k=2, seed=5),
+        "top_p": lambda: s.TopPSampler(p=0.5, seed=5),
+        "beam": lambda: s.BeamSampler(num_beams=3),
+    }
+
+
+@pytest.mark.parametrize("name", ["greedy", "top_k", "top_p", "beam"])
+def test_keras_hub_samplers_cached_and_uncached(small, name):
+    make = _keras_hub_samplers()[name]
+    kwargs = dict(prompt=[3, 1], num_samples=50, temperature=1.7)
+    # A fresh sampler per call: its seed generator starts over.
+    cached = small.generate(sampler=make(), use_cache=True, **kwargs)
+    uncached = small.generate(sampler=make(), use_cache=False, **kwargs)
+    assert cached.shape == (50, 6) and cached.dtype == np.int32
+    np.testing.assert_array_equal(cached, uncached)
+    np.testing.assert_array_equal(cached[:, :2], np.tile([3, 1], (50, 1)))
+    # Texts end at their first pad (the end token), padding after it.
+    generated = cached[:, 2:]
+    after_end = np.cumsum(generated == 0, axis=1) - (generated == 0) > 0
+    assert (generated[after_end] == 0).all()
+    ranks = _ranks(small, cached)[:, 2:][~after_end]
+    if name == "greedy":
+        assert ranks.max() == 0
+        np.testing.assert_array_equal(
+            cached, _generate(small, "greedy", num_samples=50)[:50]
+        )
+    if name == "top_k":
+        assert ranks.max() == 1 and ranks.min() == 0
+
+
+def test_keras_hub_sampler_errors(small):
+    keras_hub = pytest.importorskip("keras_hub")
+    with pytest.raises(ValueError, match="top_k.*constructor"):
+        small.generate(sampler=keras_hub.samplers.TopKSampler(k=2), top_k=3)
+    with pytest.raises(ValueError, match="ContrastiveSampler"):
+        small.generate(sampler=keras_hub.samplers.ContrastiveSampler())
+
+
+def test_keras_hub_beam_sampler_returns_all_beams(small):
+    keras_hub = pytest.importorskip("keras_hub")
+    beams, scores = small.generate(
+        prompt=[3, 1],
+        num_samples=2,
+        sampler=keras_hub.samplers.BeamSampler(num_beams=3, return_all_beams=True),
+    )
+    assert beams.shape == (2, 3, 6) and scores.shape == (2, 3)
+    assert (np.diff(scores, axis=1) <= 1e-6).all()  # best first
+
+
+def _fitted_vectorizer(length=6):
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=20, output_sequence_length=length
+    )
+    vectorizer.adapt(
+        np.array(
+            ["recipe for roasted soup | boil", "recipe for beans with soup"],
+            dtype=object,
+        )
+    )
+    return vectorizer
+
+
+def test_tokenizer_travels_with_the_model(tmp_path):
+    keras.utils.set_random_seed(2)
+    vectorizer = _fitted_vectorizer()
+    vocab = vectorizer.get_vocabulary()
+    model = RecurrentLM(
+        vocab_size=len(vocab), sequence_length=6, embedding_dim=4, units=8
+    ).attach_tokenizer(vectorizer)
+    path = os.path.join(str(tmp_path), "lm.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [str(w) for w in loaded.tokenizer.get_vocabulary()] == vocab
+    texts = loaded.generate("Recipe for roasted", num_samples=4, seed=0)
+    assert texts == model.generate("Recipe for roasted", num_samples=4, seed=0)
+    assert all(t.startswith("recipe for roasted") for t in texts)
+    np.testing.assert_array_equal(
+        loaded.encode("soup with beans"), model.encode("soup with beans")
+    )
+    assert loaded.get_config()["tokenizer"] == model.get_config()["tokenizer"]
+
+
+def test_keras_hub_tokenizer_travels_with_the_model(tmp_path):
+    keras_hub = pytest.importorskip("keras_hub")
+    import tensorflow as tf  # keras-hub's vocabulary tools read tf.data
+
+    texts = ["Recipe for roasted soup . Boil it", "Recipe for beans with soup"]
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(texts),
+        vocabulary_size=40,
+        lowercase=True,
+        reserved_tokens=["[PAD]", "[UNK]"],
+    )
+    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=vocabulary, lowercase=True
+    )
+    keras.utils.set_random_seed(2)
+    model = RecurrentLM(
+        vocab_size=len(vocabulary),
+        sequence_length=8,
+        embedding_dim=4,
+        units=8,
+        tokenizer=tokenizer,
+    )
+    path = os.path.join(str(tmp_path), "lm.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.tokenizer.get_vocabulary() == list(vocabulary)
+    out = loaded.generate("Recipe for roasted", num_samples=3, seed=1)
+    assert out == model.generate("Recipe for roasted", num_samples=3, seed=1)
+    assert all(t.startswith("recipe for roasted") for t in out)
+
+
 @pytest.fixture
 def text_model():
     vectorizer = keras.layers.TextVectorization(
@@ -365,6 +557,12 @@ def test_bad_inputs(tiny):
         tiny.generate(stop_token_ids=[3])
     with pytest.raises(ValueError, match="max_length"):
         tiny.generate(prompt=[0, 1, 2], max_length=2)
+    with pytest.raises(ValueError, match="stop_token_ids.*auto"):
+        tiny.generate(stop_token_ids="never")
+    with pytest.raises(TypeError, match="get_vocabulary"):
+        tiny.attach_tokenizer(object())
+    with pytest.raises(ValueError, match="vocab_size=3"):
+        tiny.attach_tokenizer(_fitted_vectorizer())
     with pytest.raises(ValueError, match="cell"):
         RecurrentLM(vocab_size=5, cell="rnn")
     with pytest.raises(ValueError, match="pad_token_id"):

@@ -8,6 +8,7 @@ from keras_ar.models.made import MADE
 from keras_ar.models.pixelcnn import PixelCNN
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from keras_ar.models.recurrent_lm import RecurrentLM
+from keras_ar.models.text_model import TextAutoregressiveModel
 from keras_ar.models.transformer_lm import TransformerLM
 from keras_ar.models.wavenet import WaveNet
 
@@ -20,6 +21,7 @@ __all__ = [
     "PixelCNN",
     "PixelCNNPlusPlus",
     "RecurrentLM",
+    "TextAutoregressiveModel",
     "TransformerLM",
     "WaveNet",
 ]

@@ -118,9 +118,12 @@ class TextAutoregressiveModel(AutoregressiveModel):
         # attribute: Keras' saving walks attributes, so the tokenizer's
         # assets are written to and read from the `.keras` file.
         object.__setattr__(self, "_tokenizer", None)
-        if tokenizer is not None:
-            if isinstance(tokenizer, dict):
-                tokenizer = keras.saving.deserialize_keras_object(tokenizer)
+        if isinstance(tokenizer, dict):
+            # From a saved config: the vocabulary may come later, with the
+            # tokenizer's assets, so it is not checked here.
+            tokenizer = keras.saving.deserialize_keras_object(tokenizer)
+            object.__setattr__(self, "_tokenizer", tokenizer)
+        elif tokenizer is not None:
             self.attach_tokenizer(tokenizer)
 
     @property
@@ -556,6 +559,12 @@ class TextAutoregressiveModel(AutoregressiveModel):
             )
         if prompt_length >= max_length:
             return x0
+        # keras-hub's loop stops once every row holds a stop token after its
+        # prompt, so the positions still to draw must not hold one (the end
+        # token is the pad): they get another id until drawn.
+        placeholder = min(set(range(len(stop_ids) + 1)) - set(stop_ids))
+        x0 = x0.copy()
+        x0[:, prompt_length:] = placeholder
         x = ops.convert_to_tensor(x0, "int32")
 
         def next_fn(prompt, cache, index):
