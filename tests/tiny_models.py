@@ -65,6 +65,18 @@ def image_transformer(rng):
     return model, rng.integers(0, 4, (8, 2, 3, 1)), None
 
 
+def transformer_lm(rng):
+    from keras_ar.models import TransformerLM
+
+    model = TransformerLM(
+        vocab_size=7, sequence_length=6, num_layers=1, num_heads=2, hidden_dim=8,
+        intermediate_dim=16,
+    )  # fmt: skip
+    x = rng.integers(1, 7, (8, 6))
+    x[:, 4:] = 0  # four words and the end of the text
+    return model, x, None
+
+
 TINY_MODELS = {
     "pixelcnn": pixelcnn,
     "gated_pixelcnn": gated_pixelcnn,
@@ -73,6 +85,7 @@ TINY_MODELS = {
     "made": made,
     "recurrent_lm": recurrent_lm,
     "image_transformer": image_transformer,
+    "transformer_lm": transformer_lm,
 }
 
 
