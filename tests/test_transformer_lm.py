@@ -33,19 +33,20 @@ def _np(x):
     return keras.ops.convert_to_numpy(x)
 
 
-def _tiny(seed=0, scale=1.5, **kwargs):
-    keras.utils.set_random_seed(seed)
+def _tiny(**kwargs):
     config = dict(vocab_size=VOCAB, sequence_length=LENGTH, **ARCH)
     config.update(kwargs)
     model = TransformerLM(**config)
-    # Large token embeddings (tied to the logits): far from uniform.
-    redraw_weights([model.embeddings], scale=scale, seed=seed)
+    # Every weight redrawn with NumPy: far from uniform (the most likely
+    # text is 5 to 10 times the uniform probability), yet every text has a
+    # probability a few thousand samples can test; the same on every backend.
+    redraw_weights([model], scale=0.5, seed=1)
     return model
 
 
 @pytest.fixture(scope="module")
 def padded():
-    return _tiny(seed=3)
+    return _tiny()
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def small():
     """A longer model for the generation tests (one set of shapes)."""
     keras.utils.set_random_seed(11)
     model = TransformerLM(vocab_size=7, sequence_length=6, **ARCH)
-    redraw_weights([model.embeddings], scale=1.0, seed=1)
+    redraw_weights([model], scale=0.5, seed=2)
     return model
 
 
@@ -66,8 +67,6 @@ def small():
 )
 def test_exp_log_prob_sums_to_one_over_fixed_length_sequences(kwargs):
     model = _tiny(pad_token_id=None, **kwargs)
-    if not kwargs.get("tie_weights", True):
-        redraw_weights([model.embeddings], scale=1.5)
     probs = np.exp(model.log_prob(ALL_SEQUENCES))
     np.testing.assert_allclose(probs.sum(), 1.0, atol=1e-5)
     assert probs.max() > 4.0 / len(ALL_SEQUENCES)
@@ -106,7 +105,7 @@ def test_key_value_cache_equals_the_full_call(small):
     x = np.random.default_rng(2).integers(1, 7, size=(3, 6)).astype("int32")
     full = _np(small(x))
     xt = keras.ops.convert_to_tensor(x)
-    for prompt_length in (0, 1, 4):
+    for prompt_length in (0, 4):
         cache = small._init_cache(xt, prompt_length)
         for i in range(prompt_length, 6):
             logits, cache = small._cached_logits(
@@ -163,13 +162,13 @@ def test_greedy_picks_the_argmax_and_stop_tokens_end(small):
 
 def test_keras_hub_sampler_cached_equals_uncached(small):
     keras_hub = pytest.importorskip("keras_hub")
-    sampler = keras_hub.samplers.TopKSampler(k=2)
-    cached = small.generate(prompt=[3, 1], num_samples=4, sampler=sampler, seed=0)
     greedy = keras_hub.samplers.GreedySampler()
     a = small.generate(prompt=[3, 1], num_samples=2, sampler=greedy, use_cache=True)
     b = small.generate(prompt=[3, 1], num_samples=2, sampler=greedy, use_cache=False)
     np.testing.assert_array_equal(a, b)
-    assert cached.shape == (4, 6) and (cached[:, :2] == [3, 1]).all()
+    assert a.shape == (2, 6) and (a[:, :2] == [3, 1]).all()
+    # keras-hub's greedy choice is keras_ar's (stop at the end, by default).
+    np.testing.assert_array_equal(a, small.generate(prompt=[3, 1], num_samples=2, sampler="greedy"))
 
 
 # ----------------------------------------------------------------------
