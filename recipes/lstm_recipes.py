@@ -10,9 +10,12 @@ book, a callback prints a generated recipe from "recipe for" after every
 epoch, and at the end the book's prompts are continued at temperatures 1.0
 and 0.2 with the most likely next words shown.
 
-Unlike the book, padding is masked out of the loss (it scores real words
-only), and 20% of the recipes (the book's VALIDATION_SPLIT, which it never
-uses) are held out for the validation perplexity.
+Unlike the book, padding is not a word: the first pad token of a recipe is
+its end, scored like a word, and what follows is masked out of the loss, so
+the model learns where recipes end and `generate` stops there (the book's
+`TextGenerator` also stops at id 0, but its model learns padding as words).
+20% of the recipes (the book's VALIDATION_SPLIT, which it never uses) are
+held out for the validation perplexity (per word, the end counted).
 
 Run:
 
@@ -23,10 +26,12 @@ Run:
 repository, when present (158 recipes); the book's data set is Kaggle's
 "Epicurious - Recipes with Rating and Nutrition" `full_format_recipes.json`.
 
-Outputs in --out: metrics.json, model.keras, vocabulary.txt (attach it again
-after loading: the tokenizer is not part of the .keras file),
-training_curve.png, generated_during_training.txt, samples.txt (temperatures
-0.2, 0.5 and 1.0) and next_word_probs.txt (the book's prompts).
+Outputs in --out: metrics.json, model.keras (with its TextVectorization
+vocabulary: `keras.saving.load_model` gives back a model that generates from
+text), training_curve.png, generated_during_training.txt, samples.txt
+(temperatures 0.2, 0.5 and 1.0, each recipe up to its end or
+`sequence_length` tokens, then one from the reloaded model.keras) and
+next_word_probs.txt (the book's prompts).
 """
 
 import os
@@ -130,10 +135,11 @@ def load_data(args, settings):
     return vectorizer, x_train, x_val, len(texts)
 
 
-def build_model(settings, vocab_size):
+def build_model(settings, vocab_size, tokenizer=None):
     from keras_ar.models.recurrent_lm import RecurrentLM
 
     model = RecurrentLM(
+        tokenizer=tokenizer,
         vocab_size=vocab_size,
         sequence_length=settings["sequence_length"],
         embedding_dim=settings["embedding_dim"],
@@ -144,13 +150,16 @@ def build_model(settings, vocab_size):
     return common.compile_adam(model, settings)
 
 
-def generate_text(model, prompt, num_tokens, temperature, seed, num_samples=1):
-    """`num_samples` continuations of `prompt` by `num_tokens` words."""
+def generate_text(
+    model, prompt, num_tokens, temperature, seed, num_samples=1, max_length=None
+):
+    """`num_samples` continuations of `prompt` by at most `num_tokens` words
+    (or up to `max_length` tokens in all), each ending at its end token."""
     prompt_ids = model.encode(prompt)
     return model.generate(
         prompt=prompt_ids[None],
         num_samples=num_samples,
-        max_length=len(prompt_ids) + num_tokens,
+        max_length=max_length or len(prompt_ids) + num_tokens,
         temperature=temperature,
         seed=seed,
         use_cache=True,
@@ -159,16 +168,23 @@ def generate_text(model, prompt, num_tokens, temperature, seed, num_samples=1):
 
 def next_word_table(model, prompt, temperature, num_tokens, top, seed):
     """The book's `print_probs`: generate `num_tokens` words after `prompt`,
-    showing before each one the `top` most likely next words."""
+    showing before each one the `top` most likely next words (the end of the
+    recipe, id 0, shown as [end])."""
+    import numpy as np
+
     ids = generate_text(model, prompt, num_tokens, temperature, seed)[0]
     start = len(model.encode(prompt))
+    # Up to and including the end of the text, if the model ended it.
+    ends = np.flatnonzero(ids[start:] == 0)
+    if ends.size:
+        ids = ids[: start + ends[0] + 1]
     lines = [f"=== prompt: {prompt!r}, temperature {temperature} ==="]
     for k in range(start, len(ids)):
         lines.append(f"\nPROMPT: {model.decode(ids[:k])}")
         for word, prob in model.next_token_probs(
             ids[:k], top=top, temperature=temperature
         ):
-            lines.append(f"{word}:   \t{100 * prob:.2f}%")
+            lines.append(f"{word or '[end]'}:   \t{100 * prob:.2f}%")
     lines.append(f"\nGENERATED: {model.decode(ids)}\n")
     return "\n".join(lines)
 
@@ -176,6 +192,8 @@ def next_word_table(model, prompt, temperature, num_tokens, top, seed):
 def main(argv=None):
     run = common.Run(RECIPE, build_parser(), PRESETS, argv)
     args, settings = run.args, run.settings
+    import keras
+    import numpy as np
 
     vectorizer, x_train, x_val, num_recipes = load_data(args, settings)
     vocab = vectorizer.get_vocabulary()
@@ -185,8 +203,8 @@ def main(argv=None):
     )
     # The output layer covers the vocabulary actually built (at most
     # `vocab_size` words), so the perplexity is over real words only.
-    model = build_model(settings, len(vocab))
-    model.attach_tokenizer(vectorizer)
+    # The vectorizer travels with the model (saved in model.keras).
+    model = build_model(settings, len(vocab), tokenizer=vectorizer)
     if args.verbose:
         model.summary()
 
@@ -206,27 +224,41 @@ def main(argv=None):
 
     run.fit(model, x_train, x_val, write_generation)
     val = run.evaluate(model, x_val)
-    run.log(f"validation perplexity: {val['perplexity']:.2f} (per real word)")
+    run.log(
+        f"validation perplexity: {val['perplexity']:.2f} (per word, the end "
+        "of each recipe counted)"
+    )
 
-    run.save_model(model)
-    vocab_path = run.path("vocabulary.txt")
-    with open(vocab_path, "w") as f:
-        f.write("\n".join(vocab) + "\n")
+    model_path = run.save_model(model)
 
-    # Samples at several temperatures from the training prompt.
-    chunks = []
+    # Samples at several temperatures from the training prompt, each up to
+    # its end (or sequence_length tokens).
+    length = settings["sequence_length"]
+    chunks, ended = [], []
     for t in SAMPLE_TEMPERATURES:
-        texts = model.decode(
-            generate_text(
-                model,
-                TRAINING_PROMPT,
-                settings["generate_tokens"],
-                t,
-                args.seed,
-                num_samples=settings["samples_per_temperature"],
-            )  # fmt: skip
-        )
+        ids = generate_text(
+            model, TRAINING_PROMPT, None, t, args.seed,
+            num_samples=settings["samples_per_temperature"], max_length=length,
+        )  # fmt: skip
+        texts = []
+        for row, text in zip(ids, model.decode(ids)):
+            end = np.flatnonzero(row == 0)
+            ended.append(bool(end.size))
+            texts.append(
+                f"{text}\n[ended after {end[0]} words]"
+                if end.size
+                else f"{text}\n[no end within {length} words]"
+            )
         chunks.append(f"=== temperature {t} ===\n" + "\n\n".join(texts) + "\n")
+    # The saved file alone (no side files) generates from text.
+    reloaded = keras.saving.load_model(model_path)
+    text = reloaded.generate(
+        "recipe for roasted", max_length=length, temperature=0.5, seed=args.seed
+    )[0]
+    chunks.append(
+        "=== model.keras reloaded, 'recipe for roasted', temperature 0.5 ===\n"
+        + text + "\n"
+    )  # fmt: skip
     samples_path = run.path("samples.txt")
     with open(samples_path, "w") as f:
         f.write("\n".join(chunks))
@@ -244,13 +276,14 @@ def main(argv=None):
     with open(probs_path, "w") as f:
         f.write("\n\n".join(tables))
     print("\n\n".join(tables))
-    run.paths += [vocab_path, samples_path, probs_path, during_path]
+    run.paths += [samples_path, probs_path, during_path]
 
     return run.finish(
         model, samples_path, "LSTM, Epicurious recipes", ["loss", "perplexity"],
         val_perplexity=val["perplexity"],
         val_bits_per_word=val["bits_per_dim"],
         val_nats_per_word=val["loss"],
+        samples_ended=float(np.mean(ended)),
         num_recipes=num_recipes,
         num_train=len(x_train),
         num_val=len(x_val),

@@ -211,13 +211,19 @@ def test_lstm_recipe(recipes_json, tmp_path, capsys):
     assert "%" in probs
     during = (out / "generated_during_training.txt").read_text()
     assert during.startswith("epoch 1: recipe for") and "epoch 2: recipe for" in during
-    vocab = (out / "vocabulary.txt").read_text().splitlines()
-    assert vocab[:2] == ["", "[UNK]"] and len(vocab) == metrics["vocabulary_size"]
+    # Each sample says whether it ended; the reloaded model.keras wrote one.
+    per_temperature = metrics["settings"]["samples_per_temperature"]
+    assert samples.count("[ended after ") + samples.count(
+        "[no end within "
+    ) == per_temperature * len(lstm_recipes.SAMPLE_TEMPERATURES)
+    assert 0.0 <= metrics["samples_ended"] <= 1.0
+    assert "=== model.keras reloaded" in samples
+    assert not (out / "vocabulary.txt").exists()
     check_png(out / "training_curve.png")
     assert printed.rstrip().splitlines()[-1].endswith(str(out / "samples.txt"))
 
-    # model.keras reloads with identical log_prob (the tokenizer is not
-    # part of the file: vocabulary.txt restores the text interface).
+    # model.keras reloads with identical log_prob and, with no side files,
+    # the same text generation (the vectorizer travels inside it).
     trained = result["trained_model"]
     loaded = keras.saving.load_model(out / "model.keras")
     ids = trained.encode("recipe for roasted vegetables | chop the onion .")
@@ -227,6 +233,9 @@ def test_lstm_recipe(recipes_json, tmp_path, capsys):
     np.testing.assert_allclose(
         loaded.log_prob(x), trained.log_prob(x), rtol=1e-5, atol=1e-5
     )
+    assert loaded.tokenizer.get_vocabulary()[:2] == ["", "[UNK]"]
+    assert len(loaded.tokenizer.get_vocabulary()) == metrics["vocabulary_size"]
+    np.testing.assert_array_equal(loaded.encode("recipe for"), trained.encode("recipe for"))
 
 
 def test_backend_flag_cannot_switch_an_imported_keras():

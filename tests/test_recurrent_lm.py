@@ -1,7 +1,10 @@
-"""RecurrentLM: a normalized likelihood with a start state, masked padding,
-step-wise states equal to the full call, and generation with every sampler
-(cached == uncached, chi-square against exp(log_prob), beam search exact on
-a tiny model), text prompts, training, saving and input errors."""
+"""RecurrentLM (and the TextAutoregressiveModel base): a normalized
+likelihood with a start state, over padded texts with a scored end;
+step-wise states equal to the full call; generation with every sampler,
+keras_ar's and keras-hub's (cached == uncached, generated texts end and
+follow exp(log_prob) by chi-square, beam search exact on a tiny model); text
+prompts; tokenizers saved inside the .keras file (TextVectorization and
+keras-hub WordPiece); training, saving and input errors."""
 
 import itertools
 import os
@@ -368,21 +371,20 @@ def _keras_hub_samplers():
     return {
         "greedy": lambda: s.GreedySampler(),
         "top_k": lambda: s.TopKSampler(k=2, seed=5),
-        "top_p": lambda: s.TopPSampler(p=0.5, seed=5),
         "beam": lambda: s.BeamSampler(num_beams=3),
     }
 
 
-@pytest.mark.parametrize("name", ["greedy", "top_k", "top_p", "beam"])
+@pytest.mark.parametrize("name", ["greedy", "top_k", "beam"])
 def test_keras_hub_samplers_cached_and_uncached(small, name):
     make = _keras_hub_samplers()[name]
-    kwargs = dict(prompt=[3, 1], num_samples=50, temperature=1.7)
+    kwargs = {k: v for k, v in GENERATE.items() if k != "seed"}
     # A fresh sampler per call: its seed generator starts over.
     cached = small.generate(sampler=make(), use_cache=True, **kwargs)
     uncached = small.generate(sampler=make(), use_cache=False, **kwargs)
-    assert cached.shape == (50, 6) and cached.dtype == np.int32
+    assert cached.shape == (200, 6) and cached.dtype == np.int32
     np.testing.assert_array_equal(cached, uncached)
-    np.testing.assert_array_equal(cached[:, :2], np.tile([3, 1], (50, 1)))
+    np.testing.assert_array_equal(cached[:, :2], np.tile([3, 1], (200, 1)))
     # Texts end at their first pad (the end token), padding after it.
     generated = cached[:, 2:]
     after_end = np.cumsum(generated == 0, axis=1) - (generated == 0) > 0
@@ -390,9 +392,7 @@ def test_keras_hub_samplers_cached_and_uncached(small, name):
     ranks = _ranks(small, cached)[:, 2:][~after_end]
     if name == "greedy":
         assert ranks.max() == 0
-        np.testing.assert_array_equal(
-            cached, _generate(small, "greedy", num_samples=50)[:50]
-        )
+        np.testing.assert_array_equal(cached, _generate(small, "greedy"))
     if name == "top_k":
         assert ranks.max() == 1 and ranks.min() == 0
 

@@ -196,3 +196,30 @@ def test_config_round_trip(sampler):
     )
     assert type(revived) is type(sampler)
     assert revived.get_config() == sampler.get_config()
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (GreedySampler(), ("GreedySampler", {})),
+        (TopKSampler(3), ("TopKSampler", {"k": 3})),
+        (TopPSampler(0.7), ("TopPSampler", {"p": 0.7})),
+        (RandomSampler(), ("RandomSampler", {})),
+    ],
+    ids=["greedy", "top_k", "top_p", "random"],
+)
+def test_same_candidates_as_keras_hub(ours, theirs):
+    """keras_ar's samplers do keras-hub's job (the docstring says why they
+    are kept): from the same logits they emit the same set of tokens."""
+    keras_hub = pytest.importorskip("keras_hub")
+    name, kwargs = theirs
+    hub = getattr(keras_hub.samplers, name)(**kwargs, **(
+        {} if name == "GreedySampler" else {"seed": 0}
+    ))  # fmt: skip
+    logits, tiled, u = _grid(4, 8, 300, seed=5)
+    tiled = tiled / 2.0  # flatter, so every candidate is drawn
+    mine = _np(ours(tiled, u)).reshape(4, 300)
+    probs = hub.compute_probabilities(keras.ops.convert_to_tensor(tiled))
+    drawn = _np(hub.get_next_token(probs)).reshape(4, 300)
+    for row in range(4):
+        assert set(mine[row].tolist()) == set(drawn[row].tolist())

@@ -3,6 +3,32 @@
 Every sampler spends uniforms drawn up front (inverse CDF), so that the same
 seed gives the same tokens on the cached and the uncached generation path.
 `get(identifier, ...)` resolves the `sampler=` argument of `generate`.
+
+keras-hub's samplers. A text model's `generate(sampler=...)` also takes
+keras-hub sampler objects (`keras_hub.samplers.TopPSampler(p=0.9)`,
+`TopKSampler`, `GreedySampler`, `RandomSampler`, `BeamSampler`; install the
+`text` extra): they run their own loop on the model's cached or uncached
+step, draw with their own seed and temperature, and end texts at the
+model's end token like these. keras_ar keeps its own samplers only for what
+keras-hub's do not give:
+
+- Seeds that mean the same everywhere: `generate(seed=s)` gives the same
+  tokens on the cached and the uncached path and on TensorFlow, JAX and
+  PyTorch (the uniforms come from NumPy and are spent by inverse CDF inside
+  the compiled loop); keras-hub's draw from the backend's generator, which
+  differs across backends and advances from call to call.
+- Generation with no keras-hub installed (`import keras_ar` needs only
+  Keras), for every model family.
+- A beam search that freezes a beam once it has ended (extended only by
+  padding, at no cost), so its scores are the log-probabilities of whole
+  texts and a wide enough beam is exact (tests check it); keras-hub's keeps
+  extending ended beams.
+
+`RandomSampler`, `GreedySampler`, `TopKSampler` and `TopPSampler` choose
+from the same candidates as keras-hub's namesakes (tests compare them; the
+nucleus can differ only at exact ties); they exist for the first two points.
+Names, arguments (`k`, `p`, `num_beams`, `return_all_beams`) and meanings
+follow keras-hub's, so a sampler can be swapped for the other library's.
 """
 
 from keras_ar.samplers.beam_sampler import BeamSampler
