@@ -31,7 +31,10 @@ def parse_args(argv):
     parser.add_argument("--backend", default=None, help="tensorflow, jax or torch")
     parser.add_argument(
         "--cases",
-        default="pixelcnn16,pixelcnn28,gated,pixelcnnpp,wavenet,lstm",
+        default=(
+            "pixelcnn16,pixelcnn28,gated,pixelcnnpp,wavenet,lstm,"
+            "transformer_lm,image_transformer"
+        ),
         help="comma-separated cases to run",
     )
     parser.add_argument("--num-samples", type=int, default=16)
@@ -77,13 +80,14 @@ def book_image_loop(model, num_samples, temperature=1.0):
     return images
 
 
-def book_text_loop(model, num_samples, length, temperature=1.0):
-    """The book's TextGenerator: predict on the whole sequence per token."""
+def book_text_loop(model, num_samples, length, temperature=1.0, prompt=None):
+    """The book's TextGenerator: predict on the whole sequence per token
+    (from `prompt`, default one token, to `length` tokens)."""
     import numpy as np
 
-    tokens = np.ones((num_samples, 1), "int32")
+    tokens = np.ones((num_samples, 1), "int32") if prompt is None else prompt
     rng = np.random.default_rng(0)
-    for _ in range(length - 1):
+    for _ in range(length - tokens.shape[1]):
         logits = model.predict(tokens, verbose=0)[:, -1, :] / temperature
         probs = np.exp(logits - logits.max(-1, keepdims=True))
         probs /= probs.sum(-1, keepdims=True)
@@ -183,6 +187,38 @@ def run_case(case, args):
                 )
             )
         return [row]
+    if case == "transformer_lm":
+        from keras_ar.models.transformer_lm import TransformerLM
+
+        # The recipe's quick model with the book's 10000 words: a 10-token
+        # prompt continued by 200 tokens.
+        model = TransformerLM(
+            vocab_size=10000, sequence_length=256, num_layers=2, num_heads=4,
+            hidden_dim=128, intermediate_dim=256,
+        )  # fmt: skip
+        prompt = np.random.default_rng(0).integers(1, 10000, (n, 10)).astype("int32")
+        length = prompt.shape[1] + 200
+        row = {"case": "TransformerLM, 10-token prompt + 200 tokens", "output_size": 200}
+        row["book_first"], row["book_steady"] = measure(
+            lambda: book_text_loop(model, n, length, prompt=prompt)
+        )
+        for key, cache in (("uncached", False), ("cached", True)):
+            row[f"{key}_first"], row[f"{key}_steady"] = measure(
+                lambda c=cache: model.generate(
+                    prompt=prompt, max_length=length, num_samples=n, seed=0,
+                    use_cache=c, stop_token_ids=None,  # all 200 tokens
+                )
+            )
+        return [row]
+    if case == "image_transformer":
+        from keras_ar.models.image_transformer import ImageTransformer
+
+        # The book's image size and levels with a small ImageGPT.
+        model = ImageTransformer(
+            (16, 16, 1), levels=4, num_layers=2, num_heads=4, hidden_dim=128,
+            intermediate_dim=256,
+        )  # fmt: skip
+        return [image_case("ImageTransformer 16x16, 4 levels", model, n)]
     raise ValueError(f"unknown case {case!r}")
 
 
