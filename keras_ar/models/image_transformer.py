@@ -5,6 +5,7 @@ Pixels"), built from keras-hub's `TransformerDecoder`."""
 import keras
 from keras import ops
 
+from keras_ar.backend import no_grad
 from keras_ar.layers.causal_transformer_stack import CausalTransformerStack
 from keras_ar.layers.raster_position_embedding import RasterPositionEmbedding
 from keras_ar.models.image_model import ImageAutoregressiveModel
@@ -173,8 +174,11 @@ class ImageTransformer(ImageAutoregressiveModel):
             batch = ops.shape(state["x"])[0]
             flat = ops.reshape(state["x"], (batch, self.sequence_length))
             tokens = self._input_tokens(flat)[:, :start]
-            h = self._embed(tokens, state.get("labels"))
-            _, cache = self.transformer(h, cache=state["cache"], cache_update_index=0)
+            with no_grad():  # eager, outside the compiled loop
+                h = self._embed(tokens, state.get("labels"))
+                _, cache = self.transformer(
+                    h, cache=state["cache"], cache_update_index=0
+                )
             state = {**state, "cache": cache}
         return state, start
 

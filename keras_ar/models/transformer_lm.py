@@ -5,6 +5,7 @@ style: Radford et al., 2019) built from keras-hub's
 import keras
 from keras import ops
 
+from keras_ar.backend import no_grad
 from keras_ar.layers.causal_transformer_stack import CausalTransformerStack
 from keras_ar.models.text_model import TextAutoregressiveModel
 from keras_ar.optional import import_keras_hub
@@ -193,9 +194,10 @@ class TransformerLM(TextAutoregressiveModel):
             # then reads x_{P-1} at position P.
             start = ops.full((batch, 1), self._start_id, "int32")
             tokens = ops.concatenate([start, x[:, : prompt_length - 1]], axis=1)
-            _, kv = self.transformer(
-                self.embeddings(tokens), cache=kv, cache_update_index=0
-            )
+            with no_grad():  # eager, outside the compiled loop
+                _, kv = self.transformer(
+                    self.embeddings(tokens), cache=kv, cache_update_index=0
+                )
         return {"key_value": kv}
 
     def _cached_logits(self, i, x, cache):
