@@ -70,11 +70,9 @@ def transformer_lm(rng):
 
     model = TransformerLM(
         vocab_size=7, sequence_length=6, num_layers=1, num_heads=2, hidden_dim=8,
-        intermediate_dim=16,
+        intermediate_dim=16, pad_token_id=None,
     )  # fmt: skip
-    x = rng.integers(1, 7, (8, 6))
-    x[:, 4:] = 0  # four words and the end of the text
-    return model, x, None
+    return model, rng.integers(0, 7, (8, 6)), None
 
 
 TINY_MODELS = {
