@@ -81,13 +81,14 @@ def book_image_loop(model, num_samples, temperature=1.0):
     return images
 
 
-def book_text_loop(model, num_samples, length, temperature=1.0):
-    """TextGenerator: predict on the whole sequence per token."""
+def book_text_loop(model, num_samples, length, temperature=1.0, prompt=None):
+    """The book's TextGenerator: predict on the whole sequence per token
+    (from `prompt`, default one token, to `length` tokens)."""
     import numpy as np
 
-    tokens = np.ones((num_samples, 1), "int32")
+    tokens = np.ones((num_samples, 1), "int32") if prompt is None else prompt
     rng = np.random.default_rng(0)
-    for _ in range(length - 1):
+    for _ in range(length - tokens.shape[1]):
         logits = model.predict(tokens, verbose=0)[:, -1, :] / temperature
         probs = np.exp(logits - logits.max(-1, keepdims=True))
         probs /= probs.sum(-1, keepdims=True)
@@ -237,6 +238,44 @@ def lstm(args):
             book=lambda: book_text_loop(model, n, length),
         )  # fmt: skip
     ]
+
+
+@case("transformer_lm")
+def transformer_lm(args):
+    import numpy as np
+
+    from keras_ar.models.transformer_lm import TransformerLM
+
+    # The recipe's quick model with the book's 10000 words: a 10-token
+    # prompt continued by 200 tokens.
+    model = TransformerLM(
+        vocab_size=10000, sequence_length=256, num_layers=2, num_heads=4,
+        hidden_dim=128, intermediate_dim=256,
+    )  # fmt: skip
+    n = args.num_samples
+    prompt = np.random.default_rng(0).integers(1, 10000, (n, 10)).astype("int32")
+    length = prompt.shape[1] + 200
+    # All 200 tokens: no stop at the end-of-text token.
+    kwargs = {"prompt": prompt, "max_length": length, "stop_token_ids": None}
+    return [
+        Case(
+            "TransformerLM, 10-token prompt + 200 tokens", model, kwargs,
+            np.ones((n, length), "int32"), n, 200,
+            book=lambda: book_text_loop(model, n, length, prompt=prompt),
+        )  # fmt: skip
+    ]
+
+
+@case("image_transformer")
+def image_transformer(args):
+    from keras_ar.models.image_transformer import ImageTransformer
+
+    # The book's image size and levels with a small ImageGPT.
+    model = ImageTransformer(
+        (16, 16, 1), levels=4, num_layers=2, num_heads=4, hidden_dim=128,
+        intermediate_dim=256,
+    )  # fmt: skip
+    return [image_case("ImageTransformer 16x16, 4 levels", model, args.num_samples, book=True)]
 
 
 # ----------------------------------------------------------------------------

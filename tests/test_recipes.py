@@ -27,6 +27,7 @@ from recipes import (
     pixelcnn_mixture_fashion_mnist,
     pixelrnn_fashion_mnist,
     pixelsnail_fashion_mnist,
+    transformer_recipes,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -212,8 +213,11 @@ def test_pixelsnail_recipe(fashion_dir, tmp_path, capsys):
     assert (quick["image_size"], quick["distribution"]) == (28, "mixture")
 
 
-def test_lstm_recipe(recipes_json, tmp_path, capsys):
-    out, result, printed = run_recipe(lstm_recipes, tmp_path, recipes_json, capsys)
+@pytest.mark.parametrize(
+    "recipe", [lstm_recipes, transformer_recipes], ids=["lstm", "transformer"]
+)
+def test_text_recipe(recipe, recipes_json, tmp_path, capsys):
+    out, result, printed = run_recipe(recipe, tmp_path, recipes_json, capsys)
     metrics = check_metrics(
         out / "metrics.json", ["val_perplexity", "vocabulary_size", "parameters"]
     )
@@ -226,11 +230,11 @@ def test_lstm_recipe(recipes_json, tmp_path, capsys):
     assert "val_perplexity" in metrics["history"]
 
     samples = (out / "samples.txt").read_text()
-    for t in lstm_recipes.SAMPLE_TEMPERATURES:
+    for t in recipe.SAMPLE_TEMPERATURES:
         assert f"=== temperature {t} ===" in samples
-    assert samples.count("recipe for") >= len(lstm_recipes.SAMPLE_TEMPERATURES)
+    assert samples.count("recipe for") >= len(recipe.SAMPLE_TEMPERATURES)
     probs = (out / "next_word_probs.txt").read_text()
-    for prompt in lstm_recipes.BOOK_PROMPTS:
+    for prompt in recipe.BOOK_PROMPTS:
         assert prompt in probs
     assert "%" in probs
     during = (out / "generated_during_training.txt").read_text()
@@ -239,7 +243,7 @@ def test_lstm_recipe(recipes_json, tmp_path, capsys):
     per_temperature = metrics["settings"]["samples_per_temperature"]
     assert samples.count("[ended after ") + samples.count(
         "[no end within "
-    ) == per_temperature * len(lstm_recipes.SAMPLE_TEMPERATURES)
+    ) == per_temperature * len(recipe.SAMPLE_TEMPERATURES)
     assert 0.0 <= metrics["samples_ended"] <= 1.0
     assert "=== model.keras reloaded" in samples
     assert not (out / "vocabulary.txt").exists()
@@ -302,6 +306,7 @@ def test_recipe_scripts_run_as_scripts():
         "pixelrnn_fashion_mnist",
         "pixelsnail_fashion_mnist",
         "lstm_recipes",
+        "transformer_recipes",
     ):
         proc = subprocess.run(
             [sys.executable, os.path.join(REPO, "recipes", f"{name}.py"), "--help"],

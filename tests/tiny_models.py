@@ -85,6 +85,25 @@ def pixel_rnn_diagonal_bilstm(rng):
     return model, rng.integers(0, 4, (8, 3, 3, 1)), None
 
 
+def image_transformer(rng):
+    from keras_ar.models import ImageTransformer
+
+    model = ImageTransformer(
+        (2, 3, 1), levels=4, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16
+    )
+    return model, rng.integers(0, 4, (8, 2, 3, 1)), None
+
+
+def transformer_lm(rng):
+    from keras_ar.models import TransformerLM
+
+    model = TransformerLM(
+        vocab_size=7, sequence_length=6, num_layers=1, num_heads=2, hidden_dim=8,
+        intermediate_dim=16, pad_token_id=None,
+    )  # fmt: skip
+    return model, rng.integers(0, 7, (8, 6)), None
+
+
 TINY_MODELS = {
     "pixelcnn": pixelcnn,
     "gated_pixelcnn": gated_pixelcnn,
@@ -95,6 +114,8 @@ TINY_MODELS = {
     "recurrent_lm": recurrent_lm,
     "pixel_rnn_row_lstm": pixel_rnn_row_lstm,
     "pixel_rnn_diagonal_bilstm": pixel_rnn_diagonal_bilstm,
+    "image_transformer": image_transformer,
+    "transformer_lm": transformer_lm,
 }
 
 

@@ -3,6 +3,7 @@
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.models.gated_pixelcnn import GatedPixelCNN
 from keras_ar.models.image_model import ImageAutoregressiveModel
+from keras_ar.models.image_transformer import ImageTransformer
 from keras_ar.models.made import MADE
 from keras_ar.models.pixel_rnn import PixelRNN
 from keras_ar.models.pixel_snail import PixelSNAIL
@@ -10,6 +11,7 @@ from keras_ar.models.pixelcnn import PixelCNN
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from keras_ar.models.recurrent_lm import RecurrentLM
 from keras_ar.models.text_model import TextAutoregressiveModel
+from keras_ar.models.transformer_lm import TransformerLM
 from keras_ar.models.wavenet import WaveNet
 
 __all__ = [
@@ -17,11 +19,13 @@ __all__ = [
     "AutoregressiveModel",
     "GatedPixelCNN",
     "ImageAutoregressiveModel",
+    "ImageTransformer",
     "PixelCNN",
     "PixelCNNPlusPlus",
     "PixelRNN",
     "PixelSNAIL",
     "RecurrentLM",
     "TextAutoregressiveModel",
+    "TransformerLM",
     "WaveNet",
 ]

@@ -26,7 +26,8 @@ Modules: `flags` (command line, backend, presets), `outputs` (metrics.json,
 printed paths), `plots` (curves, image grids), `run` (`Run` and its
 callbacks), `resume` (backup and progress of resumable runs), `nan_guard`
 (stopping on a NaN loss), `images` (the image recipes' data, samples and
-evaluation).
+evaluation), `text` (the text recipes' data, split, vocabulary, samples and
+whole run).
 None imports Keras or keras_ar at import time, so that `--backend` can still
 choose the backend. Nothing in `keras_ar/` imports `recipes/`.
 """
@@ -66,6 +67,7 @@ from recipes.common.run import (
     seed_everything,
     tiny_steps,
 )
+from recipes.common.text import run_text_recipe, text_parser
 
 __all__ = [
     "BACKENDS",
@@ -92,9 +94,11 @@ __all__ = [
     "print_outputs",
     "sample_drawer",
     "save_image_grid",
+    "run_text_recipe",
     "select_backend",
     "seed_everything",
     "settings_for",
+    "text_parser",
     "tiny_steps",
     "write_metrics",
 ]
