@@ -113,9 +113,12 @@ def export_onnx(
     filepath = os.fspath(filepath)
     default_signature = input_signature is None
     backend = keras.backend.backend()
+    # JAX needs jax2onnx for Keras' own route; a family may also name
+    # backends whose exporter cannot trace it (`_onnx_via_tensorflow_on`).
+    # Either way the .keras file is exported by a TensorFlow process.
     through_tensorflow = (
         backend == "jax" and importlib.util.find_spec("jax2onnx") is None
-    )
+    ) or backend in getattr(model, "_onnx_via_tensorflow_on", ())
     if default_signature:
         exporter = "tensorflow" if through_tensorflow else backend
         if exporter != "tensorflow" and length is None and None in model.event_shape:
@@ -131,9 +134,10 @@ def export_onnx(
     if through_tensorflow:
         if not default_signature:
             raise ValueError(
-                "On JAX without jax2onnx the model is exported through a "
+                f"{type(model).__name__} on {backend} is exported through a "
                 "TensorFlow process, with its own input spec; a custom "
-                "`input_signature` needs jax2onnx (pip install jax2onnx)."
+                "`input_signature` needs an exporter on this backend (on JAX: "
+                "pip install jax2onnx), or export from TensorFlow."
             )
         if length is not None:
             kwargs["length"] = length

@@ -10,6 +10,15 @@ from keras_ar.validation import check_int, check_positive_float
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
+def gelu_tanh(x):
+    """GELU in GPT-2's tanh approximation: `0.5 x (1 + tanh(sqrt(2 / pi)
+    (x + 0.044715 x^3)))`. The default feed-forward activation: it is what
+    GPT-2 uses, and it exports to ONNX (the exact GELU's `erfc` has no ONNX
+    operator that tf2onnx emits)."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+@keras.saving.register_keras_serializable(package="keras_ar")
 class CausalTransformerStack(keras.layers.Layer):
     """`num_layers` causal self-attention blocks and a final layer norm.
 
@@ -38,7 +47,8 @@ class CausalTransformerStack(keras.layers.Layer):
         intermediate_dim: int >= 1: width of each block's feed-forward layer.
         dropout: float in [0, 1): the decoders' dropout (attention weights,
             attention output and feed-forward output), in training only.
-        activation: the feed-forward activation ("gelu" as in GPT-2).
+        activation: the feed-forward activation (default `gelu_tanh`, GELU
+            in GPT-2's tanh approximation; "gelu" is the exact one).
         layer_norm_epsilon: epsilon of the layer norms.
         normalize_first: pre-LN (True) or post-LN (False) blocks.
         kernel_initializer: initializer of the dense and attention kernels.
@@ -75,7 +85,7 @@ class CausalTransformerStack(keras.layers.Layer):
         num_heads,
         intermediate_dim,
         dropout=0.0,
-        activation="gelu",
+        activation=gelu_tanh,
         layer_norm_epsilon=1e-5,
         normalize_first=True,
         kernel_initializer="glorot_uniform",

@@ -70,6 +70,10 @@ class ImageTransformer(ImageAutoregressiveModel):
     (2, 4, 4, 1)
     """
 
+    # torch.onnx cannot trace Keras' torch layer_norm (a shape becomes a
+    # tensor): on torch, `export(format="onnx")` goes through TensorFlow.
+    _onnx_via_tensorflow_on = ("torch",)
+
     def __init__(
         self,
         image_shape,

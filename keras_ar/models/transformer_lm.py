@@ -79,6 +79,10 @@ class TransformerLM(TextAutoregressiveModel):
     (3, 8)
     """
 
+    # torch.onnx cannot trace Keras' torch layer_norm (a shape becomes a
+    # tensor): on torch, `export(format="onnx")` goes through TensorFlow.
+    _onnx_via_tensorflow_on = ("torch",)
+
     def __init__(
         self,
         vocab_size,
