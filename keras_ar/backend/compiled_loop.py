@@ -62,8 +62,12 @@ def compile_loop(model, step_fn, jit_compile=True):
     if backend == "tensorflow":
         import tensorflow as tf
 
+        # No autograph: the steps branch and loop with keras.ops only, and
+        # autograph's conversion cache, shared by a whole process, was seen
+        # to call one converted method in place of another after many models
+        # (a TransformerLM step calling its `_init_cache`).
         compiled = tf.function(
-            loop, jit_compile=jit_compile, reduce_retracing=True
+            loop, jit_compile=jit_compile, reduce_retracing=True, autograph=False
         )
 
         def run(state, noise, start, stop, temperature):

@@ -119,18 +119,25 @@ class ImageAutoregressiveModel(AutoregressiveModel):
             outputs = self(self.pack_inputs(x, state.get("labels")), training=False)
             pixel_outputs = self._outputs_at(outputs, row, col)
         value = self._sample_pixel(pixel_outputs, channel, noise_i, temperature)
-        if "given_steps" in state:
-            # Steps before `given_steps` (a scalar, or one per sample) keep
-            # the prefix's values; the cached path still reads them.
-            given = loop_slice(x, [0, row, col, channel], [batch, 1, 1, ops.shape(value)[-1]])
-            given = ops.reshape(given, ops.shape(value))
-            keep = i < ops.reshape(state["given_steps"], (-1, 1))
-            value = ops.where(keep, given, value)
+        value = self._keep_given(i, state, value, row, col, channel)
         x = self._write_pixel(x, value, row, col, channel, batch)
         state = {**state, "x": x}
         if use_cache:
             state = self._cache_pixel_written(state, row, col)
         return state
+
+    def _keep_given(self, i, state, value, row, col, channel):
+        """`value` (B, k), or at steps before `state["given_steps"]` (a
+        scalar, or one per sample) the prefix's values already in `x`: the
+        cached path still reads them."""
+        if "given_steps" not in state:
+            return value
+        x = state["x"]
+        batch = ops.shape(x)[0]
+        given = loop_slice(x, [0, row, col, channel], [batch, 1, 1, ops.shape(value)[-1]])
+        given = ops.reshape(given, ops.shape(value))
+        keep = i < ops.reshape(state["given_steps"], (-1, 1))
+        return ops.where(keep, given, ops.cast(value, given.dtype))
 
     def _cache_pixel_written(self, state, row, col):
         """Hook: update the caches once a value was written at (row, col)."""

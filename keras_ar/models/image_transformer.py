@@ -199,6 +199,7 @@ class ImageTransformer(ImageAutoregressiveModel):
         h, cache = self.transformer(h, cache=state["cache"], cache_update_index=i)
         logits = ops.cast(self.head(h)[:, 0], "float32")
         value = sample_categorical(logits, noise_i[:, 0], temperature)[:, None]
+        value = self._keep_given(i, state, value, row, col, channel)
         x = self._write_pixel(x, value, row, col, channel, batch)
         return {**state, "x": x, "cache": cache}
 
