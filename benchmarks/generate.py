@@ -58,6 +58,8 @@ class Case:
     #: `() -> samples`: the book's sampler, or None.
     book: object = None
     uncached: bool = True
+    #: PyTorch: time the eager loop too (`--torch-loop both`).
+    torch_loops: bool = False
 
 
 # ----------------------------------------------------------------------------
@@ -303,6 +305,12 @@ def run_case(c):
     row["forward_first"], row["forward_steady"] = measure(
         lambda: c.model.predict_on_batch(c.forward_input), repeats=3
     )
+    if c.torch_loops:
+        # PyTorch: the eager loop and the torch.compile'd one, side by side
+        # (keras_ar.backend.torch_compile_backend reads this at each call).
+        os.environ["KERAS_AR_TORCH_COMPILE"] = "0"
+        row["eager_first"], row["eager_steady"] = measure(generate(True), repeats=2)
+        os.environ["KERAS_AR_TORCH_COMPILE"] = "1"
     row["cached_first"], row["cached_steady"] = measure(generate(True), repeats=2)
     if c.uncached:
         row["uncached_first"], row["uncached_steady"] = measure(generate(False))
@@ -312,10 +320,14 @@ def run_case(c):
 
 
 def format_table(rows):
+    eager_column = any("eager_steady" in r for r in rows)
     head = (
         "| case | samples | size | forward s | cached s (first call) | uncached s "
-        "| book loop s | cached / forward | cached vs uncached | cached vs book |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| book loop s | cached / forward "
+        + ("| eager cached s (first call) | eager cached / forward " if eager_column else "")
+        + "| cached vs uncached | cached vs book |\n"
+        + "|---" * (12 if eager_column else 10)
+        + "|\n"
     )
     lines = []
     for r in rows:
@@ -329,11 +341,19 @@ def format_table(rows):
                 return "-"
             return f"{r[f'{key}_steady'] / cached:.1f}x"
 
+        eager = ""
+        if eager_column:
+            eager = "| - | - "
+            if "eager_steady" in r:
+                eager = (
+                    f"| {r['eager_steady']:.3g} ({r['eager_first']:.3g}) "
+                    f"| {r['eager_steady'] / r['forward_steady']:.1f}x "
+                )
         lines.append(
             f"| {r['case']} | {r['num_samples']} | {r['output_size']} "
             f"| {seconds('forward')} | {cached:.3g} ({r['cached_first']:.3g}) "
             f"| {seconds('uncached')} | {seconds('book')} "
-            f"| {cached / r['forward_steady']:.1f}x | {speedup('uncached')} "
+            f"| {cached / r['forward_steady']:.1f}x {eager}| {speedup('uncached')} "
             f"| {speedup('book')} |"
         )
     return head + "\n".join(lines) + "\n"
@@ -383,6 +403,13 @@ def parse_args(argv):
         action="store_true",
         help="time only one forward pass and the cached path (no uncached, no book loop)",
     )
+    parser.add_argument(
+        "--torch-loop",
+        choices=("eager", "compiled", "both"),
+        default="both",
+        help="PyTorch: time the eager sampling loop, the torch.compile'd one "
+        "(the 'cached' columns), or both side by side (default)",
+    )
     parser.add_argument("--out", default="runs/benchmarks")
     return parser.parse_args(argv)
 
@@ -392,8 +419,6 @@ def main(argv=None):
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
     import keras
-
-    from keras_ar.backend import torch_compile_enabled
 
     backend = keras.backend.backend()
     os.makedirs(args.out, exist_ok=True)
@@ -406,13 +431,21 @@ def main(argv=None):
         for c in CASES[name](args):
             if args.skip_baselines:
                 c.book, c.uncached = None, False
+            if backend == "torch":
+                c.torch_loops = args.torch_loop == "both"
+                compiled = args.torch_loop != "eager"
+                os.environ["KERAS_AR_TORCH_COMPILE"] = "1" if compiled else "0"
             row = run_case(c)
             row["backend"] = backend
             print("  ", json.dumps(row), flush=True)
             rows.append(row)
-    loop = "torch.compile" if backend == "torch" and torch_compile_enabled() else "compiled"
-    if backend == "torch" and not torch_compile_enabled():
-        loop = "eager"
+    loop = "compiled"
+    if backend == "torch":
+        loop = {
+            "both": "torch.compile (cached columns) and eager (eager columns)",
+            "compiled": "torch.compile",
+            "eager": "eager",
+        }[args.torch_loop]
     header = (
         f"Backend {backend} (sampling loop: {loop}), keras {keras.__version__}, "
         f"{os.cpu_count()} CPUs, load average at the end "

@@ -1,6 +1,10 @@
 """Backend-specific code. The only place in keras_ar that imports tf/jax/torch."""
 
-from keras_ar.backend.compiled_loop import compile_loop, torch_compile_enabled
+from keras_ar.backend.compiled_loop import (
+    compile_loop,
+    torch_compile_backend,
+    torch_compile_enabled,
+)
 from keras_ar.backend.concrete import is_concrete
 from keras_ar.backend.distribution import num_replicas_in_sync, sum_over_replicas
 from keras_ar.backend.no_grad import no_grad
@@ -18,6 +22,7 @@ __all__ = [
     "scan",
     "serving_save_options",
     "sum_over_replicas",
+    "torch_compile_backend",
     "torch_compile_enabled",
     "track_variables",
 ]

@@ -12,15 +12,20 @@ where `step(i, state, noise_i, temperature)` calls the model's layers.
   with `reduce_retracing` so that new batch sizes or lengths trace once more
   with relaxed shapes instead of once per call.
 - PyTorch: a Python loop under `torch.no_grad()` that updates the loop
-  state in place (`keras_ar.backend.slicing`). By default each step runs
-  eagerly. With the environment variable `KERAS_AR_TORCH_COMPILE=1` the step
-  is compiled with `torch.compile(dynamic=False)` (the step index is a
-  tensor, so one compilation serves every step of a shape); this is
-  experimental: on CPU the first call compiles for tens of seconds, and the
-  Keras layers still cause graph breaks, so eager is the default.
+  state in place (`keras_ar.backend.slicing`). Each step runs eagerly
+  unless compiling is asked for (`torch_compile_backend`: the model
+  compiled with `jit_compile=True`, or `KERAS_AR_TORCH_COMPILE=1`); then
+  the step is compiled with `torch.compile(dynamic=False)`: the step index
+  is a tensor, so one compilation serves every step of a shape, except
+  where the model's `_static_branches(step)` tells a branch apart (one
+  compilation per combination, e.g. 2-6 for PixelCNN++). Compiling takes
+  seconds to minutes on the first call and makes each later step several
+  times cheaper; where it fails (no C++ compiler) the loop warns and runs
+  eagerly, with the same samples.
 """
 
 import os
+import warnings
 
 import keras
 from keras import ops
@@ -81,36 +86,122 @@ def compile_loop(model, step_fn, jit_compile=True):
 
         return run
     if backend == "torch":
-        return _torch_loop(step_fn, torch_compile_enabled())
+        return _torch_loop(model, step_fn, getattr(model, "_static_branches", None))
     # Any other backend (e.g. numpy): the plain loop.
     return loop
 
 
-def torch_compile_enabled():
-    """Whether the PyTorch sampling step is compiled (KERAS_AR_TORCH_COMPILE)."""
-    return os.environ.get("KERAS_AR_TORCH_COMPILE", "0").lower() in ("1", "true")
+def torch_compile_backend(model=None):
+    """The `torch.compile` backend of the PyTorch sampling step, or None
+    for the eager loop.
+
+    `KERAS_AR_TORCH_COMPILE`: "1" (or "inductor") compiles, "0" does not,
+    another value names a `torch.compile` backend (e.g. "aot_eager", which
+    traces without generating code: for tests). Unset: compiled when the
+    model was compiled with `jit_compile=True` (Keras' own switch for
+    `torch.compile`), eager otherwise.
+    """
+    value = os.environ.get("KERAS_AR_TORCH_COMPILE", "").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return "inductor"
+    if value:
+        return value
+    if model is not None and getattr(model, "jit_compile", False) is True:
+        return "inductor"
+    return None
 
 
-def _torch_loop(step_fn, use_compile):
+def torch_compile_enabled(model=None):
+    """Whether the PyTorch sampling step is compiled (`torch_compile_backend`)."""
+    return torch_compile_backend(model) is not None
+
+
+def _torch_loop(model, step_fn, static_branches=None):
     import torch
 
-    compiled = torch.compile(step_fn, dynamic=False) if use_compile else None
+    from keras_ar.backend import slicing
+
+    compiled = {}  # torch.compile backend -> compiled step
+
+    def compiled_step(backend):
+        if backend not in compiled:
+            import torch._dynamo
+
+            # A step that still branches on a tensor is several graphs, and
+            # the code after a branch is one frame that each layer reaches
+            # with its own weights: allow one compiled version each instead
+            # of falling back to eager after the default 8.
+            config = torch._dynamo.config
+            config.recompile_limit = max(config.recompile_limit, 512)
+            config.accumulated_recompile_limit = max(
+                config.accumulated_recompile_limit, 4096
+            )
+            compiled[backend] = torch.compile(step_fn, dynamic=False, backend=backend)
+        return compiled[backend]
+
+    def set_branches(i):
+        # The branches the model can tell from the step index alone
+        # (`keras_ar.backend.slicing.loop_cond`): one compiled graph per
+        # combination, no graph break at them.
+        slicing.STATIC_BRANCHES.clear()
+        if static_branches is not None:
+            slicing.STATIC_BRANCHES.update(static_branches(i))
 
     def run(state, noise, start, stop, temperature):
+        start, stop = int(start), int(stop)
+        backend = torch_compile_backend(model)
         with torch.no_grad():
             # The steps update the state in place (keras_ar.backend.slicing):
             # copy it once, so that no caller's array is ever written.
             state = keras.tree.map_structure(
                 lambda t: ops.convert_to_tensor(t).clone(), state
             )
-            if compiled is None:
-                for i in range(int(start), int(stop)):
+            try:
+                i = start
+                if backend is not None and start < stop:
+                    # The first step runs eagerly: it makes the layers'
+                    # cached constants (keras_ar.backend.constants) real
+                    # tensors before the compiler traces them.
+                    set_branches(i)
                     state = step_fn(i, state, noise[i], temperature)
+                    i += 1
+                    step = compiled_step(backend)
+                    steps = torch.arange(stop, dtype=torch.int32)
+                    temp = torch.tensor(float(temperature))
+                    while i < stop:
+                        set_branches(i)
+                        try:
+                            new_state = step(steps[i], state, noise[i], temp)
+                        except Exception as error:  # noqa: BLE001
+                            if not _is_compiler_error(error):
+                                raise
+                            # No compiler here (or it failed on this step):
+                            # the eager loop, which gives the same samples.
+                            warnings.warn(
+                                "torch.compile failed for the sampling step "
+                                f"({type(error).__name__}: {str(error)[:200]}); "
+                                "sampling eagerly instead.",
+                                stacklevel=2,
+                            )
+                            break
+                        state = new_state
+                        i += 1
+                while i < stop:  # Eager (or the rest after a failed compile).
+                    set_branches(i)
+                    state = step_fn(i, state, noise[i], temperature)
+                    i += 1
                 return state
-            steps = torch.arange(int(stop), dtype=torch.int32)
-            temperature = torch.tensor(float(temperature))
-            for i in range(int(start), int(stop)):
-                state = compiled(steps[i], state, noise[i], temperature)
-            return state
+            finally:
+                slicing.STATIC_BRANCHES.clear()
 
     return run
+
+
+def _is_compiler_error(error):
+    """A failure of torch.compile itself (not of the step's arithmetic)."""
+    module = type(error).__module__
+    return module.startswith(("torch._dynamo", "torch._inductor")) or type(
+        error
+    ).__name__ in ("BackendCompilerFailed", "InductorError", "CppCompileError")

@@ -18,6 +18,8 @@ versions:
 `loop_slice_update` may therefore modify `buffer`: use it only on loop
 state that nothing reads after the update (the sampling loop clones its
 initial state once, so a caller's arrays are never written).
+`slice_update` is the pure version (for a buffer still read afterwards),
+and `loop_cond` the step's branch (see there for `torch.compile`).
 """
 
 import keras
@@ -30,10 +32,16 @@ def updates_in_place():
     return keras.backend.backend() == "torch"
 
 
-def _torch_compiling():
+def compiling_torch():
+    """True while `torch.compile` traces (PyTorch backend only)."""
+    if keras.backend.backend() != "torch":
+        return False
     import torch
 
     return torch.compiler.is_compiling()
+
+
+_torch_compiling = compiling_torch
 
 
 def loop_slice(inputs, start_indices, shape):
@@ -45,9 +53,7 @@ def loop_slice(inputs, start_indices, shape):
     inputs = ops.convert_to_tensor(inputs)
     shape = [int(s) for s in shape]
     if not _torch_compiling():
-        index = tuple(
-            slice(int(s), int(s) + n) for s, n in zip(start_indices, shape)
-        )
+        index = tuple(slice(int(s), int(s) + n) for s, n in zip(start_indices, shape))
         return inputs[index]
     for dim, (start, size) in enumerate(zip(start_indices, shape)):
         if isinstance(start, int) or not torch.is_tensor(start):
@@ -65,8 +71,6 @@ def loop_slice_update(buffer, start_indices, updates):
     writes into `buffer` in place and returns it."""
     if keras.backend.backend() != "torch":
         return ops.slice_update(buffer, start_indices, updates)
-    import torch
-
     buffer = ops.convert_to_tensor(buffer)
     updates = ops.convert_to_tensor(updates).to(buffer.dtype)
     if not _torch_compiling():
@@ -75,12 +79,55 @@ def loop_slice_update(buffer, start_indices, updates):
         )
         buffer[index] = updates
         return buffer
-    # Broadcast index vectors, one per axis: (n0, 1, 1, ...), (n1, 1, ...), ...
-    rank = len(updates.shape)
+    buffer.index_put_(_torch_index(buffer, start_indices, updates.shape), updates)
+    return buffer
+
+
+def slice_update(buffer, start_indices, updates):
+    """`ops.slice_update`, never in place: for buffers whose old value is
+    still read after the update. Under `torch.compile` the start indices stay
+    tensors (Keras' own version turns a list of them into one tensor, which
+    the compiler cannot trace)."""
+    if keras.backend.backend() != "torch" or not _torch_compiling():
+        return ops.slice_update(buffer, start_indices, updates)
+    buffer = ops.convert_to_tensor(buffer)
+    updates = ops.convert_to_tensor(updates).to(buffer.dtype)
+    return buffer.index_put(_torch_index(buffer, start_indices, updates.shape), updates)
+
+
+#: On PyTorch, the branches of the current sampling step that are known in
+#: Python (`{key: bool}`), set by the sampling loop from the model's
+#: `_static_branches(step)`; see `loop_cond`.
+STATIC_BRANCHES = {}
+
+
+def loop_cond(pred, true_fn, false_fn, key=None):
+    """`ops.cond` for a generation step.
+
+    On PyTorch the branch is chosen in Python. Where the sampling loop knows
+    the outcome from the step index alone (`key` in `STATIC_BRANCHES`, e.g.
+    "this pixel starts a row") it takes that branch without reading `pred`:
+    under `torch.compile` the step then stays one graph, compiled once per
+    combination of branches, instead of breaking at the branch into many
+    small graphs. Otherwise it reads `pred` (a graph break when compiling).
+    """
+    if keras.backend.backend() != "torch":
+        return ops.cond(pred, true_fn, false_fn)
+    if key is not None and key in STATIC_BRANCHES:
+        return true_fn() if STATIC_BRANCHES[key] else false_fn()
+    if getattr(getattr(pred, "device", None), "type", None) == "meta":
+        return true_fn()  # Keras' shape inference: as `ops.cond` does.
+    return true_fn() if bool(pred) else false_fn()
+
+
+def _torch_index(buffer, start_indices, sizes):
+    """Broadcast index vectors, one per axis: (n0, 1, 1, ...), (n1, 1, ...)."""
+    import torch
+
+    rank = len(sizes)
     index = []
-    for dim, (start, size) in enumerate(zip(start_indices, updates.shape)):
+    for dim, (start, size) in enumerate(zip(start_indices, sizes)):
         offset = start.reshape(()).long() if torch.is_tensor(start) else int(start)
         positions = torch.arange(size, device=buffer.device) + offset
         index.append(positions.reshape([size] + [1] * (rank - dim - 1)))
-    buffer.index_put_(tuple(index), updates)
-    return buffer
+    return tuple(index)

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice_update
 from keras_ar.validation import check_input_rank, check_int
 
 
@@ -259,7 +260,9 @@ class CausalSelfAttention2D(keras.layers.Layer):
 
     def update_cache(self, cache, inputs, row, col, context=None):
         """Writes the key and value of pixel `(row, col)` from its features
-        `inputs (B, F)` and `context (B, F_c)`; returns the new cache."""
+        `inputs (B, F)` and `context (B, F_c)`; returns the new cache (on
+        PyTorch the given cache's tensors are updated in place, as the
+        sampling loop needs: `keras_ar.backend.slicing`)."""
         self._check_context(context)
         background = ops.broadcast_to(
             self._pixel_background(row, col), (ops.shape(inputs)[0], 2)
@@ -270,8 +273,8 @@ class CausalSelfAttention2D(keras.layers.Layer):
         key = ops.cast(key[:, None], cache_key.dtype)
         value = ops.cast(value[:, None], cache_value.dtype)
         return {
-            "key": ops.slice_update(cache_key, [0, index, 0, 0], key),
-            "value": ops.slice_update(cache_value, [0, index, 0, 0], value),
+            "key": loop_slice_update(cache_key, [0, index, 0, 0], key),
+            "value": loop_slice_update(cache_value, [0, index, 0, 0], value),
         }
 
     def call_at(self, inputs, cache, row, col, context=None):

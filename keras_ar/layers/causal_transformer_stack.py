@@ -5,6 +5,7 @@ for all of them."""
 import keras
 from keras import ops
 
+from keras_ar.backend.attention import flash_attention_impossible
 from keras_ar.optional import import_keras_hub
 from keras_ar.validation import check_int, check_positive_float
 
@@ -138,6 +139,14 @@ class CausalTransformerStack(keras.layers.Layer):
         self.hidden_dim = int(hidden_dim)
         for decoder in self.decoder_layers:
             decoder.build(input_shape)
+            attention = getattr(decoder, "_self_attention_layer", None)
+            if (
+                flash_attention_impossible()
+                and getattr(attention, "_flash_attention", False) is None
+            ):
+                # Answer "flash attention?" once (no, on a CPU) rather than
+                # at every call: keeps a compiled sampling step one graph.
+                attention._flash_attention = False
         if self.final_norm is not None:
             self.final_norm.build(input_shape)
 

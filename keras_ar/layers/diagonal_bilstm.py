@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_ar.backend.scan import scan
+from keras_ar.backend.slicing import loop_cond, loop_slice, loop_slice_update
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.masks.pixelcnn import check_color_groups
 from keras_ar.ops.pixel_lstm import (
@@ -87,7 +88,10 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
     def build(self, input_shape):
         check_input_rank(
-            type(self).__name__, input_shape, 4, "NHWC feature maps (batch, height, width, features)"
+            type(self).__name__,
+            input_shape,
+            4,
+            "NHWC feature maps (batch, height, width, features)",
         )
         if input_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} needs a known feature dimension")
@@ -107,7 +111,9 @@ class DiagonalBiLSTM(keras.layers.Layer):
             bias_weight = self.add_weight(
                 name=f"{direction}_bias",
                 shape=bias.shape,
-                initializer=lambda shape, dtype=None: ops.convert_to_tensor(bias, dtype),
+                initializer=lambda shape, dtype=None: ops.convert_to_tensor(
+                    bias, dtype
+                ),
             )
             setattr(self, f"{direction}_bias", bias_weight)
 
@@ -203,44 +209,50 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
         Equals `call(inputs)[:, row, col]` once every pixel before (row, col)
         went through `call_at` in raster order (a pixel may go through it
-        again, e.g. once per colour channel).
+        again, e.g. once per colour channel). On PyTorch the cache's tensors
+        are updated in place (`keras_ar.backend.slicing`).
         """
         units = self.units
         row = ops.cast(row, "int32")
         # When a row begins, the row above is complete: run its right-to-
         # left sweep (the only direction that reads pixels to the right).
         new_row = ops.logical_and(row > 0, ops.not_equal(row, cache["row"]))
-        rtl_h = ops.cond(
+        rtl_h = loop_cond(
             new_row,
             lambda: self._rtl_row(cache["rtl_gates"], cache["rtl_h"]),
             lambda: cache["rtl_h"],
+            key="new_row",  # (see ImageAutoregressiveModel._static_branches)
         )
         dtype = rtl_h.dtype
         values = ops.cast(values, self.compute_dtype)
         rtl_gates = self._pixel_input_gates("rtl", values)
-        rtl_gates = ops.slice_update(
-            cache["rtl_gates"], [0, col, 0], ops.expand_dims(ops.cast(rtl_gates, dtype), 1)
+        rtl_gates = loop_slice_update(
+            cache["rtl_gates"],
+            [0, col, 0],
+            ops.expand_dims(ops.cast(rtl_gates, dtype), 1),
         )
 
         ltr_h, ltr_c = cache["ltr_h"], cache["ltr_c"]
         batch = ops.shape(ltr_h)[0]
         gates = self._pixel_input_gates("ltr", values)
-        h_up = ops.slice(ltr_h, [0, row, col + 1, 0], [batch, 1, 1, units])
-        h_left = ops.slice(ltr_h, [0, row + 1, col, 0], [batch, 1, 1, units])
-        c_left = ops.slice(ltr_c, [0, col, 0], [batch, 1, units])
+        h_up = loop_slice(ltr_h, [0, row, col + 1, 0], [batch, 1, 1, units])
+        h_left = loop_slice(ltr_h, [0, row + 1, col, 0], [batch, 1, 1, units])
+        c_left = loop_slice(ltr_c, [0, col, 0], [batch, 1, units])
 
         def flat(v):
             return ops.cast(ops.reshape(v, (batch, units)), gates.dtype)
 
         gates = gates + self._state_gates("ltr", flat(h_up), flat(h_left), gates.dtype)
         h, c = lstm_update(gates, flat(c_left), self.color_channels)
-        ltr_h = ops.slice_update(
-            ltr_h, [0, row + 1, col + 1, 0], ops.reshape(ops.cast(h, dtype), (batch, 1, 1, units))
+        ltr_h = loop_slice_update(
+            ltr_h,
+            [0, row + 1, col + 1, 0],
+            ops.reshape(ops.cast(h, dtype), (batch, 1, 1, units)),
         )
-        ltr_c = ops.slice_update(
+        ltr_c = loop_slice_update(
             ltr_c, [0, col + 1, 0], ops.reshape(ops.cast(c, dtype), (batch, 1, units))
         )
-        rtl_above = ops.slice(rtl_h, [0, col, 0], [batch, 1, units])
+        rtl_above = loop_slice(rtl_h, [0, col, 0], [batch, 1, units])
         outputs = h + ops.cast(ops.reshape(rtl_above, (batch, units)), h.dtype)
         cache = {
             "ltr_h": ltr_h, "ltr_c": ltr_c, "rtl_gates": rtl_gates,
@@ -256,8 +268,9 @@ class DiagonalBiLSTM(keras.layers.Layer):
                 "mask_type": self.mask_type,
                 "color_channels": self.color_channels,
                 "unit_forget_bias": self.unit_forget_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
             }
         )
         return config
-

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.constants import constant
 from keras_ar.masks.pixelcnn import centre_channel_mask, check_color_groups
 from keras_ar.validation import check_choice, check_int
 
@@ -237,7 +238,7 @@ class GatedBlock(keras.layers.Layer):
     def _masked_h_kernel(self):
         p = self._pad
         kernel = self._weight(self.h_kernel)
-        mask = ops.convert_to_tensor(self._h_centre_mask, kernel.dtype)
+        mask = constant(self, "h_centre_mask", self._h_centre_mask, kernel.dtype)
         # Taps left of the current pixel are all allowed; the last one is the
         # current pixel, where the channel-group mask applies.
         return ops.concatenate([kernel[:, :p], kernel[:, p:] * mask], axis=1)
@@ -277,8 +278,8 @@ class GatedBlock(keras.layers.Layer):
         if cond is not None:
             pre = pre + self._cond_bias(cond, self.cond_h_kernel)
         gated = self._gate(pre)
-        out_kernel = self._weight(self.h_out_kernel) * ops.convert_to_tensor(
-            self._h_out_mask, self.compute_dtype
+        out_kernel = self._weight(self.h_out_kernel) * constant(
+            self, "h_out_mask", self._h_out_mask, self.compute_dtype
         )
         out = ops.matmul(gated, out_kernel) + self._weight(self.h_out_bias)
         if self.uses_residual:

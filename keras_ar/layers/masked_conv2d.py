@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.backend.constants import constant
 from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.masks.pixelcnn import check_color_groups, pixelcnn_mask
 from keras_ar.validation import (
@@ -81,13 +82,20 @@ class MaskedConv2D(keras.layers.Layer):
 
     def build(self, input_shape):
         check_input_rank(
-            type(self).__name__, input_shape, 4, "NHWC images (batch, height, width, channels)"
+            type(self).__name__,
+            input_shape,
+            4,
+            "NHWC images (batch, height, width, channels)",
         )
         in_channels = input_shape[-1]
         if in_channels is None:
             raise ValueError(f"{type(self).__name__} needs a known channel dimension")
         mask = pixelcnn_mask(
-            self.kernel_size, in_channels, self.filters, self.mask_type, self.color_channels
+            self.kernel_size,
+            in_channels,
+            self.filters,
+            self.mask_type,
+            self.color_channels,
         )
         # The mask is a constant derived from the config, not a weight: it is
         # rebuilt on load and never trained. Kept as NumPy so that building
@@ -112,7 +120,7 @@ class MaskedConv2D(keras.layers.Layer):
 
     @property
     def masked_kernel(self):
-        return self.kernel * ops.convert_to_tensor(self._mask, self.kernel.dtype)
+        return self.kernel * constant(self, "mask", self._mask, self.kernel.dtype)
 
     def _finish(self, outputs):
         if self.bias is not None:
@@ -184,9 +192,13 @@ class MaskedConv2D(keras.layers.Layer):
                 "color_channels": self.color_channels,
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
                 "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             }
         )

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice
 from keras_ar.validation import check_int
 
 
@@ -159,11 +160,11 @@ class MaskedDense(keras.layers.Layer):
         `k` kernel rows are read; `start` may be a tensor.
         """
         size = ops.shape(inputs)[-1]
-        kernel = ops.slice(self.kernel.value, [start, 0], [size, self.units])
+        kernel = loop_slice(self.kernel.value, [start, 0], [size, self.units])
         if self.mask is not None:
             mask = self._mask_at(mask_index)
             kernel = kernel * ops.cast(
-                ops.slice(mask, [start, 0], [size, self.units]), kernel.dtype
+                loop_slice(mask, [start, 0], [size, self.units]), kernel.dtype
             )
         return ops.matmul(
             ops.cast(inputs, self.compute_dtype), ops.cast(kernel, self.compute_dtype)
@@ -173,17 +174,17 @@ class MaskedDense(keras.layers.Layer):
         """`call(inputs)[..., start:start + size]`, reading only those columns
         of the kernel (and bias); `start` may be a tensor, `size` is an int."""
         in_features = ops.shape(self.kernel)[0]
-        kernel = ops.slice(self.kernel.value, [0, start], [in_features, size])
+        kernel = loop_slice(self.kernel.value, [0, start], [in_features, size])
         if self.mask is not None:
             mask = self._mask_at(mask_index)
             kernel = kernel * ops.cast(
-                ops.slice(mask, [0, start], [in_features, size]), kernel.dtype
+                loop_slice(mask, [0, start], [in_features, size]), kernel.dtype
             )
         outputs = ops.matmul(
             ops.cast(inputs, self.compute_dtype), ops.cast(kernel, self.compute_dtype)
         )
         bias = (
-            None if self.bias is None else ops.slice(self.bias.value, [start], [size])
+            None if self.bias is None else loop_slice(self.bias.value, [start], [size])
         )
         if bias is not None:
             outputs = outputs + ops.cast(bias, outputs.dtype)

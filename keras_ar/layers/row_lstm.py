@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_ar.backend.scan import scan
+from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.masks.pixelcnn import check_color_groups
 from keras_ar.ops.pixel_lstm import gate_bias_init, lstm_update
@@ -81,7 +82,10 @@ class RowLSTM(keras.layers.Layer):
 
     def build(self, input_shape):
         check_input_rank(
-            type(self).__name__, input_shape, 4, "NHWC feature maps (batch, height, width, features)"
+            type(self).__name__,
+            input_shape,
+            4,
+            "NHWC feature maps (batch, height, width, features)",
         )
         if input_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} needs a known feature dimension")
@@ -134,8 +138,12 @@ class RowLSTM(keras.layers.Layer):
         pad = self.kernel_size // 2
         features = self.input_to_state.kernel.shape[2]
         return {
-            "inputs": self.input_to_state.init_cache(batch_size, height, width, features, dtype),
-            "h": ops.zeros((batch_size, height + 1, width + 2 * pad, self.units), dtype),
+            "inputs": self.input_to_state.init_cache(
+                batch_size, height, width, features, dtype
+            ),
+            "h": ops.zeros(
+                (batch_size, height + 1, width + 2 * pad, self.units), dtype
+            ),
             "c": ops.zeros((batch_size, height + 1, width, self.units), dtype),
         }
 
@@ -146,6 +154,8 @@ class RowLSTM(keras.layers.Layer):
         Equals `call(inputs)[:, row, col]` once every pixel before (row, col)
         went through `call_at` (a pixel may go through it again: each call
         recomputes it from the rows above, e.g. once per colour channel).
+        On PyTorch the cache's tensors are updated in place
+        (`keras_ar.backend.slicing`).
         """
         inputs = self.input_to_state.write_cache(cache["inputs"], values, row, col)
         gates = self.input_to_state.call_at(inputs, row, col)
@@ -155,13 +165,17 @@ class RowLSTM(keras.layers.Layer):
         batch = ops.shape(h_all)[0]
         # h_{row-1} at columns col - k//2 .. col + k//2 (row index shifted by
         # the zero row on top, columns by the zero padding).
-        h_above = ops.slice(h_all, [0, row, col, 0], [batch, 1, k, units])[:, 0]
+        h_above = loop_slice(h_all, [0, row, col, 0], [batch, 1, k, units])[:, 0]
         kernel = ops.cast(self.state_kernel, gates.dtype)
-        gates = gates + ops.tensordot(ops.cast(h_above, gates.dtype), kernel, axes=[[1, 2], [0, 1]])
-        c_above = ops.slice(c_all, [0, row, col, 0], [batch, 1, 1, units])[:, 0, 0]
+        gates = gates + ops.tensordot(
+            ops.cast(h_above, gates.dtype), kernel, axes=[[1, 2], [0, 1]]
+        )
+        c_above = loop_slice(c_all, [0, row, col, 0], [batch, 1, 1, units])[:, 0, 0]
         h, c = lstm_update(gates, ops.cast(c_above, gates.dtype), self.color_channels)
-        h_all = ops.slice_update(h_all, [0, row + 1, col + k // 2, 0], _pixel(h, h_all.dtype))
-        c_all = ops.slice_update(c_all, [0, row + 1, col, 0], _pixel(c, c_all.dtype))
+        h_all = loop_slice_update(
+            h_all, [0, row + 1, col + k // 2, 0], _pixel(h, h_all.dtype)
+        )
+        c_all = loop_slice_update(c_all, [0, row + 1, col, 0], _pixel(c, c_all.dtype))
         return h, {"inputs": inputs, "h": h_all, "c": c_all}
 
     def get_config(self):
@@ -173,7 +187,9 @@ class RowLSTM(keras.layers.Layer):
                 "mask_type": self.mask_type,
                 "color_channels": self.color_channels,
                 "unit_forget_bias": self.unit_forget_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
             }
         )
         return config

@@ -4,7 +4,7 @@ with PixelCNN Decoders")."""
 import keras
 from keras import ops
 
-from keras_ar.backend.slicing import loop_slice_update
+from keras_ar.backend.slicing import loop_cond, loop_slice_update
 from keras_ar.layers.gated_block import GatedBlock
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.models.image_model import ImageAutoregressiveModel
@@ -211,10 +211,11 @@ class GatedPixelCNN(ImageAutoregressiveModel):
         # A colour pixel takes `channels` steps; only the first step of a row
         # runs the vertical stacks.
         new_row = ops.logical_and(row > 0, ops.not_equal(row, cache["vrow"]))
-        v_caches, links = ops.cond(
+        v_caches, links = loop_cond(
             new_row,
             lambda: self._vertical_refresh(x, cache, row, cond),
             lambda: (list(cache["v"]), list(cache["link"])),
+            key="new_row",
         )
         v_caches, links = list(v_caches), list(links)
         # The horizontal stacks at (row, col), layer by layer.

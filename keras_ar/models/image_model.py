@@ -109,6 +109,23 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         pixel = i // self.steps_per_pixel
         return pixel // width, pixel % width, i % self.steps_per_pixel
 
+    def _static_branches(self, step):
+        """The cached step's branches that follow from the step index alone,
+        `{key: bool}`, for `keras_ar.backend.slicing.loop_cond` on PyTorch
+        (the cached loop always starts at step 0, replaying a prefix):
+
+        - "new_row": the step starts an image row after the first (the row
+          above is complete);
+        - "same_pixel": the step samples a later channel of the pixel the
+          previous step sampled.
+        """
+        pixel, channel = divmod(int(step), self.steps_per_pixel)
+        row, col = divmod(pixel, self.image_shape[1])
+        return {
+            "new_row": row > 0 and col == 0 and channel == 0,
+            "same_pixel": channel > 0,
+        }
+
     def _generation_step(self, i, state, noise_i, temperature, use_cache):
         row, col, channel = self._position(i)
         x = state["x"]

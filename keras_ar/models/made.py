@@ -5,6 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.constants import constant
 from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers.masked_dense import MaskedDense
 from keras_ar.masks.made import made_masks, resolve_ordering
@@ -298,7 +299,7 @@ class MADE(AutoregressiveModel):
         # The ensemble's conditionals: log p(x_d = v | x_<d) =
         # logsumexp_k[log p_k(x_<d) + log p_k(x_d = v | x_<d)] + const.
         one_hot = ops.one_hot(ops.cast(x, "int32"), self.levels, dtype="float32")
-        before = ops.convert_to_tensor(self._before, "float32")
+        before = constant(self, "before", self._before, "float32")
         terms = []
         for k in range(self.num_masks):
             log_p = ops.log_softmax(self._to_logits(self._units(x, labels, k)), axis=-1)
@@ -346,7 +347,7 @@ class MADE(AutoregressiveModel):
     def _generation_step(self, i, state, noise_i, temperature, use_cache):
         x = state["x"]
         labels = state.get("labels")
-        ordering = ops.convert_to_tensor(self.ordering.astype("int32"))
+        ordering = constant(self, "ordering", self.ordering, "int32")
         d = ops.take(ordering, i)
         if use_cache:
             logits, component_log_p = self._cached_logits(state, d)
@@ -373,7 +374,7 @@ class MADE(AutoregressiveModel):
         if self.direct_layer is not None:
             extra = loop_slice(cache["direct"], [0, d * p], [batch, p])
         if labels is not None:
-            label_out = ops.slice(self.label_output(labels), [0, d * p], [batch, p])
+            label_out = loop_slice(self.label_output(labels), [0, d * p], [batch, p])
             extra = label_out if extra is None else extra + label_out
         component_logits = []
         for k in range(self.num_masks):

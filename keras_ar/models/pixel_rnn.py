@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.backend.slicing import loop_slice
 from keras_ar.layers.diagonal_bilstm import DiagonalBiLSTM
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.row_lstm import RowLSTM
@@ -107,7 +108,9 @@ class PixelRNN(ImageAutoregressiveModel):
                     self.hidden_dim, self.kernel_size, name=f"row_lstm_{i}", **common
                 )
             else:
-                lstm = DiagonalBiLSTM(self.hidden_dim, name=f"diagonal_bilstm_{i}", **common)
+                lstm = DiagonalBiLSTM(
+                    self.hidden_dim, name=f"diagonal_bilstm_{i}", **common
+                )
             self.lstm_layers.append(lstm)
             self.residual_convs.append(
                 MaskedConv2D(width, 1, mask_type="B", name=f"residual_{i}", **common)
@@ -136,9 +139,12 @@ class PixelRNN(ImageAutoregressiveModel):
         height, width, channels = self.image_shape
         dtype = self.compute_dtype
         return {
-            "image": self.input_conv.init_cache(batch_size, height, width, channels, dtype),
+            "image": self.input_conv.init_cache(
+                batch_size, height, width, channels, dtype
+            ),
             "layers": [
-                lstm.init_cache(batch_size, height, width, dtype) for lstm in self.lstm_layers
+                lstm.init_cache(batch_size, height, width, dtype)
+                for lstm in self.lstm_layers
             ],
         }
 
@@ -152,7 +158,9 @@ class PixelRNN(ImageAutoregressiveModel):
             out, layer_cache = lstm.call_at(h, layer_cache, row, col)
             h = h + ops.cast(residual.call_pixel(out), h.dtype)
             layers.append(layer_cache)
-        logits = self.logits_conv.call_pixel(ops.relu(self.head_conv.call_pixel(ops.relu(h))))
+        logits = self.logits_conv.call_pixel(
+            ops.relu(self.head_conv.call_pixel(ops.relu(h)))
+        )
         logits = ops.reshape(logits, (-1, self.image_shape[-1], self.levels))
         return ops.cast(logits, "float32"), {**cache, "layers": layers}
 
@@ -161,9 +169,13 @@ class PixelRNN(ImageAutoregressiveModel):
         # channels so far; the mask hides the ones still to come).
         x = state["x"]
         batch, _, _, channels = ops.shape(x)
-        pixel = ops.reshape(ops.slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels))
+        pixel = ops.reshape(
+            loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
+        )
         cache = state["cache"]
-        image = self.input_conv.write_cache(cache["image"], self.scale_inputs(pixel), row, col)
+        image = self.input_conv.write_cache(
+            cache["image"], self.scale_inputs(pixel), row, col
+        )
         return {**state, "cache": {**cache, "image": image}}
 
     def get_config(self):

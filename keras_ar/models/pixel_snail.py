@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.backend.slicing import loop_cond, loop_slice, loop_slice_update
 from keras_ar.layers.causal_self_attention_2d import CausalSelfAttention2D
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
@@ -331,15 +332,16 @@ class PixelSNAIL(ImageAutoregressiveModel):
             # The trunk sees pixels < (row, col) only: compute it at the
             # pixel's first channel, reuse it for the others.
             index = row * self.image_shape[1] + col
-            cache = ops.cond(
+            cache = loop_cond(
                 ops.equal(cache["pixel"], index),
                 lambda: cache,
                 lambda: self._cached_trunk(dict(cache), row, col),
+                key="same_pixel",
             )
         x = state["x"]
         batch, channels = ops.shape(x)[0], self.image_shape[-1]
         pixel = ops.reshape(
-            ops.slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
+            loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
         )
         outputs = self._head(ops.elu(cache["features"]), pixel)
         return outputs, {**state, "cache": cache}
@@ -365,7 +367,7 @@ class PixelSNAIL(ImageAutoregressiveModel):
 
         def x_window(h, w):
             x_in = cache["x_in"]
-            return ops.slice(x_in, [0, row, col, 0], [batch, h, w, ops.shape(x_in)[3]])
+            return loop_slice(x_in, [0, row, col, 0], [batch, h, w, ops.shape(x_in)[3]])
 
         # down_shift(conv_1x3): x row - 1, columns col - 1 .. col + 1;
         # right_shift(conv_2x1): x rows row - 1 .. row, column col - 1.
@@ -406,11 +408,11 @@ class PixelSNAIL(ImageAutoregressiveModel):
         x = state["x"]
         batch, channels = ops.shape(x)[0], self.image_shape[-1]
         pixel = ops.reshape(
-            ops.slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
+            loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
         )
         pixel_in = self._network_input(pixel)
         cache = dict(state["cache"])
-        cache["x_in"] = ops.slice_update(
+        cache["x_in"] = loop_slice_update(
             cache["x_in"], [0, row + 1, col + 1, 0], pixel_in[:, None, None]
         )
         for b, attention in enumerate(self.attentions):

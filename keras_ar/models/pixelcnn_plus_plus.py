@@ -5,6 +5,7 @@ import collections
 import keras
 from keras import ops
 
+from keras_ar.backend.slicing import loop_cond, loop_slice
 from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
 from keras_ar.layers.shifted_conv import (
     DownRightShiftedConv2D,
@@ -366,7 +367,15 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
     def _cached_pixel_outputs(self, state, row, col):
         x_in = self._network_input(state["x"])
         # Two rows of zeros on top: the first layer of "u" reads two rows up.
-        x_pad = ops.pad(x_in, [[0, 0], [2, 0], [1, 1], [0, 0]])
+        # (Zeros concatenated rather than `ops.pad`: on PyTorch, `ops.pad`
+        # makes a new named Keras operation per call, which `torch.compile`
+        # guards on and so recompiles the step at every call.)
+        batch, height, width, depth = ops.shape(x_in)
+        x_pad = ops.concatenate(
+            [ops.zeros((batch, 2, width, depth), x_in.dtype), x_in], 1
+        )
+        side = ops.zeros((batch, height + 2, 1, depth), x_in.dtype)
+        x_pad = ops.concatenate([side, x_pad, side], 2)
         buffers = StepBuffers(state["cache"], never=row < 0)
         plan, final = self._plan()
         u_ops = [op for op in plan if op.stream == "u"]
@@ -376,6 +385,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         self._when_final(
             buffers, col == 0, u_ops, row, col,
             lambda inner: self._cached_u_ops(inner, u_ops, x_pad, row, 0),
+            key="u",
         )  # fmt: skip
         self._cached_ul_ops(buffers, ul_ops, x_pad, row, col, level=0)
         batch = ops.shape(x_pad)[0]
@@ -409,7 +419,18 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             starts[op.out + "/stuffed"] = (low_place, width)
         return starts
 
-    def _when_final(self, buffers, final, stream_ops, row, col, run):
+    def _static_branches(self, step):
+        """The outcome of every `_when_final` condition at `step` (a Python
+        int), for `keras_ar.backend.slicing.loop_cond` on PyTorch."""
+        row, col = divmod(int(step), self.image_shape[1])
+        branches = {**super()._static_branches(step), "u": col == 0}
+        for level in range(self.num_hierarchies):
+            scale = 2 ** (level + 1)
+            branches[f"u{level}"] = row % scale == 0
+            branches[f"ul{level}"] = row % scale == 0 and col % scale == 0
+        return branches
+
+    def _when_final(self, buffers, final, stream_ops, row, col, run, key=None):
         """Runs `run(inner)` (which writes the caches of `stream_ops` into
         `inner`, a child of `buffers`) where `final` holds, and keeps what
         the caches hold at those places elsewhere.
@@ -436,7 +457,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
                 for name, (start, width) in starts.items()
             }
 
-        values = ops.cond(final, compute, keep)
+        values = loop_cond(final, compute, keep, key=key)
         for name, (start, _) in starts.items():
             buffers.write(name, values[name], start)
 
@@ -478,6 +499,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
                     lambda inner, item=item: self._cached_u_ops(
                         inner, item, x_pad, row, level + 1
                     ),
+                    key=f"u{level}",
                 )  # fmt: skip
                 continue
             op = item
@@ -486,7 +508,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             if op.kind == "init":
                 # conv_2x3 at row - 1 (down_shift): x rows row - 2 .. row - 1.
                 shape = ops.shape(x_pad)
-                x_rows = ops.slice(
+                x_rows = loop_slice(
                     x_pad, [0, row, 0, 0], [batch, 2, shape[2], shape[3]]
                 )
                 value = self.init_u_conv.convolve(x_rows)
@@ -525,7 +547,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             return window(name, i + 1, j + 1, 1, 1)
 
         def x_window(i, j, h, w):
-            return ops.slice(x_pad, [0, i, j, 0], [batch, h, w, ops.shape(x_pad)[3]])
+            return loop_slice(x_pad, [0, i, j, 0], [batch, h, w, ops.shape(x_pad)[3]])
 
         for item in self._split_levels(ul_ops, level):
             if isinstance(item, list):
@@ -536,6 +558,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
                     lambda inner, item=item: self._cached_ul_ops(
                         inner, item, x_pad, row, col, level + 1
                     ),
+                    key=f"ul{level}",
                 )  # fmt: skip
                 continue
             op = item

@@ -29,7 +29,12 @@ plain slices, which see the writes (`keras_ar.backend.slicing`).
 
 from keras import ops
 
-from keras_ar.backend.slicing import loop_slice, loop_slice_update, updates_in_place
+from keras_ar.backend.slicing import (
+    loop_slice,
+    loop_slice_update,
+    slice_update,
+    updates_in_place,
+)
 
 
 class StepBuffers:
@@ -84,7 +89,7 @@ class StepBuffers:
         and writes this supports)."""
         if self._direct:
             return loop_slice(self.old[name], start, size)
-        window = ops.slice(self.old[name], start, size)
+        window = loop_slice(self.old[name], start, size)
         written = self._written(name)
         if written is not None:
             window = _patch(window, start, size, *written)
@@ -151,8 +156,8 @@ def _patch(window, start, size, value, value_start):
             offset = ops.clip(offset, 0, room)
         take_start.append(offset if m >= n else 0)
         put_start.append(0 if m >= n else offset)
-    piece = ops.slice(value, take_start, take_size)
-    patched = ops.slice_update(window, put_start, piece)
+    piece = loop_slice(value, take_start, take_size)
+    patched = slice_update(window, put_start, piece)
     if not conditions:
         return patched
     inside = conditions[0]
