@@ -21,10 +21,11 @@ def all_inputs(event_shape, levels):
 def redraw_weights(layers, scale=2.0, seed=0):
     """Replaces the weights of `layers` with large random values, so that
     the model's distribution is far from uniform (a sum-to-one test on a
-    near-uniform model would pass for the wrong reasons)."""
+    near-uniform model would pass for the wrong reasons). Trainable weights
+    only: the others are structure (MADE's masks, its mask counter)."""
     rng = np.random.default_rng(seed)
     for layer in layers:
-        for w in layer.weights:
+        for w in layer.trainable_weights:
             w.assign(rng.normal(0.0, scale, size=tuple(w.shape)).astype("float32"))
 
 

@@ -365,8 +365,14 @@ class WaveNet(AutoregressiveModel):
                 # Inputs at i - (k-1) d, ..., i - d (oldest first), at ring
                 # slots (s mod size); `+ size` keeps the operand >= 0.
                 d = block.dilation_rate
-                offsets = np.arange(self.kernel_size - 1, 0, -1, dtype="int32") * d
-                slots = ops.mod(i - ops.convert_to_tensor(offsets) + size, size)
+                # (Python offsets, not a NumPy array: on PyTorch converting
+                # one at every step is a graph break under torch.compile.)
+                slots = ops.stack(
+                    [
+                        ops.mod(i - k * d + size, size)
+                        for k in range(self.kernel_size - 1, 0, -1)
+                    ]
+                )
                 past = ops.take(queue, slots, axis=1)
                 taps = ops.concatenate(
                     [ops.cast(past, current.dtype), current[:, None]], axis=1
