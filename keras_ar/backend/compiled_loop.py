@@ -31,7 +31,7 @@ import keras
 from keras import ops
 
 
-def compile_loop(model, step_fn, jit_compile=True):
+def compile_loop(model, step_fn, jit_compile=True, torch_compile=True):
     """Returns `run(state, noise, start, stop, temperature) -> state`.
 
     Args:
@@ -40,6 +40,8 @@ def compile_loop(model, step_fn, jit_compile=True):
             `state` is a dict of tensors whose shapes and dtypes do not change
             from step to step, and `noise_i = noise[i]`.
         jit_compile: compile with XLA on TensorFlow (JAX always compiles).
+        torch_compile: on PyTorch, whether the step may be compiled (when
+            `torch_compile_backend(model)` asks for it); False keeps it eager.
     """
 
     def loop(state, noise, start, stop, temperature):
@@ -86,7 +88,12 @@ def compile_loop(model, step_fn, jit_compile=True):
 
         return run
     if backend == "torch":
-        return _torch_loop(model, step_fn, getattr(model, "_static_branches", None))
+        return _torch_loop(
+            model,
+            step_fn,
+            getattr(model, "_static_branches", None),
+            allow_compile=torch_compile,
+        )
     # Any other backend (e.g. numpy): the plain loop.
     return loop
 
@@ -118,7 +125,7 @@ def torch_compile_enabled(model=None):
     return torch_compile_backend(model) is not None
 
 
-def _torch_loop(model, step_fn, static_branches=None):
+def _torch_loop(model, step_fn, static_branches=None, allow_compile=True):
     import torch
 
     from keras_ar.backend import slicing
@@ -134,9 +141,9 @@ def _torch_loop(model, step_fn, static_branches=None):
             # with its own weights: allow one compiled version each instead
             # of falling back to eager after the default 8.
             config = torch._dynamo.config
-            config.recompile_limit = max(config.recompile_limit, 512)
+            config.recompile_limit = max(config.recompile_limit, 64)
             config.accumulated_recompile_limit = max(
-                config.accumulated_recompile_limit, 4096
+                config.accumulated_recompile_limit, 1024
             )
             compiled[backend] = torch.compile(step_fn, dynamic=False, backend=backend)
         return compiled[backend]
@@ -151,7 +158,7 @@ def _torch_loop(model, step_fn, static_branches=None):
 
     def run(state, noise, start, stop, temperature):
         start, stop = int(start), int(stop)
-        backend = torch_compile_backend(model)
+        backend = torch_compile_backend(model) if allow_compile else None
         with torch.no_grad():
             # The steps update the state in place (keras_ar.backend.slicing):
             # copy it once, so that no caller's array is ever written.

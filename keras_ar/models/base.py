@@ -553,7 +553,12 @@ class AutoregressiveModel(keras.Model):
                     i, state, noise_i, temperature, use_cache=use_cache
                 )
 
-            self._generation_loops[use_cache] = compile_loop(self, step)
+            # PyTorch compiles the cached step only: the uncached one calls
+            # the whole model, whose Keras call bookkeeping `torch.compile`
+            # would retrace at every step.
+            self._generation_loops[use_cache] = compile_loop(
+                self, step, torch_compile=use_cache
+            )
         return self._generation_loops[use_cache]
 
     def _generation_setup(self, num_samples, **kwargs):

@@ -445,7 +445,9 @@ class TextAutoregressiveModel(AutoregressiveModel):
         key = ("text", bool(use_cache), sampler.cache_key, stop_ids, fill)
         if key not in self._generation_loops:
             step = self._make_step(sampler, bool(use_cache), stop_ids, fill)
-            self._generation_loops[key] = compile_loop(self, step)
+            self._generation_loops[key] = compile_loop(
+                self, step, torch_compile=bool(use_cache)
+            )
         loop = self._generation_loops[key]
 
         def initial_state(rows):
