@@ -250,13 +250,15 @@ def transformer_lm(args):
 
     # The recipe's quick model with the book's 10000 words: a 10-token
     # prompt continued by 200 tokens.
-    model = TransformerLM(
-        vocab_size=10000, sequence_length=256, num_layers=2, num_heads=4,
-        hidden_dim=128, intermediate_dim=256,
-    )  # fmt: skip
     n = args.num_samples
     prompt = np.random.default_rng(0).integers(1, 10000, (n, 10)).astype("int32")
     length = prompt.shape[1] + 200
+    # The model's context is exactly the generated length, so that "one
+    # forward pass" covers the same positions as the sampler.
+    model = TransformerLM(
+        vocab_size=10000, sequence_length=length, num_layers=2, num_heads=4,
+        hidden_dim=128, intermediate_dim=256,
+    )  # fmt: skip
     # All 200 tokens: no stop at the end-of-text token.
     kwargs = {"prompt": prompt, "max_length": length, "stop_token_ids": None}
     return [
