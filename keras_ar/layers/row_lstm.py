@@ -8,7 +8,6 @@ from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.masks.pixelcnn import check_color_groups
 from keras_ar.ops.pixel_lstm import gate_bias_init, lstm_update
-from keras_ar.ops.step_buffers import StepBuffers
 from keras_ar.validation import check_choice, check_input_rank, check_int
 
 
@@ -158,18 +157,8 @@ class RowLSTM(keras.layers.Layer):
         On PyTorch the cache's tensors are updated in place
         (`keras_ar.backend.slicing`).
         """
-        # The masked input-to-state convolution reads the window that holds
-        # this pixel's input, just written: through `StepBuffers`, so that
-        # XLA does not copy the whole input cache at every step.
-        conv = self.input_to_state
-        kh, kw = conv.kernel_size
-        buffers = StepBuffers({"inputs": cache["inputs"]}, never=row < 0)
-        pixel = ops.expand_dims(ops.expand_dims(values, 1), 1)
-        buffers.write("inputs", pixel, [0, row + kh // 2, col + kw // 2, 0])
-        depth = buffers.shape("inputs")[3]
-        batch = ops.shape(values)[0]
-        patch = buffers.read("inputs", [0, row, col, 0], [batch, kh // 2 + 1, kw, depth])
-        gates = conv.call_patch(patch)
+        inputs = self.input_to_state.write_cache(cache["inputs"], values, row, col)
+        gates = self.input_to_state.call_at(inputs, row, col)
         gates = gates + ops.cast(self.bias, gates.dtype)
         k, units = self.kernel_size, self.units
         h_all, c_all = cache["h"], cache["c"]
@@ -187,7 +176,6 @@ class RowLSTM(keras.layers.Layer):
             h_all, [0, row + 1, col + k // 2, 0], _pixel(h, h_all.dtype)
         )
         c_all = loop_slice_update(c_all, [0, row + 1, col, 0], _pixel(c, c_all.dtype))
-        inputs = buffers.commit(after=h)["inputs"]
         return h, {"inputs": inputs, "h": h_all, "c": c_all}
 
     def get_config(self):
