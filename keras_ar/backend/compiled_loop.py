@@ -101,7 +101,7 @@ def compile_loop(model, step_fn, jit_compile=True, torch_compile=True):
 
 def torch_compile_backend(model=None):
     """The `torch.compile` backend of the PyTorch sampling step, or None
-    for the eager loop.
+    for the eager loop (always None on the other Keras backends).
 
     `KERAS_AR_TORCH_COMPILE`: "1" (or "inductor") compiles, "0" does not,
     another value names a `torch.compile` backend (e.g. "aot_eager", which
@@ -109,6 +109,8 @@ def torch_compile_backend(model=None):
     model was compiled with `jit_compile=True` (Keras' own switch for
     `torch.compile`), eager otherwise.
     """
+    if keras.backend.backend() != "torch":
+        return None
     value = os.environ.get("KERAS_AR_TORCH_COMPILE", "").strip().lower()
     if value in ("0", "false", "no", "off"):
         return None
