@@ -120,6 +120,22 @@ def loop_cond(pred, true_fn, false_fn, key=None):
     return true_fn() if bool(pred) else false_fn()
 
 
+def pad_zeros(x, pad_width):
+    """`ops.pad(x, pad_width)` (zeros), made of concatenations: on PyTorch
+    `ops.pad` creates a new named Keras operation at each call, which
+    `torch.compile` guards on, so a step using it recompiles at every call."""
+    for axis, (before, after) in enumerate(pad_width):
+        parts = [x]
+        for size, at in ((before, 0), (after, 1)):
+            if size:
+                shape = list(ops.shape(x))
+                shape[axis] = size
+                parts.insert(len(parts) * at, ops.zeros(shape, x.dtype))
+        if len(parts) > 1:
+            x = ops.concatenate(parts, axis=axis)
+    return x
+
+
 def _torch_index(buffer, start_indices, sizes):
     """Broadcast index vectors, one per axis: (n0, 1, 1, ...), (n1, 1, ...)."""
     import torch

@@ -6,6 +6,7 @@ import numpy as np
 from keras import ops
 
 from keras_ar.backend.constants import constant
+from keras_ar.backend.slicing import pad_zeros
 from keras_ar.masks.pixelcnn import centre_channel_mask, check_color_groups
 from keras_ar.validation import check_choice, check_int
 
@@ -343,7 +344,7 @@ class GatedBlock(keras.layers.Layer):
         valid = ops.cast(rows >= 0, v_cache.dtype)[None, :, None, None]
         # Rows above the image are the zero padding of `call`.
         window = ops.take(v_cache, ops.maximum(rows, 0), axis=1) * valid
-        window = ops.pad(window, [[0, 0], [0, 0], [p, p], [0, 0]])
+        window = pad_zeros(window, [[0, 0], [0, 0], [p, p], [0, 0]])
         return self._vertical(window, cond)
 
     def horizontal_at(self, h_cache, link_row, row, col, cond=None):
