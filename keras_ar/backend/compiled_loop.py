@@ -230,7 +230,6 @@ def _torch_loop(model, step_fn, static_branches=None, allow_compile=True):
                         elif not fast:
                             seen.add(_branch_key(static_branches, i))
                         i += 1
-                    guards.close()
                 while i < stop:  # Eager (or the rest after a failed compile).
                     set_branches(i)
                     state = step_fn(i, state, noise[i], temperature)

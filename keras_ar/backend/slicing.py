@@ -32,16 +32,10 @@ def updates_in_place():
     return keras.backend.backend() == "torch"
 
 
-def compiling_torch():
-    """True while `torch.compile` traces (PyTorch backend only)."""
-    if keras.backend.backend() != "torch":
-        return False
+def _torch_compiling():
     import torch
 
     return torch.compiler.is_compiling()
-
-
-_torch_compiling = compiling_torch
 
 
 def loop_slice(inputs, start_indices, shape):

@@ -5,7 +5,7 @@ import collections
 import keras
 from keras import ops
 
-from keras_ar.backend.slicing import loop_cond, loop_slice
+from keras_ar.backend.slicing import loop_cond, loop_slice, pad_zeros
 from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
 from keras_ar.layers.shifted_conv import (
     DownRightShiftedConv2D,
@@ -367,15 +367,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
     def _cached_pixel_outputs(self, state, row, col):
         x_in = self._network_input(state["x"])
         # Two rows of zeros on top: the first layer of "u" reads two rows up.
-        # (Zeros concatenated rather than `ops.pad`: on PyTorch, `ops.pad`
-        # makes a new named Keras operation per call, which `torch.compile`
-        # guards on and so recompiles the step at every call.)
-        batch, height, width, depth = ops.shape(x_in)
-        x_pad = ops.concatenate(
-            [ops.zeros((batch, 2, width, depth), x_in.dtype), x_in], 1
-        )
-        side = ops.zeros((batch, height + 2, 1, depth), x_in.dtype)
-        x_pad = ops.concatenate([side, x_pad, side], 2)
+        x_pad = pad_zeros(x_in, [[0, 0], [2, 0], [1, 1], [0, 0]])
         buffers = StepBuffers(state["cache"], never=row < 0)
         plan, final = self._plan()
         u_ops = [op for op in plan if op.stream == "u"]
