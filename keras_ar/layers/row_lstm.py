@@ -134,17 +134,19 @@ class RowLSTM(keras.layers.Layer):
     # -- cached, one pixel at a time ------------------------------------
     def init_cache(self, batch_size, height, width, dtype="float32"):
         """Zeros: the layer's inputs (for the masked row convolution) and
-        the hidden and cell states, with a zero row -1 on top (h_{-1} = 0)."""
+        the hidden and cell states of two rows, indexed by the row's parity:
+        a pixel of row r reads row r - 1's states and writes row r's, so two
+        rows are all a step needs (zeros for row -1: h_{-1} = c_{-1} = 0).
+        Keeping two rows, not the whole map, also keeps XLA from copying the
+        state buffers at every step."""
         pad = self.kernel_size // 2
         features = self.input_to_state.kernel.shape[2]
         return {
             "inputs": self.input_to_state.init_cache(
                 batch_size, height, width, features, dtype
             ),
-            "h": ops.zeros(
-                (batch_size, height + 1, width + 2 * pad, self.units), dtype
-            ),
-            "c": ops.zeros((batch_size, height + 1, width, self.units), dtype),
+            "h": ops.zeros((batch_size, 2, width + 2 * pad, self.units), dtype),
+            "c": ops.zeros((batch_size, 2, width, self.units), dtype),
         }
 
     def call_at(self, values, cache, row, col):
@@ -163,19 +165,21 @@ class RowLSTM(keras.layers.Layer):
         k, units = self.kernel_size, self.units
         h_all, c_all = cache["h"], cache["c"]
         batch = ops.shape(h_all)[0]
-        # h_{row-1} at columns col - k//2 .. col + k//2 (row index shifted by
-        # the zero row on top, columns by the zero padding).
-        h_above = loop_slice(h_all, [0, row, col, 0], [batch, 1, k, units])[:, 0]
+        # Row r's states live at index r % 2 (row -1, all zeros, at 1): read
+        # row r - 1's, write row r's. h_{row-1} at columns col - k//2 ..
+        # col + k//2 (columns shifted by the zero padding).
+        above, here = (row + 1) % 2, row % 2
+        h_above = loop_slice(h_all, [0, above, col, 0], [batch, 1, k, units])[:, 0]
         kernel = ops.cast(self.state_kernel, gates.dtype)
         gates = gates + ops.tensordot(
             ops.cast(h_above, gates.dtype), kernel, axes=[[1, 2], [0, 1]]
         )
-        c_above = loop_slice(c_all, [0, row, col, 0], [batch, 1, 1, units])[:, 0, 0]
+        c_above = loop_slice(c_all, [0, above, col, 0], [batch, 1, 1, units])[:, 0, 0]
         h, c = lstm_update(gates, ops.cast(c_above, gates.dtype), self.color_channels)
         h_all = loop_slice_update(
-            h_all, [0, row + 1, col + k // 2, 0], _pixel(h, h_all.dtype)
+            h_all, [0, here, col + k // 2, 0], _pixel(h, h_all.dtype)
         )
-        c_all = loop_slice_update(c_all, [0, row + 1, col, 0], _pixel(c, c_all.dtype))
+        c_all = loop_slice_update(c_all, [0, here, col, 0], _pixel(c, c_all.dtype))
         return h, {"inputs": inputs, "h": h_all, "c": c_all}
 
     def get_config(self):
