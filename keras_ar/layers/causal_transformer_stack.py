@@ -3,9 +3,12 @@ cross-attention (a GPT-2 style decoder-only stack), with one key/value cache
 for all of them."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_ar.backend.attention import flash_attention_impossible
+from keras_ar.backend.constants import constant
+from keras_ar.backend.slicing import loop_slice_update, slice_update
 from keras_ar.optional import import_keras_hub
 from keras_ar.validation import check_int, check_positive_float
 
@@ -32,14 +35,23 @@ class CausalTransformerStack(keras.layers.Layer):
     et al. (2017) and the stack adds no final norm.
 
     Cached decoding. `init_cache(batch_size, max_length)` returns a zero
-    key/value cache `(batch, num_layers, 2, max_length, num_heads, head_dim)`.
+    key/value cache `(batch, num_layers, 2, num_heads, max_length, head_dim)`.
     `call(inputs, cache=cache, cache_update_index=t)` treats `inputs`
     `(batch, k, hidden_dim)` as positions `t ... t + k - 1`: every block
-    writes their keys and values into its slice of the cache at `t` and
-    attends over the cache up to each position (the decoders'
-    `self_attention_cache` and `self_attention_cache_update_index`). With
+    attends from them over the cached positions `< t` and over themselves
+    (causally), then their keys and values go into the cache at `t`. With
     k = 1 one generated position costs one position of work; with t = 0 and
-    a whole prompt, one pass fills the cache for it.
+    a whole prompt, one pass fills the cache for it. `call_step` is the same
+    for sampling loops, writing the cache in place on PyTorch.
+
+    The cached path runs the decoders' own sublayers (norms, projections,
+    feed-forward) with its own attention over the cache, rather than the
+    decoders' `self_attention_cache`: keras-hub's cache layout (positions
+    before heads) and its write-then-read of the whole cache made XLA copy
+    and transpose every layer's cache at every step, most of a step's time.
+    Here the heads come first (a step's scores are one batched product, no
+    transpose), the attention reads the cache as it was, and the writes come
+    last, after everything that reads it, so XLA updates it in place.
 
     Args:
         num_layers: int >= 1: decoder blocks.
@@ -77,7 +89,7 @@ class CausalTransformerStack(keras.layers.Layer):
     >>> cache = stack.init_cache(batch_size=3, max_length=5)
     >>> outputs, cache = stack(x[:, :1], cache=cache, cache_update_index=0)
     >>> tuple(outputs.shape), tuple(cache.shape)
-    ((3, 1, 8), (3, 2, 2, 5, 2, 4))
+    ((3, 1, 8), (3, 2, 2, 2, 5, 4))
     """
 
     def __init__(
@@ -155,10 +167,12 @@ class CausalTransformerStack(keras.layers.Layer):
         return self.hidden_dim // self.num_heads
 
     def init_cache(self, batch_size, max_length, dtype=None):
-        """A zero key/value cache for `max_length` positions."""
+        """A zero key/value cache for `max_length` positions:
+        `(batch, num_layers, 2 (keys, values), num_heads, max_length,
+        head_dim)`."""
         if self.hidden_dim is None:
             raise ValueError("Build the layer (call it once) before init_cache.")
-        shape = (batch_size, self.num_layers, 2, max_length, self.num_heads, self.head_dim)
+        shape = (batch_size, self.num_layers, 2, self.num_heads, max_length, self.head_dim)
         return ops.zeros(shape, dtype or self.compute_dtype)
 
     def call(self, inputs, cache=None, cache_update_index=None, training=None):
@@ -170,16 +184,93 @@ class CausalTransformerStack(keras.layers.Layer):
                 x = decoder(x, training=training)
             return self._finish(x)
         index = 0 if cache_update_index is None else cache_update_index
-        caches = []
+        return self._cached(x, cache, index, training, in_place=False)
+
+    def call_step(self, inputs, cache, cache_update_index):
+        """`call(inputs, cache=cache, cache_update_index=...)` in inference,
+        for a sampling loop: on PyTorch the cache is written in place (the
+        returned cache is `cache` itself), so pass on the returned cache and
+        do not read the old one again."""
+        return self._cached(
+            ops.cast(inputs, self.compute_dtype), cache, cache_update_index,
+            training=False, in_place=True,
+        )  # fmt: skip
+
+    def _cached(self, x, cache, index, training, in_place):
+        """Positions `index .. index + k - 1` (k = `x.shape[1]`) against the
+        cache; returns `(outputs, cache)` with their keys and values in it."""
+        length = ops.shape(cache)[4]
+        k = x.shape[1]
+        # Cached positions < index are visible; among the new positions
+        # j sees j' <= j. (The cache's positions >= index hold zeros or stale
+        # values: masked out, never read.)
+        past = ops.expand_dims(ops.arange(length) < index, 0)  # (1, length)
+        causal = constant(self, f"causal_{k}", np.tril(np.ones((k, k), bool)), "bool")
+        visible = ops.concatenate([ops.broadcast_to(past, (k, length)), causal], axis=1)
+        new_keys_values = []
         for i, decoder in enumerate(self.decoder_layers):
-            x, layer_cache = decoder(
-                x,
-                self_attention_cache=cache[:, i],
-                self_attention_cache_update_index=index,
-                training=training,
-            )
-            caches.append(layer_cache)
-        return self._finish(x), ops.stack(caches, axis=1)
+            x, new_kv = self._cached_block(decoder, x, cache[:, i], visible, training)
+            new_keys_values.append(new_kv)
+        x = self._finish(x)
+        update = ops.cast(ops.stack(new_keys_values, axis=1), cache.dtype)
+        if not isinstance(index, int):
+            # Never taken: ties the write to the outputs, which read every
+            # layer's old cache, so that XLA sees all reads come before the
+            # write and updates the cache in place (keras_ar.ops.step_buffers).
+            corner = ops.reshape(x[:1, :1, :1], ())
+            update = ops.where(index < 0, ops.cast(corner, update.dtype), update)
+        start = [0, 0, 0, 0, index, 0]
+        write = loop_slice_update if in_place else slice_update
+        return x, write(cache, start, update)
+
+    def _cached_block(self, decoder, x, layer_cache, visible, training):
+        """One `TransformerDecoder` block (no cross-attention) at the new
+        positions, attending over `layer_cache` `(B, 2, heads, length, d)`;
+        returns `(outputs, new keys and values (B, 2, heads, k, d))`. The
+        decoder's own sublayers, in its order (pre- or post-LN)."""
+        attention = decoder._self_attention_layer
+        residual = x
+        if self.normalize_first:
+            x = decoder._self_attention_layer_norm(x)
+
+        def heads_first(t):  # (B, k, heads, d) -> (B, heads, k, d)
+            return ops.transpose(t, (0, 2, 1, 3))
+
+        scale = 1.0 / float(self.head_dim) ** 0.5
+        query = heads_first(attention._query_dense(x)) * ops.cast(scale, x.dtype)
+        key = heads_first(attention._key_dense(x))
+        value = heads_first(attention._value_dense(x))
+        old_keys = ops.cast(layer_cache[:, 0], x.dtype)
+        old_values = ops.cast(layer_cache[:, 1], x.dtype)
+        scores = ops.concatenate(
+            [
+                ops.einsum("bhqd,bhtd->bhqt", query, old_keys),
+                ops.einsum("bhqd,bhtd->bhqt", query, key),
+            ],
+            axis=-1,
+        )
+        # -inf, not a large negative number, at hidden positions: exact zeros
+        # in any float dtype; each position sees itself, so no row is empty.
+        scores = ops.where(visible, scores, ops.cast(float("-inf"), scores.dtype))
+        probs = ops.softmax(ops.cast(scores, "float32"), axis=-1)
+        probs = ops.cast(probs, x.dtype)
+        probs = attention._dropout_layer(probs, training=training)
+        length = ops.shape(old_keys)[2]
+        attended = ops.einsum(
+            "bhqt,bhtd->bhqd", probs[..., :length], old_values
+        ) + ops.einsum("bhqt,bhtd->bhqd", probs[..., length:], value)
+        x = attention._output_dense(ops.transpose(attended, (0, 2, 1, 3)))
+        x = decoder._self_attention_dropout(x, training=training) + residual
+        if not self.normalize_first:
+            x = decoder._self_attention_layer_norm(x)
+        residual = x
+        if self.normalize_first:
+            x = decoder._feedforward_layer_norm(x)
+        x = decoder._feedforward_output_dense(decoder._feedforward_intermediate_dense(x))
+        x = decoder._feedforward_dropout(x, training=training) + residual
+        if not self.normalize_first:
+            x = decoder._feedforward_layer_norm(x)
+        return x, ops.stack([key, value], axis=1)
 
     def _finish(self, x):
         return x if self.final_norm is None else self.final_norm(x)

@@ -196,7 +196,7 @@ class ImageTransformer(ImageAutoregressiveModel):
         previous = ops.take(flat, ops.maximum(i - 1, 0), axis=1)
         token = ops.where(ops.equal(i, 0), self.levels, previous)
         h = self._embed(ops.reshape(token, (batch, 1)), state.get("labels"), start_index=i)
-        h, cache = self.transformer(h, cache=state["cache"], cache_update_index=i)
+        h, cache = self.transformer.call_step(h, state["cache"], i)
         logits = ops.cast(self.head(h)[:, 0], "float32")
         value = sample_categorical(logits, noise_i[:, 0], temperature)[:, None]
         value = self._keep_given(i, state, value, row, col, channel)

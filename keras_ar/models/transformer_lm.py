@@ -208,9 +208,7 @@ class TransformerLM(TextAutoregressiveModel):
         previous = ops.take(x, ops.maximum(i - 1, 0), axis=1)
         token = ops.where(ops.equal(i, 0), self._start_id, previous)
         hidden = self.embeddings(ops.reshape(token, (-1, 1)), start_index=i)
-        hidden, kv = self.transformer(
-            hidden, cache=cache["key_value"], cache_update_index=i
-        )
+        hidden, kv = self.transformer.call_step(hidden, cache["key_value"], i)
         return self._logits(hidden)[:, 0], {"key_value": kv}
 
     # ------------------------------------------------------------------
