@@ -1,5 +1,6 @@
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -74,6 +75,18 @@ def test_causal_transformer_stack_is_causal_and_cached(normalize_first):
     np.testing.assert_allclose(to_numpy(prompt_out), full[:, :2], atol=1e-5)
     out, _ = stack(x[:, 2:3], cache=cache, cache_update_index=2)
     np.testing.assert_allclose(to_numpy(out), full[:, 2:3], atol=1e-5)
+    # The sampling loop's `call_step` (index a tensor, in place on PyTorch)
+    # gives the same outputs, and the caller's cache is not touched by `call`.
+    cache = stack.init_cache(1, 5)
+    before = to_numpy(cache[0][0]).copy()
+    stack(x[:, :1], cache=cache, cache_update_index=0)
+    np.testing.assert_array_equal(to_numpy(cache[0][0]), before)
+    steps = []
+    for t in range(5):
+        index = keras.ops.convert_to_tensor(t, "int32")
+        out, cache = stack.call_step(x[:, t : t + 1], cache, index)
+        steps.append(to_numpy(out))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
 
 
 def test_causal_transformer_stack_errors(monkeypatch):
@@ -83,6 +96,11 @@ def test_causal_transformer_stack_errors(monkeypatch):
         CausalTransformerStack(1, 1, 8, dropout=1.0)
     with pytest.raises(TypeError, match="num_layers"):
         CausalTransformerStack(1.5, 1, 8)
+    stack = CausalTransformerStack(2, 1, 8)
+    x = np.zeros((1, 2, 4), "float32")
+    stack(x)
+    with pytest.raises(ValueError, match=r"`cache` must be .* 2 \[keys, values\]"):
+        stack(x, cache=stack.init_cache(1, 4)[:1], cache_update_index=0)
     # Without keras-hub: an ImportError that names the extra to install.
     monkeypatch.setitem(sys.modules, "keras_hub", None)
     with pytest.raises(ImportError, match=r"keras-ar\[text\]"):

@@ -112,8 +112,10 @@ def test_key_value_cache_equals_the_full_call(small):
                 keras.ops.convert_to_tensor(i, "int32"), xt, cache
             )
             np.testing.assert_allclose(_np(logits), full[:, i], atol=1e-5)
-    # The cache holds one position per key/value: (B, layers, 2, heads, T, dim).
-    assert tuple(cache["key_value"].shape) == (3, 2, 2, 2, 6, 4)
+    # The cache holds one [keys, values] pair per layer, each (B, heads, T, dim).
+    kv = cache["key_value"]
+    assert len(kv) == 2 and all(len(pair) == 2 for pair in kv)
+    assert {tuple(t.shape) for pair in kv for t in pair} == {(3, 2, 6, 4)}
 
 
 # ----------------------------------------------------------------------

@@ -35,7 +35,8 @@ class CausalTransformerStack(keras.layers.Layer):
     et al. (2017) and the stack adds no final norm.
 
     Cached decoding. `init_cache(batch_size, max_length)` returns a zero
-    key/value cache `(batch, num_layers, 2, num_heads, max_length, head_dim)`.
+    key/value cache: a list with one `[keys, values]` pair per block, each
+    `(batch, num_heads, max_length, head_dim)`.
     `call(inputs, cache=cache, cache_update_index=t)` treats `inputs`
     `(batch, k, hidden_dim)` as positions `t ... t + k - 1`: every block
     attends from them over the cached positions `< t` and over themselves
@@ -46,12 +47,14 @@ class CausalTransformerStack(keras.layers.Layer):
 
     The cached path runs the decoders' own sublayers (norms, projections,
     feed-forward) with its own attention over the cache, rather than the
-    decoders' `self_attention_cache`: keras-hub's cache layout (positions
+    decoders' `self_attention_cache`: keras-hub's cache (one tensor, positions
     before heads) and its write-then-read of the whole cache made XLA copy
     and transpose every layer's cache at every step, most of a step's time.
-    Here the heads come first (a step's scores are one batched product, no
-    transpose), the attention reads the cache as it was, and the writes come
-    last, after everything that reads it, so XLA updates it in place.
+    Here each block's keys and values are tensors of their own (a slice of
+    a shared tensor is a copy too), heads first (a step's scores are one
+    batched product, no transpose); the attention reads the cache as it was,
+    and the writes come last, after everything that reads it, so XLA
+    updates the cache in place.
 
     Args:
         num_layers: int >= 1: decoder blocks.
@@ -88,8 +91,8 @@ class CausalTransformerStack(keras.layers.Layer):
     (3, 5, 8)
     >>> cache = stack.init_cache(batch_size=3, max_length=5)
     >>> outputs, cache = stack(x[:, :1], cache=cache, cache_update_index=0)
-    >>> tuple(outputs.shape), tuple(cache.shape)
-    ((3, 1, 8), (3, 2, 2, 2, 5, 4))
+    >>> len(cache), tuple(outputs.shape), tuple(cache[0][0].shape)
+    (2, (3, 1, 8), (3, 2, 5, 4))
     """
 
     def __init__(
@@ -167,13 +170,17 @@ class CausalTransformerStack(keras.layers.Layer):
         return self.hidden_dim // self.num_heads
 
     def init_cache(self, batch_size, max_length, dtype=None):
-        """A zero key/value cache for `max_length` positions:
-        `(batch, num_layers, 2 (keys, values), num_heads, max_length,
-        head_dim)`."""
+        """A zero key/value cache for `max_length` positions: one
+        `[keys, values]` pair per block, each `(batch_size, num_heads,
+        max_length, head_dim)`."""
         if self.hidden_dim is None:
             raise ValueError("Build the layer (call it once) before init_cache.")
-        shape = (batch_size, self.num_layers, 2, self.num_heads, max_length, self.head_dim)
-        return ops.zeros(shape, dtype or self.compute_dtype)
+        shape = (batch_size, self.num_heads, max_length, self.head_dim)
+        dtype = dtype or self.compute_dtype
+        return [
+            [ops.zeros(shape, dtype), ops.zeros(shape, dtype)]
+            for _ in range(self.num_layers)
+        ]
 
     def call(self, inputs, cache=None, cache_update_index=None, training=None):
         x = inputs
@@ -199,7 +206,8 @@ class CausalTransformerStack(keras.layers.Layer):
     def _cached(self, x, cache, index, training, in_place):
         """Positions `index .. index + k - 1` (k = `x.shape[1]`) against the
         cache; returns `(outputs, cache)` with their keys and values in it."""
-        length = ops.shape(cache)[4]
+        _check_cache(cache, self.num_layers)
+        length = ops.shape(cache[0][0])[2]
         k = x.shape[1]
         # Cached positions < index are visible; among the new positions
         # j sees j' <= j. (The cache's positions >= index hold zeros or stale
@@ -208,25 +216,32 @@ class CausalTransformerStack(keras.layers.Layer):
         causal = constant(self, f"causal_{k}", np.tril(np.ones((k, k), bool)), "bool")
         visible = ops.concatenate([ops.broadcast_to(past, (k, length)), causal], axis=1)
         new_keys_values = []
-        for i, decoder in enumerate(self.decoder_layers):
-            x, new_kv = self._cached_block(decoder, x, cache[:, i], visible, training)
+        for decoder, layer_cache in zip(self.decoder_layers, cache):
+            x, new_kv = self._cached_block(decoder, x, layer_cache, visible, training)
             new_keys_values.append(new_kv)
         x = self._finish(x)
-        update = ops.cast(ops.stack(new_keys_values, axis=1), cache.dtype)
-        if not isinstance(index, int):
-            # Never taken: ties the write to the outputs, which read every
-            # layer's old cache, so that XLA sees all reads come before the
-            # write and updates the cache in place (keras_ar.ops.step_buffers).
-            corner = ops.reshape(x[:1, :1, :1], ())
-            update = ops.where(index < 0, ops.cast(corner, update.dtype), update)
-        start = [0, 0, 0, 0, index, 0]
+        corner = ops.reshape(x[:1, :1, :1], ())
         write = loop_slice_update if in_place else slice_update
-        return x, write(cache, start, update)
+        new_cache = []
+        for layer_cache, new_kv in zip(cache, new_keys_values):
+            pair = []
+            for buffer, update in zip(layer_cache, new_kv):
+                update = ops.cast(update, buffer.dtype)
+                if not isinstance(index, int):
+                    # Never taken: ties the write to the outputs, which read
+                    # every block's old cache, so that XLA sees all reads
+                    # come before the write and updates the cache in place
+                    # (keras_ar.ops.step_buffers).
+                    update = ops.where(index < 0, ops.cast(corner, update.dtype), update)
+                pair.append(write(buffer, [0, 0, index, 0], update))
+            new_cache.append(pair)
+        return x, new_cache
 
     def _cached_block(self, decoder, x, layer_cache, visible, training):
         """One `TransformerDecoder` block (no cross-attention) at the new
-        positions, attending over `layer_cache` `(B, 2, heads, length, d)`;
-        returns `(outputs, new keys and values (B, 2, heads, k, d))`. The
+        positions, attending over `layer_cache` (`[keys, values]`, each
+        `(B, heads, length, d)`); returns `(outputs, [new keys, new values])`,
+        each `(B, heads, k, d)`. The
         decoder's own sublayers, in its order (pre- or post-LN)."""
         attention = decoder._self_attention_layer
         residual = x
@@ -240,8 +255,8 @@ class CausalTransformerStack(keras.layers.Layer):
         query = heads_first(attention._query_dense(x)) * ops.cast(scale, x.dtype)
         key = heads_first(attention._key_dense(x))
         value = heads_first(attention._value_dense(x))
-        old_keys = ops.cast(layer_cache[:, 0], x.dtype)
-        old_values = ops.cast(layer_cache[:, 1], x.dtype)
+        old_keys = ops.cast(layer_cache[0], x.dtype)
+        old_values = ops.cast(layer_cache[1], x.dtype)
         scores = ops.concatenate(
             [
                 ops.einsum("bhqd,bhtd->bhqt", query, old_keys),
@@ -270,7 +285,7 @@ class CausalTransformerStack(keras.layers.Layer):
         x = decoder._feedforward_dropout(x, training=training) + residual
         if not self.normalize_first:
             x = decoder._feedforward_layer_norm(x)
-        return x, ops.stack([key, value], axis=1)
+        return x, [key, value]
 
     def _finish(self, x):
         return x if self.final_norm is None else self.final_norm(x)
@@ -295,3 +310,15 @@ class CausalTransformerStack(keras.layers.Layer):
             }
         )
         return config
+
+
+def _check_cache(cache, num_layers):
+    if (
+        not isinstance(cache, (list, tuple))
+        or len(cache) != num_layers
+        or any(not isinstance(pair, (list, tuple)) or len(pair) != 2 for pair in cache)
+    ):
+        raise ValueError(
+            f"`cache` must be `init_cache`'s list of {num_layers} [keys, values] "
+            f"pairs (one per block), got {type(cache).__name__}"
+        )
