@@ -207,6 +207,14 @@ def test_vertical_row_and_horizontal_at_match_call():
         for r in range(4):
             v_row, next_link = layer.vertical_row(v, r, cond)
             np.testing.assert_allclose(to_numpy(v_row)[:, 0], v_out[:, r], atol=1e-5)
+            # Row r given apart (`last_row`), the cache's row r never read.
+            stale = v.copy()
+            stale[:, r:] = 7.0
+            v_row_given, link_given = layer.vertical_row(
+                stale, r, cond, last_row=v[:, r : r + 1]
+            )
+            np.testing.assert_allclose(to_numpy(v_row_given), to_numpy(v_row), atol=1e-5)
+            np.testing.assert_allclose(to_numpy(link_given), to_numpy(next_link), atol=1e-5)
             for c in range(5):
                 pixel = to_numpy(layer.horizontal_at(h, link, r, c, cond))
                 np.testing.assert_allclose(pixel[:, 0, 0], h_out[:, r, c], atol=1e-5)

@@ -325,25 +325,32 @@ class GatedBlock(keras.layers.Layer):
         return [v_out, h_out]
 
     # -- cached, one row / one pixel at a time ----------------------------
-    def vertical_row(self, v_cache, row, cond=None):
+    def vertical_row(self, v_cache, row, cond=None, last_row=None):
         """The vertical stack at one whole row, from its cached inputs.
 
         Args:
             v_cache: this layer's vertical input `(B, H, W, C)`; rows
                 `row - k//2 .. row` must hold their values (others are not
-                read).
+                read), or `.. row - 1` when `last_row` is given.
             row: int or int32 scalar tensor.
             cond: the conditioning vector `(B, dim)` if `conditional`.
+            last_row: optional `(B, 1, W, C)`: the input's row `row`, read
+                in place of `v_cache`'s (so that a sampling step can read an
+                old cache and write the new row afterwards: XLA then updates
+                the cache in place instead of copying it).
         Returns:
             `(v_out_row, link_row)`: `(B, 1, W, filters)`, equal to
             `call(...)[0][:, row:row+1]`, and `(B, 1, W, 2 * filters)`, the
             vertical contribution to the horizontal stack of row `row + 1`.
         """
         p = self._pad
-        rows = ops.cast(row, "int32") - p + ops.arange(p + 1, dtype="int32")
+        above = p if last_row is not None else p + 1
+        rows = ops.cast(row, "int32") - p + ops.arange(above, dtype="int32")
         valid = ops.cast(rows >= 0, v_cache.dtype)[None, :, None, None]
         # Rows above the image are the zero padding of `call`.
         window = ops.take(v_cache, ops.maximum(rows, 0), axis=1) * valid
+        if last_row is not None:
+            window = ops.concatenate([window, ops.cast(last_row, window.dtype)], axis=1)
         window = pad_zeros(window, [[0, 0], [0, 0], [p, p], [0, 0]])
         return self._vertical(window, cond)
 

@@ -4,7 +4,7 @@ with PixelCNN Decoders")."""
 import keras
 from keras import ops
 
-from keras_ar.backend.slicing import loop_cond, loop_slice_update
+from keras_ar.backend.slicing import loop_cond, loop_slice, loop_slice_update
 from keras_ar.layers.gated_block import GatedBlock
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.models.image_model import ImageAutoregressiveModel
@@ -190,17 +190,30 @@ class GatedPixelCNN(ImageAutoregressiveModel):
 
     def _vertical_refresh(self, x, cache, row, cond):
         """Runs every layer's vertical stack on row `row - 1`, just completed:
-        returns the updated vertical caches and the links for row `row`."""
-        v_in = self.scale_inputs(x)
-        v_caches, links = [], []
+        returns the vertical outputs of that row (one per layer but the last,
+        whose vertical output nothing reads) and the links for row `row`.
+        The caches are only read here (each layer's new input row is passed
+        on as `last_row`); the caller writes the new rows afterwards, so XLA
+        updates the caches in place rather than copying them at every step."""
+        v_rows, links, last = [], [], None
         for index, block in enumerate(self.blocks):
-            v_row, link = block.vertical_row(v_in, row - 1, cond)
+            # Layer 0 reads the image, complete above row `row`.
+            source = self.scale_inputs(x) if index == 0 else cache["v"][index - 1]
+            v_row, link = block.vertical_row(source, row - 1, cond, last_row=last)
             links.append(link)
             if index < self.num_layers - 1:
-                # The last layer's vertical output is read by nothing.
-                v_in = loop_slice_update(cache["v"][index], [0, row - 1, 0, 0], v_row)
-                v_caches.append(v_in)
-        return v_caches, links
+                v_rows.append(v_row)
+                last = v_row
+        return v_rows, links
+
+    def _old_rows(self, cache, row):
+        """What `_vertical_refresh` gives when no row was completed: each
+        vertical cache's row `row - 1` as it is (row 0 at the first row), and
+        the links unchanged, so that writing the rows back changes nothing."""
+        batch, _, width, filters = ops.shape(cache["v"][0]) if cache["v"] else (0,) * 4
+        start = [0, ops.maximum(row - 1, 0), 0, 0]
+        rows = [loop_slice(v, start, [batch, 1, width, filters]) for v in cache["v"]]
+        return rows, list(cache["link"])
 
     def _cached_pixel_logits(self, state, row, col):
         cache = state["cache"]
@@ -211,13 +224,17 @@ class GatedPixelCNN(ImageAutoregressiveModel):
         # A colour pixel takes `channels` steps; only the first step of a row
         # runs the vertical stacks.
         new_row = ops.logical_and(row > 0, ops.not_equal(row, cache["vrow"]))
-        v_caches, links = loop_cond(
+        v_rows, links = loop_cond(
             new_row,
             lambda: self._vertical_refresh(x, cache, row, cond),
-            lambda: (list(cache["v"]), list(cache["link"])),
+            lambda: self._old_rows(cache, row),
             key="new_row",
         )
-        v_caches, links = list(v_caches), list(links)
+        links = list(links)
+        start = [0, ops.maximum(row - 1, 0), 0, 0]
+        v_caches = [
+            loop_slice_update(v, start, v_row) for v, v_row in zip(cache["v"], v_rows)
+        ]
         # The horizontal stacks at (row, col), layer by layer.
         image_row = self.scale_inputs(ops.take(x, ops.reshape(row, (1,)), axis=1))
         h_line = image_row
