@@ -105,3 +105,13 @@ def test_in_a_compiled_loop_equals_the_plain_recurrence():
         [np.zeros((2, 1)), np.cumsum(inputs[:, :, 0, 0].T, axis=1)], axis=1
     )
     np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_replace_takes_new_values_and_refuses_pending_ones():
+    buffers = StepBuffers({"h": ops.zeros((1, 3)), "c": ops.zeros((1, 3))}, never=False)
+    buffers.replace({"c": ops.ones((1, 3))})  # e.g. a loop's results
+    window = buffers.read("c", [0, 1], [1, 2])
+    np.testing.assert_array_equal(ops.convert_to_numpy(window), [[1.0, 1.0]])
+    buffers.write("h", ops.ones((1, 1)), [0, 0])
+    with pytest.raises(ValueError, match="pending write"):
+        buffers.replace({"h": ops.zeros((1, 3))})

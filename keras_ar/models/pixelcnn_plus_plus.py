@@ -5,7 +5,13 @@ import collections
 import keras
 from keras import ops
 
-from keras_ar.backend.slicing import loop_cond, loop_slice, pad_zeros
+from keras_ar.backend.slicing import (
+    loop_cond,
+    loop_slice,
+    loop_slice_update,
+    pad_zeros,
+    updates_in_place,
+)
 from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
 from keras_ar.layers.shifted_conv import (
     DownRightShiftedConv2D,
@@ -355,7 +361,11 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             h, w = self._sizes[level]
             return ops.zeros((batch_size, h + 1, w + 2, features), dtype)
 
-        cache = {}
+        # The network's input, zero-padded as the first layers read it (two
+        # rows on top, a column on each side); each sampled pixel is written
+        # into it (`_cache_pixel_written`) instead of rebuilding it from the
+        # whole image at every step.
+        cache = {"x_pad": self._padded_input(state["x"])}
         for op in plan:
             cache[op.out] = zeros(op.level, f)
             if op.kind == "res":
@@ -364,11 +374,23 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
                 cache[op.out + "/stuffed"] = zeros(op.level, f)
         return cache
 
-    def _cached_pixel_outputs(self, state, row, col):
-        x_in = self._network_input(state["x"])
+    def _padded_input(self, x):
         # Two rows of zeros on top: the first layer of "u" reads two rows up.
-        x_pad = pad_zeros(x_in, [[0, 0], [2, 0], [1, 1], [0, 0]])
-        buffers = StepBuffers(state["cache"], never=row < 0)
+        return pad_zeros(self._network_input(x), [[0, 0], [2, 0], [1, 1], [0, 0]])
+
+    def _cache_pixel_written(self, state, row, col):
+        x, cache = state["x"], state["cache"]
+        batch, _, _, channels = ops.shape(x)
+        pixel = loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels])
+        x_pad = loop_slice_update(
+            cache["x_pad"], [0, row + 2, col + 1, 0], self._network_input(pixel)
+        )
+        return {**state, "cache": {**cache, "x_pad": x_pad}}
+
+    def _cached_pixel_outputs(self, state, row, col):
+        x_pad = state["cache"]["x_pad"]
+        caches = {k: v for k, v in state["cache"].items() if k != "x_pad"}
+        buffers = StepBuffers(caches, never=row < 0)
         plan, final = self._plan()
         u_ops = [op for op in plan if op.stream == "u"]
         ul_ops = [op for op in plan if op.stream == "ul"]
@@ -377,7 +399,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         self._when_final(
             buffers, col == 0, u_ops, row, col,
             lambda inner: self._cached_u_ops(inner, u_ops, x_pad, row, 0),
-            key="u",
+            key="u", rare=True,
         )  # fmt: skip
         self._cached_ul_ops(buffers, ul_ops, x_pad, row, col, level=0)
         batch = ops.shape(x_pad)[0]
@@ -386,7 +408,8 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         params = self.head(ops.elu(features))
         params = ops.reshape(ops.cast(params, "float32"), (batch, self.head.num_params))
         # The parameters are computed from every read of this step.
-        return params, {**state, "cache": buffers.commit(after=params)}
+        cache = {**buffers.commit(after=params), "x_pad": x_pad}
+        return params, {**state, "cache": cache}
 
     def _write_starts(self, op, row, col):
         """Where `op` writes in its caches at pixel `(row, col)`, as
@@ -422,17 +445,27 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             branches[f"ul{level}"] = row % scale == 0 and col % scale == 0
         return branches
 
-    def _when_final(self, buffers, final, stream_ops, row, col, run, key=None):
+    def _when_final(
+        self, buffers, final, stream_ops, row, col, run, key=None, rare=False
+    ):
         """Runs `run(inner)` (which writes the caches of `stream_ops` into
         `inner`, a child of `buffers`) where `final` holds, and keeps what
         the caches hold at those places elsewhere.
 
         The condition returns the written values, not the caches: a branch
         that passes whole caches through makes XLA copy them every step.
+        `rare`: `final` holds at few steps (the "u" stream's rows, once per
+        image row) and nothing is pending in `buffers` for these caches;
+        then on JAX and TensorFlow `run` goes in a loop run once or not at
+        all, which writes in place, rather than a branch whose other side
+        reads and rewrites all the written rows at every other step.
         """
         starts = {}
         for op in stream_ops:
             starts.update(self._write_starts(op, row, col))
+        if rare and not updates_in_place():
+            self._run_in_loop(buffers, final, list(starts), run)
+            return
 
         def compute():
             inner = buffers.child()
@@ -452,6 +485,26 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         values = loop_cond(final, compute, keep, key=key)
         for name, (start, _) in starts.items():
             buffers.write(name, values[name], start)
+
+    def _run_in_loop(self, buffers, final, names, run):
+        """`run(inner)` zero times or once (`final`), as a loop that carries
+        the caches `names` and commits the writes in place; `buffers` then
+        holds the loop's results."""
+
+        def body(_, written):
+            inner = StepBuffers({**buffers.old, **written}, never=buffers.never)
+            run(inner)
+            pending = list(inner.pending().values())
+            # Every read of this run feeds a written value: tie the writes to
+            # all of them (see StepBuffers.commit).
+            after = ops.sum(
+                ops.stack([ops.reshape(v[:1, :1, :1, :1], ()) for v in pending])
+            )
+            committed = inner.commit(after=after)
+            return {name: committed[name] for name in names}
+
+        start = {name: buffers.old[name] for name in names}
+        buffers.replace(ops.fori_loop(0, ops.cast(final, "int32"), body, start))
 
     def _split_levels(self, stream_ops, level):
         """`stream_ops` as a list of items: an op of `level`, or a list (a

@@ -104,6 +104,15 @@ class StepBuffers:
         if self._direct:
             self.old[name] = loop_slice_update(self.old[name], start, value)
 
+    def replace(self, buffers):
+        """Takes `buffers` (`{name: tensor}`, e.g. the results of a loop
+        that wrote them) as the current values of those buffers; none of
+        them may have a write pending in this step."""
+        for name, value in buffers.items():
+            if self._written(name) is not None:
+                raise ValueError(f"buffer {name!r} has a pending write")
+            self.old[name] = value
+
     def pending(self):
         """This step's writes, `{name: value}`, without applying them (e.g.
         to return them from a branch of a condition)."""
