@@ -1,6 +1,15 @@
-import keras
-import numpy as np
-import pytest
+import os
+
+# On PyTorch `generate` compiles its cached step by default, a first call of
+# seconds to minutes per model and shape: the tests sample hundreds of tiny
+# models, so they sample eagerly unless a test asks otherwise
+# (test_torch_compile.py checks the compiled step of every family against
+# the eager one). Set before keras_ar is used, so every worker inherits it.
+os.environ.setdefault("KERAS_AR_TORCH_COMPILE", "0")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 # Scripts that tests run in subprocesses, not test modules: importing one
 # (as --doctest-modules would) runs its process set-up (export_worker.py

@@ -97,7 +97,7 @@ def test_static_branches_follow_the_raster_order():
     assert [b["same_pixel"] for b in steps[:4]] == [False, True, True, False]
 
 
-def test_torch_compile_backend_setting(monkeypatch):
+def test_torch_compile_backend_setting(monkeypatch, tmp_path):
     model, _, _ = tiny_models.build("pixelcnn")
     if BACKEND != "torch":
         # JAX and TensorFlow compile their loops with XLA, whatever is set.
@@ -110,10 +110,19 @@ def test_torch_compile_backend_setting(monkeypatch):
     ]:  # fmt: skip
         monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", value)
         assert torch_compile_backend(model) == expected
+    # Unset: compiled by default, eager when the model says so with Keras'
+    # own switches (kept through a save/load round trip).
     monkeypatch.delenv("KERAS_AR_TORCH_COMPILE")
-    assert torch_compile_backend(model) is None
-    # Keras' own switch: a model compiled with jit_compile=True.
-    model.jit_compile = True
+    assert torch_compile_backend(model) == "inductor"
+    model.compile(jit_compile=True)
+    assert torch_compile_backend(model) == "inductor"
+    for switch in ({"jit_compile": False}, {"run_eagerly": True}):
+        model.compile(**switch)
+        assert torch_compile_backend(model) is None
+    path = tmp_path / "eager.keras"
+    model.save(path)
+    assert torch_compile_backend(keras.saving.load_model(path)) is None
+    model.compile()
     assert torch_compile_backend(model) == "inductor"
     monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
     assert torch_compile_backend(model) is None

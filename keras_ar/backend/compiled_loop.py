@@ -12,10 +12,10 @@ where `step(i, state, noise_i, temperature)` calls the model's layers.
   with `reduce_retracing` so that new batch sizes or lengths trace once more
   with relaxed shapes instead of once per call.
 - PyTorch: a Python loop under `torch.no_grad()` that updates the loop
-  state in place (`keras_ar.backend.slicing`). Each step runs eagerly
-  unless compiling is asked for (`torch_compile_backend`: the model
-  compiled with `jit_compile=True`, or `KERAS_AR_TORCH_COMPILE=1`); then
-  the step is compiled with `torch.compile(dynamic=False)`: the step index
+  state in place (`keras_ar.backend.slicing`). The cached step is compiled
+  unless eager sampling is asked for (`torch_compile_backend`: the model
+  compiled with `jit_compile=False`, or `KERAS_AR_TORCH_COMPILE=0`), with
+  `torch.compile(dynamic=False)`: the step index
   is a tensor, so one compilation serves every step of a shape, except
   where the model's `_static_branches(step)` tells a branch apart (one
   compilation per combination, e.g. 2-6 for PixelCNN++). Compiling takes
@@ -103,11 +103,16 @@ def torch_compile_backend(model=None):
     """The `torch.compile` backend of the PyTorch sampling step, or None
     for the eager loop (always None on the other Keras backends).
 
-    `KERAS_AR_TORCH_COMPILE`: "1" (or "inductor") compiles, "0" does not,
-    another value names a `torch.compile` backend (e.g. "aot_eager", which
-    traces without generating code: for tests). Unset: compiled when the
-    model was compiled with `jit_compile=True` (Keras' own switch for
-    `torch.compile`), eager otherwise.
+    The cached step is compiled by default (inductor): it is one graph for
+    every family, several times faster than eager after a first call that
+    compiles (seconds to a few minutes), and the loop falls back to eager,
+    with a warning, where compiling fails (e.g. no C++ compiler).
+
+    - `KERAS_AR_TORCH_COMPILE`: "0" samples eagerly, "1" (or "inductor")
+      compiles, another value names a `torch.compile` backend (e.g.
+      "aot_eager", which traces without generating code: for tests).
+    - Unset: eager for a model compiled with `jit_compile=False` or
+      `run_eagerly=True` (Keras' own switches), compiled otherwise.
     """
     if keras.backend.backend() != "torch":
         return None
@@ -118,9 +123,9 @@ def torch_compile_backend(model=None):
         return "inductor"
     if value:
         return value
-    if model is not None and getattr(model, "jit_compile", False) is True:
-        return "inductor"
-    return None
+    if model is not None and getattr(model, "_keras_ar_eager_sampling", False):
+        return None
+    return "inductor"
 
 
 def torch_compile_enabled(model=None):

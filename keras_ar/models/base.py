@@ -387,6 +387,13 @@ class AutoregressiveModel(keras.Model):
         `fit` needs targets as usual.
         """
         self._default_loss = loss is None
+        # On PyTorch, `generate` compiles its cached step unless the model is
+        # compiled with `jit_compile=False` or `run_eagerly=True`
+        # (`keras_ar.backend.torch_compile_backend`). Keras resolves its
+        # default "auto" to False on PyTorch, so the choice is kept here.
+        self._keras_ar_eager_sampling = (
+            kwargs.get("jit_compile", "auto") is False or bool(kwargs.get("run_eagerly"))
+        )
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
