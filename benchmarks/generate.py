@@ -369,12 +369,21 @@ def plot(rows, path, backend):
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     names = [r["case"] for r in rows]
-    keys = (("cached", "cached generate"), ("uncached", "uncached generate"), ("book", "book loop"))
-    width = 0.27
-    for k, (key, label) in enumerate(keys):
-        xs = [i + (k - 1) * width for i, r in enumerate(rows) if f"{key}_steady" in r]
+    cached = "cached generate" + (" (torch.compile)" if backend == "torch" else "")
+    keys = [
+        ("cached", cached, "tab:blue"),
+        ("eager", "cached generate, eager loop", "tab:cyan"),
+        ("uncached", "uncached generate", "tab:orange"),
+        ("book", "book loop", "tab:red"),
+    ]
+    # Only the paths some row has, each in its own colour.
+    keys = [k for k in keys if any(f"{k[0]}_steady" in r for r in rows)]
+    width = 0.8 / len(keys)
+    for k, (key, label, color) in enumerate(keys):
+        offset = (k - (len(keys) - 1) / 2) * width
+        xs = [i + offset for i, r in enumerate(rows) if f"{key}_steady" in r]
         ys = [r[f"{key}_steady"] / r["forward_steady"] for r in rows if f"{key}_steady" in r]
-        ax.bar(xs, ys, width, label=label)
+        ax.bar(xs, ys, width, label=label, color=color)
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set_yscale("log")
     ax.set_xticks(range(len(rows)))
@@ -413,11 +422,31 @@ def parse_args(argv):
         "(the 'cached' columns), or both side by side (default)",
     )
     parser.add_argument("--out", default="runs/benchmarks")
+    parser.add_argument(
+        "--plot-from",
+        nargs="+",
+        metavar="JSON",
+        help="time nothing: plot the rows of earlier runs' generate_<backend>.json "
+        "files (one backend) into --out/generate_<backend>.png",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.plot_from:
+        rows = []
+        for path in args.plot_from:
+            with open(path) as f:
+                rows += json.load(f)
+        backends = {r["backend"] for r in rows}
+        if len(backends) != 1:
+            raise SystemExit(f"--plot-from: rows of one backend, got {sorted(backends)}")
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, f"generate_{backends.pop()}.png")
+        plot(rows, path, rows[0]["backend"])
+        print(path)
+        return
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
     import keras

@@ -503,6 +503,13 @@ class AutoregressiveModel(keras.Model):
     ):
         """Draws samples, one element at a time, in a compiled loop.
 
+        The loop is compiled on every backend: one XLA program on JAX and
+        TensorFlow; on PyTorch the cached step goes through `torch.compile`
+        (the first call of a model and batch shape compiles, seconds to
+        minutes), unless `KERAS_AR_TORCH_COMPILE=0` or the model was compiled
+        with `jit_compile=False` (then, or where compiling fails, the step
+        runs eagerly; same samples either way).
+
         Args:
             num_samples: how many examples to draw (>= 1).
             seed: int seed; the same seed gives the same samples (on a given
