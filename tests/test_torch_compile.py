@@ -126,3 +126,27 @@ def test_torch_compile_backend_setting(monkeypatch, tmp_path):
     assert torch_compile_backend(model) == "inductor"
     monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
     assert torch_compile_backend(model) is None
+
+
+
+@torch_only
+def test_diagonal_bilstm_row_sweeps_run_eagerly_and_the_rest_compiles_once(monkeypatch):
+    from torch._dynamo.utils import counters
+
+    from keras_ar.models import PixelRNN
+
+    model = PixelRNN(
+        (3, 4, 1), levels=4, kind="diagonal_bilstm", num_layers=1, hidden_dim=4,
+        stem_kernel_size=3,
+    )  # fmt: skip
+    redraw_weights([model], scale=1.5, seed=3)
+    assert [model._eager_step(i) for i in range(12)] == [i in (4, 8) for i in range(12)]
+    eager = _samples(model, None, "0", monkeypatch)
+    counters.clear()
+    compiled = _samples(model, None, "aot_eager", monkeypatch)
+    np.testing.assert_array_equal(compiled, eager)
+    # One graph: the steps that start a row ran eagerly, not compiled as a
+    # second variant, and left the state's strides as they were (no
+    # recompilation).
+    assert counters["stats"]["unique_graphs"] == 1, dict(counters["stats"])
+    assert not counters["graph_break"]

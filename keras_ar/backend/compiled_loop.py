@@ -15,13 +15,15 @@ where `step(i, state, noise_i, temperature)` calls the model's layers.
   state in place (`keras_ar.backend.slicing`). The cached step is compiled
   unless eager sampling is asked for (`torch_compile_backend`: the model
   compiled with `jit_compile=False`, or `KERAS_AR_TORCH_COMPILE=0`), with
-  `torch.compile(dynamic=False)`: the step index
-  is a tensor, so one compilation serves every step of a shape, except
-  where the model's `_static_branches(step)` tells a branch apart (one
-  compilation per combination, e.g. 2-6 for PixelCNN++). Compiling takes
-  seconds to minutes on the first call and makes each later step several
-  times cheaper; where it fails (no C++ compiler) the loop warns and runs
-  eagerly, with the same samples.
+  `torch.compile(dynamic=False)`: the step index is a tensor, so one
+  compilation serves every step of a shape, except where the model's
+  `_static_branches(step)` tells a branch apart (one compilation per
+  combination, e.g. 2-6 for PixelCNN++), and except the steps that the
+  model's `_eager_step(step)` runs eagerly (the Diagonal BiLSTM's row
+  sweeps: a graph that took minutes to compile, for 1 step in 28).
+  Compiling takes seconds to minutes on the first call and makes each later
+  step several times cheaper; where it fails (no C++ compiler) the loop
+  warns and runs eagerly, with the same samples.
 """
 
 import contextlib
@@ -94,6 +96,7 @@ def compile_loop(model, step_fn, jit_compile=True, torch_compile=True):
             step_fn,
             getattr(model, "_static_branches", None),
             allow_compile=torch_compile,
+            eager_step=getattr(model, "_eager_step", None),
         )
     # Any other backend (e.g. numpy): the plain loop.
     return loop
@@ -133,7 +136,12 @@ def torch_compile_enabled(model=None):
     return torch_compile_backend(model) is not None
 
 
-def _torch_loop(model, step_fn, static_branches=None, allow_compile=True):
+def _torch_loop(
+    model, step_fn, static_branches=None, allow_compile=True, eager_step=None
+):
+    """The PyTorch loop (see the module docstring). `eager_step(i)`: True
+    for the steps of a compiled loop that run eagerly anyway (the model's
+    `_eager_step`): rare steps whose graph would take long to compile."""
     import torch
 
     from keras_ar.backend import slicing
@@ -194,14 +202,26 @@ def _torch_loop(model, step_fn, static_branches=None, allow_compile=True):
                     # branch combination ran here with all guards checked,
                     # and while the state keeps the signature it had then,
                     # only the guards that tell compiled versions apart run.
+                    eager = set()
+                    if eager_step is not None:
+                        eager = {j for j in range(i, stop) if eager_step(j)}
                     variants = {
-                        _branch_key(static_branches, j) for j in range(i, stop)
+                        _branch_key(static_branches, j)
+                        for j in range(i, stop)
+                        if j not in eager
                     }
                     seen = set()
                     signature = _signature(state)
                     fast = False
                     while i < stop:
                         set_branches(i)
+                        if i in eager:
+                            state = step_fn(i, state, noise[i], temperature)
+                            if _signature(state) != signature:
+                                guards.close()
+                                fast, variants = False, {None}
+                            i += 1
+                            continue
                         if not fast and seen >= variants:
                             fast = True
                             guards.enter_context(

@@ -219,10 +219,16 @@ class DiagonalBiLSTM(keras.layers.Layer):
         new_row = ops.logical_and(row > 0, ops.not_equal(row, cache["row"]))
         rtl_h = loop_cond(
             new_row,
-            lambda: self._rtl_row(cache["rtl_gates"], cache["rtl_h"]),
+            # Written into the cache's own tensor: the sweep's result is a
+            # transposed view on PyTorch, whose other strides would make
+            # torch.compile compile the next steps once more.
+            lambda: loop_slice_update(
+                cache["rtl_h"], [0, 0, 0],
+                self._rtl_row(cache["rtl_gates"], cache["rtl_h"]),
+            ),
             lambda: cache["rtl_h"],
             key="new_row",  # (see ImageAutoregressiveModel._static_branches)
-        )
+        )  # fmt: skip
         dtype = rtl_h.dtype
         values = ops.cast(values, self.compute_dtype)
         rtl_gates = self._pixel_input_gates("rtl", values)

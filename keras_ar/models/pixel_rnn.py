@@ -164,6 +164,14 @@ class PixelRNN(ImageAutoregressiveModel):
         logits = ops.reshape(logits, (-1, self.image_shape[-1], self.levels))
         return ops.cast(logits, "float32"), {**cache, "layers": layers}
 
+    def _eager_step(self, step):
+        """On PyTorch, the steps a compiled sampling loop runs eagerly: the
+        Diagonal BiLSTM's first step of each row, whose right-to-left sweep
+        of the row above is a scan over the row, unrolled by the compiler
+        into a graph that took minutes to compile (for 1 step in `width`).
+        Same samples either way."""
+        return self.kind == "diagonal_bilstm" and self._static_branches(step)["new_row"]
+
     def _cache_pixel_written(self, state, row, col):
         # The stem reads the image itself: store the pixel just written (its
         # channels so far; the mask hides the ones still to come).
