@@ -241,8 +241,14 @@ class CausalTransformerStack(keras.layers.Layer):
         """One `TransformerDecoder` block (no cross-attention) at the new
         positions, attending over `layer_cache` (`[keys, values]`, each
         `(B, heads, length, d)`); returns `(outputs, [new keys, new values])`,
-        each `(B, heads, k, d)`. The
-        decoder's own sublayers, in its order (pre- or post-LN)."""
+        each `(B, heads, k, d)`.
+
+        It calls the decoder's own sublayers in the decoder's order (pre- or
+        post-LN), so the weights, and a `.keras` file, are keras-hub's; the
+        sublayers are private attributes of keras-hub's `TransformerDecoder`
+        and its `CachedMultiHeadAttention` (keras-hub 0.32), and
+        `tests/test_transformer_layers.py` checks this path against the
+        decoders' full call."""
         attention = decoder._self_attention_layer
         residual = x
         if self.normalize_first:
