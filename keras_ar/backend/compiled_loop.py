@@ -217,43 +217,39 @@ def _torch_loop(
                         set_branches(i)
                         if i in eager:
                             state = step_fn(i, state, noise[i], temperature)
-                            if _signature(state) != signature:
-                                guards.close()
-                                fast, variants = False, {None}
-                            i += 1
-                            continue
-                        if not fast and seen >= variants:
-                            fast = True
-                            guards.enter_context(
-                                torch.compiler.set_stance(skip_guard_eval_unsafe=True)
-                            )
-                        try:
-                            new_state = step(steps[i], state, noise[i], temp)
-                        except Exception as error:  # noqa: BLE001
-                            if fast and "skip_guard_eval_unsafe" in str(error):
-                                # A version this step needs is missing:
-                                # check every guard again from here on.
-                                guards.close()
-                                fast, variants = False, {None}
-                                continue
-                            if not _is_compiler_error(error):
-                                raise
-                            # No compiler here (or it failed on this step):
-                            # the eager loop, which gives the same samples.
-                            warnings.warn(
-                                "torch.compile failed for the sampling step "
-                                f"({type(error).__name__}: {str(error)[:200]}); "
-                                "sampling eagerly instead.",
-                                stacklevel=2,
-                            )
-                            break
-                        state = new_state
+                        else:
+                            if not fast and seen >= variants:
+                                fast = True
+                                guards.enter_context(
+                                    torch.compiler.set_stance(skip_guard_eval_unsafe=True)
+                                )
+                            try:
+                                state = step(steps[i], state, noise[i], temp)
+                            except Exception as error:  # noqa: BLE001
+                                if fast and "skip_guard_eval_unsafe" in str(error):
+                                    # A version this step needs is missing:
+                                    # check every guard again from here on.
+                                    guards.close()
+                                    fast, variants = False, {None}
+                                    continue
+                                if not _is_compiler_error(error):
+                                    raise
+                                # No compiler here (or it failed on this
+                                # step): the eager loop, same samples.
+                                warnings.warn(
+                                    "torch.compile failed for the sampling step "
+                                    f"({type(error).__name__}: {str(error)[:200]}); "
+                                    "sampling eagerly instead.",
+                                    stacklevel=2,
+                                )
+                                break
+                            if not fast:
+                                seen.add(_branch_key(static_branches, i))
                         if _signature(state) != signature:
-                            # The state changed form: all guards again.
+                            # The state changed form (after a compiled or an
+                            # eager step): all guards again.
                             guards.close()
                             fast, variants = False, {None}
-                        elif not fast:
-                            seen.add(_branch_key(static_branches, i))
                         i += 1
                 while i < stop:  # Eager (or the rest after a failed compile).
                     set_branches(i)

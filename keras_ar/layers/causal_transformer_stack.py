@@ -220,19 +220,19 @@ class CausalTransformerStack(keras.layers.Layer):
             x, new_kv = self._cached_block(decoder, x, layer_cache, visible, training)
             new_keys_values.append(new_kv)
         x = self._finish(x)
-        corner = ops.reshape(x[:1, :1, :1], ())
+        # With a tensor index (a compiled loop): a `where` never taken ties
+        # each write to the outputs, which read every block's old cache, so
+        # that XLA sees all reads come before the writes and updates the
+        # cache in place (keras_ar.ops.step_buffers).
+        tie = None if isinstance(index, int) else ops.reshape(x[:1, :1, :1], ())
         write = loop_slice_update if in_place else slice_update
         new_cache = []
         for layer_cache, new_kv in zip(cache, new_keys_values):
             pair = []
             for buffer, update in zip(layer_cache, new_kv):
                 update = ops.cast(update, buffer.dtype)
-                if not isinstance(index, int):
-                    # Never taken: ties the write to the outputs, which read
-                    # every block's old cache, so that XLA sees all reads
-                    # come before the write and updates the cache in place
-                    # (keras_ar.ops.step_buffers).
-                    update = ops.where(index < 0, ops.cast(corner, update.dtype), update)
+                if tie is not None:
+                    update = ops.where(index < 0, ops.cast(tie, update.dtype), update)
                 pair.append(write(buffer, [0, 0, index, 0], update))
             new_cache.append(pair)
         return x, new_cache

@@ -206,13 +206,15 @@ class GatedPixelCNN(ImageAutoregressiveModel):
                 last = v_row
         return v_rows, links
 
-    def _old_rows(self, cache, row):
+    def _old_rows(self, cache, start):
         """What `_vertical_refresh` gives when no row was completed: each
-        vertical cache's row `row - 1` as it is (row 0 at the first row), and
-        the links unchanged, so that writing the rows back changes nothing."""
-        batch, _, width, filters = ops.shape(cache["v"][0]) if cache["v"] else (0,) * 4
-        start = [0, ops.maximum(row - 1, 0), 0, 0]
-        rows = [loop_slice(v, start, [batch, 1, width, filters]) for v in cache["v"]]
+        vertical cache's row at `start` (the row the refresh would write) as
+        it is, and the links unchanged, so that writing the rows back changes
+        nothing."""
+        rows = [
+            loop_slice(v, start, [ops.shape(v)[0], 1] + list(ops.shape(v)[2:]))
+            for v in cache["v"]
+        ]
         return rows, list(cache["link"])
 
     def _cached_pixel_logits(self, state, row, col):
@@ -224,14 +226,16 @@ class GatedPixelCNN(ImageAutoregressiveModel):
         # A colour pixel takes `channels` steps; only the first step of a row
         # runs the vertical stacks.
         new_row = ops.logical_and(row > 0, ops.not_equal(row, cache["vrow"]))
+        # The row the refresh writes: the one just completed (row 0 at the
+        # first row, where nothing changes).
+        start = [0, ops.maximum(row - 1, 0), 0, 0]
         v_rows, links = loop_cond(
             new_row,
             lambda: self._vertical_refresh(x, cache, row, cond),
-            lambda: self._old_rows(cache, row),
+            lambda: self._old_rows(cache, start),
             key="new_row",
         )
         links = list(links)
-        start = [0, ops.maximum(row - 1, 0), 0, 0]
         v_caches = [
             loop_slice_update(v, start, v_row) for v, v_row in zip(cache["v"], v_rows)
         ]
