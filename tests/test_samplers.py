@@ -92,7 +92,14 @@ def test_top_k_equal_to_vocab_is_random_sampling():
 
 @pytest.mark.parametrize(
     "p, nucleus",
-    [(0.3, {0}), (0.5, {0}), (0.7, {0, 1}), (0.81, {0, 1, 2}), (1.0, {0, 1, 2, 3})],
+    [
+        (0.3, {0}),
+        (0.49, {0}),
+        (0.51, {0, 1}),
+        (0.7, {0, 1}),
+        (0.81, {0, 1, 2}),
+        (1.0, {0, 1, 2, 3}),
+    ],
 )
 def test_top_p_emits_only_the_nucleus(p, nucleus):
     probs = np.array([0.5, 0.3, 0.15, 0.05], "float32")
@@ -112,6 +119,53 @@ def test_top_p_one_is_random_sampling_and_k_cut_applies_first():
     np.testing.assert_array_equal(
         _np(TopPSampler(1.0, k=2)(tiled, u)), _np(TopKSampler(2)(tiled, u))
     )
+
+
+def test_top_p_one_keeps_the_float32_tail():
+    """p = 1 is plain sampling: no tail token is lost to a float32 cumulative
+    sum that reaches 1 early (large vocabulary, many small probabilities)."""
+    logits = np.random.default_rng(0).normal(0, 3, (4, 5000)).astype("float32")
+    for k in (None, 5000):
+        kept = _np(TopPSampler(1.0, k=k).compute_logits(logits))
+        np.testing.assert_array_equal(kept, logits)
+
+
+def _hub_frequencies(hub, logits, draws):
+    """Empirical distribution of keras-hub's sampler over `draws` draws."""
+    tiled = np.repeat(logits[None], draws, axis=0)
+    probs = hub.compute_probabilities(keras.ops.convert_to_tensor(tiled))
+    tokens = _np(hub.get_next_token(probs))
+    return np.bincount(tokens, minlength=logits.shape[-1]) / draws
+
+
+def _our_frequencies(sampler, logits, draws):
+    """keras_ar's distribution: inverse CDF over an even grid of uniforms."""
+    u = (np.arange(draws, dtype="float32") + 0.5) / draws
+    tokens = _np(sampler(np.repeat(logits[None], draws, axis=0), u))
+    return np.bincount(tokens, minlength=logits.shape[-1]) / draws
+
+
+@pytest.mark.parametrize(
+    "p, k, expected",
+    [
+        # p is measured on the full distribution, not the renormalized top
+        # k: tokens 0 and 1 hold .52 <= .55, so both are kept.
+        (0.55, 2, [0.3 / 0.52, 0.22 / 0.52, 0, 0, 0]),
+        (0.55, None, [0.3 / 0.7, 0.22 / 0.7, 0.18 / 0.7, 0, 0]),
+        (0.2, 3, [1, 0, 0, 0, 0]),
+        (1.0, 3, [0.3 / 0.7, 0.22 / 0.7, 0.18 / 0.7, 0, 0]),
+    ],
+)
+def test_top_p_with_k_matches_keras_hub_distribution(p, k, expected):
+    keras_hub = pytest.importorskip("keras_hub")
+    logits = np.log(np.array([0.3, 0.22, 0.18, 0.15, 0.15], "float32"))
+    ours = _our_frequencies(TopPSampler(p, k=k), logits, 4000)
+    np.testing.assert_allclose(ours, expected, atol=1e-3)
+    hub = keras_hub.samplers.TopPSampler(p=p, k=k, seed=0)
+    theirs = _hub_frequencies(hub, logits, 4000)
+    assert set(np.flatnonzero(theirs)) == set(np.flatnonzero(ours))
+    # 4000 draws: the standard error of each frequency is below .008.
+    np.testing.assert_allclose(theirs, ours, atol=0.04)
 
 
 def test_beam_select_step():
@@ -204,9 +258,11 @@ def test_config_round_trip(sampler):
         (GreedySampler(), ("GreedySampler", {})),
         (TopKSampler(3), ("TopKSampler", {"k": 3})),
         (TopPSampler(0.7), ("TopPSampler", {"p": 0.7})),
+        (TopPSampler(0.6, k=3), ("TopPSampler", {"p": 0.6, "k": 3})),
+        (TopPSampler(1.0), ("TopPSampler", {"p": 1.0})),
         (RandomSampler(), ("RandomSampler", {})),
     ],
-    ids=["greedy", "top_k", "top_p", "random"],
+    ids=["greedy", "top_k", "top_p", "top_p_k", "top_p_1", "random"],
 )
 def test_same_candidates_as_keras_hub(ours, theirs):
     """keras_ar's samplers do keras-hub's job (the docstring says why they

@@ -24,9 +24,14 @@ keras-hub's do not give:
   texts and a wide enough beam is exact (tests check it); keras-hub's keeps
   extending ended beams.
 
-`RandomSampler`, `GreedySampler`, `TopKSampler` and `TopPSampler` choose
-from the same candidates as keras-hub's namesakes (tests compare them; the
-nucleus can differ only at exact ties); they exist for the first two points.
+`RandomSampler`, `GreedySampler`, `TopKSampler` and `TopPSampler` follow
+the semantics of keras-hub's namesakes: from the same logits they keep the
+same candidates and draw them with the same probabilities (tests compare
+them with keras-hub's own samplers). `TopPSampler(p, k=...)` measures `p` on
+the full distribution after keeping the top `k`, as keras-hub does, and
+`TopPSampler(1.0)` is exactly plain random sampling. They differ only at
+exact ties (keras_ar keeps every token tied with the last one kept; keras-hub
+keeps the first in its sort order). They exist for the first two points.
 Names, arguments (`k`, `p`, `num_beams`, `return_all_beams`) and meanings
 follow keras-hub's, so a sampler can be swapped for the other library's.
 """

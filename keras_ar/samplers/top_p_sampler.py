@@ -6,41 +6,77 @@ import keras
 from keras import ops
 
 from keras_ar.samplers.sampler import MASKED_LOGIT, Sampler
-from keras_ar.samplers.top_k_sampler import top_k_filter
 from keras_ar.validation import check_int
 
 
-def top_p_filter(logits, p):
-    """Keeps the nucleus: the smallest set of most likely tokens whose
-    probabilities sum to at least `p`; masks the other logits.
+def top_p_filter(logits, p, k=None):
+    """Keeps the nucleus of softmax(logits); masks the other logits.
+
+    The tokens are ranked by probability (measured on the full softmax); if
+    `k` is given only the `k` most likely are candidates. A candidate is kept
+    when the probability mass of the tokens ranked before it is at most `p`,
+    so the most likely token always is and the nucleus is the smallest
+    prefix of the ranking whose mass exceeds `p` (keras-hub's
+    `TopPSampler(p, k)` rule: `p` is not measured on the renormalized
+    top k). `p >= 1` keeps every candidate.
 
     Works with a probability threshold rather than a scatter back from sorted
     order, so that memory stays `O(batch * vocab)`; tokens tied with the
-    least likely member of the nucleus are kept too.
+    least likely kept token are kept too.
     """
-    probs = ops.softmax(logits, axis=-1)
-    descending = ops.flip(ops.sort(probs, axis=-1), axis=-1)
-    # A token is in the nucleus if the mass of the tokens ranked before it is
-    # still short of p; the most likely token always is.
-    mass_before = ops.cumsum(descending, axis=-1) - descending
-    in_nucleus = mass_before < p
-    threshold = ops.min(ops.where(in_nucleus, descending, 2.0), axis=-1, keepdims=True)
-    return ops.where(probs >= threshold, logits, MASKED_LOGIT)
+    keep = None
+    if k is not None:
+        kth = ops.top_k(logits, k, sorted=True)[0][..., -1:]
+        keep = logits >= kth
+    if p < 1.0:
+        probs = ops.softmax(logits, axis=-1)
+        if keep is not None:
+            probs = ops.where(keep, probs, 0.0)
+        descending = ops.flip(ops.sort(probs, axis=-1), axis=-1)
+        # The mass ranked before each token (an exclusive cumulative sum).
+        cumulative = ops.cumsum(descending, axis=-1)
+        mass_before = ops.concatenate(
+            [ops.zeros_like(cumulative[..., :1]), cumulative[..., :-1]], axis=-1
+        )
+        in_nucleus = ops.logical_and(mass_before <= p, descending > 0.0)
+        # The most likely token is kept even if its probability underflows.
+        first = ops.concatenate(
+            [
+                ops.ones_like(in_nucleus[..., :1]),
+                ops.zeros_like(in_nucleus[..., 1:]),
+            ],
+            axis=-1,
+        )
+        in_nucleus = ops.logical_or(in_nucleus, first)
+        threshold = ops.min(
+            ops.where(in_nucleus, descending, 2.0), axis=-1, keepdims=True
+        )
+        nucleus = probs >= threshold
+        keep = nucleus if keep is None else ops.logical_and(keep, nucleus)
+    if keep is None:
+        return logits
+    return ops.where(keep, logits, MASKED_LOGIT)
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
 class TopPSampler(Sampler):
     """Nucleus sampling (Holtzman et al., 2020, "The Curious Case of Neural
-    Text Degeneration").
+    Text Degeneration"), with keras-hub's `TopPSampler(p, k)` semantics.
 
-    Keeps the smallest set of most likely tokens whose probabilities (after
-    the temperature) add up to at least `p`, and draws from their
-    renormalized softmax.
+    Ranks the tokens by their probability after the temperature, keeps the
+    most likely ones until the mass of the kept tokens exceeds `p` (the
+    mass is that of the full softmax, also when `k` is given), and draws
+    from their renormalized softmax.
 
     Args:
         p: float in (0, 1]: the probability mass of the nucleus. `p=1` is
-            plain random sampling.
-        k: optional int >= 1: a top-k cut applied before the nucleus.
+            plain random sampling (exactly: no tail token is dropped to
+            rounding).
+        k: optional int >= 1: only the `k` most likely tokens are
+            candidates. As in keras-hub, `p` is still measured on the full
+            distribution: with probabilities `[.3, .22, .18, .15, .15]`,
+            `p=0.55` and `k=2`, tokens 0 and 1 are both drawn (the two
+            together hold .52 <= .55), not token 0 alone.
 
     Example:
     ```python
@@ -57,9 +93,7 @@ class TopPSampler(Sampler):
         self.k = None if k is None else check_int("top_k", k, minimum=1)
 
     def filter_logits(self, logits):
-        if self.k is not None:
-            logits = top_k_filter(logits, self.k)
-        return top_p_filter(logits, self.p)
+        return top_p_filter(logits, self.p, self.k)
 
     def validate(self, vocab_size):
         if self.k is not None:
