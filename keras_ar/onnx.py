@@ -89,7 +89,7 @@ def export_onnx(
         model: a keras_ar `AutoregressiveModel` with the float32 dtype policy
             (Keras' ONNX exporters need it).
         filepath: the `.onnx` file to write.
-        verbose: print where the file went (Keras' default: True).
+        verbose: print where the file went (default: False).
         input_signature: Keras' `input_signature`; default: the model's
             own int32 spec (`keras_ar.onnx.model_input_signature`).
         length: for a model with a free sequence length
@@ -111,6 +111,7 @@ def export_onnx(
             "dtype='float32' and load the weights into it."
         )
     filepath = os.fspath(filepath)
+    verbose = bool(verbose)
     default_signature = input_signature is None
     backend = keras.backend.backend()
     # JAX needs jax2onnx for Keras' own route; a family may also name
@@ -186,7 +187,7 @@ def _export_in_subprocess(model, filepath, backend, verbose, **kwargs):
                 "exporting through a TensorFlow process"
             )
         _run_with_backend(command, backend)
-    if verbose is None or verbose:
+    if verbose:
         print(f"Saved artifact at '{filepath}' (exported by the {backend} backend).")
     return filepath
 

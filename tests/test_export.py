@@ -6,6 +6,8 @@ keras, keras_ar, jax or torch (tests/export_worker.py). On torch, which
 cannot write SavedModels, a torch-trained model goes through the CLI.
 """
 
+import contextlib
+import io
 import os
 import pickle
 import re
@@ -125,7 +127,7 @@ class Case:
             full = self.x.shape[1]  # rows or time steps
             lengths = np.array([1, 0, full] * (len(SEEDS) // 3), "int32")
             calls["generate_prefix"] = (
-                "generate",
+                "generate_from_prefix",
                 {
                     "seed": SEEDS,
                     **gen,
@@ -137,13 +139,6 @@ class Case:
         if self.name == "made":
             seeds = np.arange(CHI_SQUARE_SAMPLES, dtype="int32")
             calls["many"] = ("generate", {"seed": seeds, **gen})
-        for _, inputs in calls.values():
-            if self.prefix is not None and inputs.get("seed") is not None:
-                name, length_name, _ = self.prefix
-                if name not in inputs:
-                    n = len(inputs["seed"])
-                    inputs[name] = np.zeros((n,) + self.x.shape[1:], "int32")
-                    inputs[length_name] = np.zeros((n,), "int32")
         return calls
 
 
@@ -155,9 +150,12 @@ def served(tmp_path_factory):
     cases = {name: Case(name, folder) for name in FAMILIES}
     calls, keys = [], []
     for i, case in enumerate(cases.values()):
-        # Both spellings: the default format and the explicit one.
+        # Both spellings: the default format and the explicit one (and the
+        # default verbosity, which must print nothing).
         kwargs = {"format": "tf_saved_model"} if i % 2 else {}
-        case.model.export(case.path, verbose=False, **kwargs)
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            case.model.export(case.path, **kwargs)
+        case.printed = printed.getvalue()
         for key, (signature, inputs) in case.plan().items():
             calls.append((case.path, signature, inputs))
             keys.append((case.name, key, inputs))
@@ -189,6 +187,7 @@ def test_log_prob_and_serve_match_the_model(served, name):
 @pytest.mark.parametrize("name", FAMILIES)
 def test_generate_shapes_range_and_seeds(served, name):
     case = served[name]
+    assert case.printed == "", "export prints nothing unless verbose=True"
     _, result = case.calls["generate"]
     samples = result["samples"]
     assert samples.dtype == np.int32
@@ -246,21 +245,32 @@ def test_saved_model_cli_lists_the_signatures(served):
     )
     assert shown.returncode == 0, shown.stderr[-2000:]
     signatures = parse_signatures(shown.stdout)
-    assert {"serve", "serving_default", "log_prob", "generate"} <= set(signatures)
+    assert {
+        "serve",
+        "serving_default",
+        "log_prob",
+        "generate",
+        "generate_from_prefix",
+    } <= set(signatures)
     image = "(-1, 3, 3, 1)"
     assert signatures["log_prob"]["inputs"] == {
         "x": ("DT_INT32", image),
         "labels": ("DT_INT32", "(-1)"),
     }
     assert signatures["log_prob"]["outputs"] == {"log_prob": ("DT_FLOAT", "(-1)")}
+    # `generate` needs no prefix; `generate_from_prefix` continues one.
     assert signatures["generate"]["inputs"] == {
         "seed": ("DT_INT32", "(-1)"),
         "temperature": ("DT_FLOAT", "()"),
         "labels": ("DT_INT32", "(-1)"),
+    }
+    assert signatures["generate_from_prefix"]["inputs"] == {
+        **signatures["generate"]["inputs"],
         "prefix": ("DT_INT32", image),
         "prefix_rows": ("DT_INT32", "(-1)"),
     }
-    assert signatures["generate"]["outputs"] == {"samples": ("DT_INT32", image)}
+    for name in ("generate", "generate_from_prefix"):
+        assert signatures[name]["outputs"] == {"samples": ("DT_INT32", image)}
     for name in ("serve", "serving_default"):
         assert signatures[name]["inputs"]["x"] == ("DT_INT32", image)
 

@@ -2,7 +2,7 @@
 
 `export_saved_model(model, path)` writes a SavedModel that plain TensorFlow
 (`tf.saved_model.load`, TF Serving, `saved_model_cli`) runs without keras or
-keras_ar, with three signatures built from the model's own hooks, so every
+keras_ar, with signatures built from the model's own hooks, so every
 `AutoregressiveModel` exports without code of its own:
 
 - `serve` (also `serving_default`): the forward pass `model(x)`, as Keras'
@@ -13,6 +13,8 @@ keras_ar, with three signatures built from the model's own hooks, so every
   (`_generation_setup` / `_generation_state` / `_prepare_loop` /
   `_generation_step`) run inside the graph, its uniforms drawn per step
   with Threefry keyed by each sample's seed.
+- `generate_from_prefix` (families that continue given values): the same,
+  plus the values to continue and how much of them to keep.
 
 Written with `keras.ops` and Keras' `ExportArchive`: under TensorFlow the
 signatures are `tf.function`s; under JAX they are converted with jax2tf
@@ -47,7 +49,8 @@ _TORCH_MESSAGE = (
 
 
 def export_saved_model(model, filepath, verbose=None, generate_kwargs=None):
-    """Writes `model` as a SavedModel with `serve`, `log_prob` and `generate`.
+    """Writes `model` as a SavedModel with `serve`, `log_prob`, `generate`
+    (and `generate_from_prefix` for families that continue given values).
 
     The SavedModel is written at `filepath` as given. TF Serving expects
     `MODEL_DIR/<version>/saved_model.pb`: pass e.g. `models/pixelcnn/1`, or
@@ -63,7 +66,7 @@ def export_saved_model(model, filepath, verbose=None, generate_kwargs=None):
       with a value outside `[0, levels)` (or a label outside
       `[0, num_classes)`) scores NaN rather than a plausible number.
     - `generate`: `seed` int32 `(B,)`, `temperature` float32 scalar
-      [, `labels` int32 `(B,)`] [, a prefix: see below] -> `samples` int32
+      [, `labels` int32 `(B,)`] -> `samples` int32
       `(B, *generated_shape)`. The batch is the number of seeds: sample b
       depends on `seed[b]` only (the same seed gives the same sample, within
       any batch), because JAX export fixes trip counts and output shapes
@@ -74,17 +77,19 @@ def export_saved_model(model, filepath, verbose=None, generate_kwargs=None):
       Temperatures below 1e-6 are raised to 1e-6.
 
     Families that continue given values declare it through
-    `_serving_prefix()`; their `generate` then also takes the prefix as a
-    full-size array plus how much of it to keep, per sample (0 keeps
-    nothing): image models `prefix` `(B, H, W, C)` and `prefix_rows` `(B,)`;
-    WaveNet `prefix` `(B, T)` and `prefix_length` `(B,)`; RecurrentLM
-    `prompt` `(B, T)` and `prompt_length` `(B,)`. Kept values are clipped to
-    `[0, levels)` and lengths to the generated length.
+    `_serving_prefix()`; they also get `generate_from_prefix`, which takes
+    the inputs of `generate` plus the prefix as a full-size array and how
+    much of it to keep, per sample (0 keeps nothing, the sample of
+    `generate`): image models `prefix` `(B, H, W, C)` and `prefix_rows`
+    `(B,)`; WaveNet `prefix` `(B, T)` and `prefix_length` `(B,)`;
+    RecurrentLM `prompt` `(B, T)` and `prompt_length` `(B,)`. Kept values
+    are clipped to `[0, levels)` and lengths to the generated length.
 
     Args:
         model: an `AutoregressiveModel` (built, as every keras_ar model is).
         filepath: the SavedModel folder to write.
-        verbose: print the endpoints (Keras' default: True).
+        verbose: print the endpoints, as Keras' `export` does (default:
+            False).
         generate_kwargs: keyword arguments of the model's generation set-up
             fixed at export time, e.g. `{"length": 16000}` for a WaveNet
             built with `sequence_length=None`, `{"max_length": 40}` for a
@@ -112,13 +117,14 @@ def export_saved_model(model, filepath, verbose=None, generate_kwargs=None):
     archive.write_out(
         os.fspath(filepath),
         options=serving_save_options(),
-        verbose=True if verbose is None else verbose,
+        verbose=bool(verbose),
     )
     return filepath
 
 
 def serving_endpoints(model, generate_kwargs):
-    """`{name: (fn, input_signature)}` for `serve`, `log_prob`, `generate`."""
+    """`{name: (fn, input_signature)}` for `serve`, `log_prob`, `generate`
+    and, for a family with `_serving_prefix()`, `generate_from_prefix`."""
     x0, start, stop = model._generation_setup(1, **generate_kwargs)
     x0 = np.asarray(x0, "int32")
     if start != 0:
@@ -156,10 +162,11 @@ def serving_endpoints(model, generate_kwargs):
     prefix = model._serving_prefix()
     if prefix is not None:
         prefix_name, length_name, steps_per_unit = prefix
-        generate_specs[prefix_name] = keras.InputSpec(
-            shape=(None,) + x0.shape[1:], dtype="int32"
-        )
-        generate_specs[length_name] = batch_spec
+        prefix_specs = {
+            **generate_specs,
+            prefix_name: keras.InputSpec(shape=(None,) + x0.shape[1:], dtype="int32"),
+            length_name: batch_spec,
+        }
 
     def generate(seed, temperature, labels=None, prefix=None, prefix_length=None):
         seed = ops.cast(seed, "int32")
@@ -171,7 +178,9 @@ def serving_endpoints(model, generate_kwargs):
             x = ops.broadcast_to(ops.convert_to_tensor(x0), (batch,) + x0.shape[1:])
         else:
             x = ops.clip(ops.cast(prefix, "int32"), 0, model.levels - 1)
-            units = ops.clip(ops.cast(prefix_length, "int32"), 0, stop // steps_per_unit)
+            units = ops.clip(
+                ops.cast(prefix_length, "int32"), 0, stop // steps_per_unit
+            )
         state = model._generation_state(x, labels, True)
         if prefix is not None:
             state["given_steps"] = units * steps_per_unit
@@ -179,12 +188,14 @@ def serving_endpoints(model, generate_kwargs):
 
         def body(i, state):
             noise_i = stateless_uniform(seed, i, model.noise_width)
-            return model._generation_step(i, state, noise_i, temperature, use_cache=True)
+            return model._generation_step(
+                i, state, noise_i, temperature, use_cache=True
+            )
 
         state = ops.fori_loop(first, stop, body, state)
         return {"samples": ops.cast(state["x"], "int32")}
 
-    def named(fn, specs, *renames):
+    def named(fn, specs, *renames, name=None):
         """`fn` with the signature's input names as its parameters."""
         names = list(specs)
         params = dict(zip(names, names))
@@ -194,26 +205,34 @@ def serving_endpoints(model, generate_kwargs):
             return fn(**{params[n]: a for n, a in zip(names, args)})
 
         endpoint.__signature__ = inspect.Signature(
-            [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+            [
+                inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                for n in names
+            ]
         )
-        endpoint.__name__ = fn.__name__
+        endpoint.__name__ = name or fn.__name__
         return endpoint, list(specs.values())
 
-    renames = []
-    if prefix is not None:
-        renames = [(prefix_name, "prefix"), (length_name, "prefix_length")]
-    return {
+    endpoints = {
         "serve": named(serve, data_specs),
         "log_prob": named(log_prob, data_specs),
-        "generate": named(generate, generate_specs, *renames),
+        "generate": named(generate, generate_specs),
     }
+    if prefix is not None:
+        renames = [(prefix_name, "prefix"), (length_name, "prefix_length")]
+        endpoints["generate_from_prefix"] = named(
+            generate, prefix_specs, *renames, name="generate_from_prefix"
+        )
+    return endpoints
 
 
 def _in_range(x, upper):
     """bool `(B,)`: every value of example b is in [0, upper)."""
     ok = ops.logical_and(ops.greater_equal(x, 0), ops.less(x, upper))
     ok = ops.reshape(ops.cast(ok, "int32"), (ops.shape(x)[0], -1))
-    return ops.equal(ops.min(ops.concatenate([ok, ops.ones_like(ok[:, :1])], 1), axis=1), 1)
+    return ops.equal(
+        ops.min(ops.concatenate([ok, ops.ones_like(ok[:, :1])], 1), axis=1), 1
+    )
 
 
 def torch_export_error():

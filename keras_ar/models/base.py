@@ -642,7 +642,8 @@ class AutoregressiveModel(keras.Model):
             filepath: the folder to write (for TF Serving, `MODEL_DIR/1`).
             format: "tf_saved_model", or any other format of
                 `keras.Model.export` (forwarded to it as is).
-            verbose: print the endpoints.
+            verbose: print the endpoints (default: quiet, for the
+                SavedModel and ONNX formats).
             input_signature: only for the formats forwarded to Keras; the
                 SavedModel's signatures are fixed by the model.
             generate_kwargs: for the SavedModel, generation arguments fixed
