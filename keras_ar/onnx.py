@@ -44,6 +44,13 @@ import keras
 
 from keras_ar.backend import track_variables
 from keras_ar.backend.scan import unrolled_scans
+from keras_ar.export.cli import (
+    check_keras_file,
+    child_error,
+    first_line,
+    load_keras_file,
+)
+from keras_ar.optional import install_hint, require
 from keras_ar.validation import check_int
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -168,8 +175,8 @@ def _export_in_subprocess(model, filepath, backend, verbose, **kwargs):
         raise ImportError(
             "ONNX export on the JAX backend needs jax2onnx (pip install "
             "jax2onnx), or tensorflow and tf2onnx to export through a "
-            f"TensorFlow process (missing: {', '.join(missing)}; pip install "
-            "'keras-ar[onnx,tensorflow]')."
+            f"TensorFlow process (missing: {', '.join(missing)}; "
+            f"{install_hint('onnx', 'tensorflow')})."
         )
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.keras")
@@ -200,7 +207,7 @@ def _run_with_backend(command, backend):
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(
-            f"ONNX export in a {backend} process failed:\n"
+            f"ONNX export in a {backend} process failed: {child_error(result)}\n"
             + (result.stderr or result.stdout)[-4000:]
         )
 
@@ -231,8 +238,31 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     if len(args.files) % 2:
-        parser.error("give pairs of MODEL.keras OUT.onnx")
+        parser.exit(2, "error: give pairs of MODEL.keras OUT.onnx\n")
+    try:
+        return _main(args)
+    except (ValueError, TypeError, RuntimeError, ImportError, OSError) as error:
+        parser.exit(2, f"error: {first_line(error)}\n")
+
+
+def _require_exporter(backend):
+    """Raises an ImportError naming the extra when `backend`'s ONNX exporter
+    (or the TensorFlow process a JAX export without jax2onnx goes through)
+    is not installed."""
+    modules = {"onnx": "onnx"}
+    if backend == "tensorflow" or (
+        backend == "jax" and importlib.util.find_spec("jax2onnx") is None
+    ):
+        modules.update(tensorflow="tensorflow", tf2onnx="onnx")
+    require(modules, f"ONNX export on the {backend} backend")
+
+
+def _main(args):
     pairs = list(zip(args.files[::2], args.files[1::2]))
+    for model_path, _ in pairs:
+        check_keras_file(model_path, argument="MODEL.keras")
+    backend = args.backend or keras.backend.backend()
+    _require_exporter(backend)
     if args.backend is not None and args.backend != keras.backend.backend():
         # The backend is fixed once Keras is imported: start one that has it.
         command = [sys.executable, "-m", "keras_ar.onnx", *args.files]
@@ -244,11 +274,9 @@ def main(argv=None):
         for _, output in pairs:
             print(f"Saved artifact at '{output}' (exported by {args.backend}).")
         return 0
-    import keras_ar  # noqa: F401  (registers the model classes)
-
     kwargs = {} if args.opset is None else {"opset_version": args.opset}
     for model_path, output in pairs:
-        model = keras.saving.load_model(model_path, compile=False)
+        model = load_keras_file(model_path)
         export_onnx(model, output, verbose=False, length=args.length, **kwargs)
         print(f"Saved artifact at '{output}'.")
     return 0

@@ -15,8 +15,74 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
+
+from keras_ar.optional import require
 
 BACKENDS = ("tensorflow", "jax")
+
+
+def check_keras_file(path, argument="model_path"):
+    """Raises a ValueError unless `path` is a readable `.keras` archive:
+    a missing file, a file that is not a zip (corrupt, truncated) and a zip
+    without Keras' `config.json` are told apart."""
+    if not os.path.isfile(path):
+        raise ValueError(f"`{argument}` {path!r} is not a file")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a valid .keras file: it is not a zip archive "
+            "(corrupt or truncated?)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(f"{path!r} is a corrupt .keras file ({error})") from None
+    if "config.json" not in names:
+        raise ValueError(
+            f"{path!r} is not a valid .keras file: its zip archive has no "
+            "config.json (corrupt, or not saved by keras)"
+        )
+
+
+def load_keras_file(path):
+    """`keras.saving.load_model(path, compile=False)` with keras_ar's classes
+    registered; a file that does not load raises a ValueError naming it."""
+    check_keras_file(path)
+    import keras
+
+    import keras_ar  # noqa: F401  (registers the classes for deserialization)
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"{path!r} could not be loaded as a keras_ar model "
+            f"({type(error).__name__}: {first})"
+        ) from error
+
+
+def require_export_modules(backend):
+    """Raises an ImportError naming the extra to install when `backend`
+    cannot write a SavedModel here (TensorFlow is always needed: a
+    SavedModel is TensorFlow's format, and JAX's export goes through
+    jax2tf)."""
+    modules = {"tensorflow": "tensorflow"}
+    if backend == "jax":
+        modules["jax"] = "jax"
+    require(modules, f"SavedModel export on the {backend} backend")
+
+
+def child_error(result):
+    """The last line of a failed child process's stderr that says what went
+    wrong (its `error:` line, else the exception's line)."""
+    lines = [line.strip() for line in (result.stderr or "").splitlines()]
+    lines = [line for line in lines if line]
+    for line in reversed(lines):
+        if line.startswith("error: "):
+            return line[len("error: ") :]
+    return lines[-1] if lines else f"exit status {result.returncode}"
 
 
 def export_keras_file(
@@ -41,8 +107,7 @@ def export_keras_file(
     """
     if backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {list(BACKENDS)}, got {backend!r}")
-    if not os.path.isfile(model_path):
-        raise ValueError(f"`model_path` {model_path!r} is not a file")
+    check_keras_file(model_path)
     if version is None:
         version = next_version(out_dir)
     elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -53,6 +118,7 @@ def export_keras_file(
             f"{target!r} exists: TF Serving versions are immutable; pick "
             "another `version` (or leave it out for the next one)"
         )
+    require_export_modules(backend)
     keras = sys.modules.get("keras")
     if keras is not None and keras.backend.backend() != backend:
         command = [sys.executable, "-m", "keras_ar.export", model_path, out_dir]
@@ -68,16 +134,13 @@ def export_keras_file(
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(
-                f"Exporting {model_path!r} on {backend} failed:\n{result.stderr[-4000:]}"
+                f"exporting {model_path!r} on {backend} failed: "
+                f"{child_error(result)}\n{result.stderr[-4000:]}"
             )
         return target
     if keras is None:
         os.environ["KERAS_BACKEND"] = backend
-    import keras
-
-    import keras_ar  # noqa: F401  (registers the classes for deserialization)
-
-    model = keras.saving.load_model(model_path, compile=False)
+    model = load_keras_file(model_path)
     model.export(target, verbose=False, generate_kwargs=generate_kwargs)
     return target
 
@@ -118,7 +181,15 @@ def main(argv=None):
         target = export_keras_file(
             args.model, args.out_dir, args.backend, args.version, args.generate_kwargs
         )
-    except (ValueError, TypeError, RuntimeError) as error:
-        parser.exit(2, f"error: {error}\n")
+    except (ValueError, TypeError, RuntimeError, ImportError, OSError) as error:
+        parser.exit(2, f"error: {first_line(error)}\n")
     print(target)
     return 0
+
+
+def first_line(error):
+    """The first line of an error's message: a command-line mistake is
+    reported on one `error:` line (a failed child's output follows it in
+    the exception, not on the terminal)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

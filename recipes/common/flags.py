@@ -116,6 +116,13 @@ def fashion_mnist_parser(doc, recipe):
     )
 
 
+def cli_error(message):
+    """Ends the run as a command-line mistake: one `error:` line on stderr,
+    exit status 2, no traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def parse_args(parser, argv=None):
     """Parses `argv`, selects the backend and checks the overrides."""
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ import os
 import time
 
 from recipes.common import resume as resume_lib
-from recipes.common.flags import parse_args, settings_for
+from recipes.common.flags import cli_error, parse_args, settings_for
 from recipes.common.nan_guard import (
     ADVICE,
     NaNLossError,
@@ -139,7 +139,11 @@ class Run:
             from recipes.common.distribute import Distribution
 
             self.distribution = Distribution(self.args.backend)
-            self.distribution.check_batch_size(self.settings["batch_size"])
+            try:
+                self.distribution.check_batch_size(self.settings["batch_size"])
+            except ValueError as error:
+                self.distribution.close()
+                cli_error(error)
             self.log(f"--distribute: {self.distribution.description}")
 
     def path(self, name):
