@@ -96,8 +96,9 @@ def build_model(settings, vocab_size, tokenizer=None):
 
 def main(argv=None):
     return run_text_recipe(
-        RECIPE, __doc__, PRESETS, argv, build_model, "Transformer, Epicurious recipes"
-    )
+        RECIPE, __doc__, PRESETS, argv, build_model,
+        "Transformer, Epicurious recipes", requires={"keras_hub": "text"},
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

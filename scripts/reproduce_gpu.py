@@ -1,6 +1,11 @@
-"""Runs the chapter-5 recipes at the book's settings on one GPU (JAX) and
-writes their figures into docs/results.md. Called by scripts/reproduce_gpu.sh
-(see there, and README "Reproducing the book on a GPU").
+"""Runs the chapter-5 recipes at the book's settings on one GPU (JAX, or
+PyTorch with `--backend torch`) and writes their figures into
+docs/results.md. Called by scripts/reproduce_gpu.sh (see there, and README
+"Reproducing the book on a GPU").
+
+A run without a GPU (`--allow-cpu`, a check of the script) writes its
+results into `OUT/results.md`, never into the tracked docs/results.md
+(unless `--results` names it). A recipe that fails is reported as failed.
 
 The recipes, their epochs and their training-time budgets are the RECIPES
 list below: a new recipe is one more line.
@@ -37,6 +42,7 @@ FASHION_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+BACKENDS = ("jax", "torch")
 BEGIN = "<!-- reproduce_gpu:begin -->"
 END = "<!-- reproduce_gpu:end -->"
 
@@ -45,7 +51,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="scripts/reproduce_gpu.sh",
         description="The chapter-5 recipes at the book's settings on one GPU "
-        "(JAX backend); figures into docs/results.md.",
+        "(JAX or PyTorch backend); figures into docs/results.md.",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="jax",
+        help="Keras backend of the recipes (default: jax)",
     )
     parser.add_argument(
         "--wheels",
@@ -82,8 +94,8 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--results",
-        default=os.path.join(REPO, "docs", "results.md"),
-        help="the Markdown file whose marked section is rewritten",
+        help="the Markdown file whose marked section is rewritten (default: "
+        "docs/results.md on a GPU, OUT/results.md otherwise)",
     )
     parser.add_argument(
         "--dry-run",
@@ -142,7 +154,7 @@ def recipe_commands(args, python=sys.executable):
         out = os.path.join(args.out, name)
         command = [python, os.path.join(REPO, script), f"--{args.mode}"]
         command += ["--out", out, "--epochs", str(epochs), "--verbose", "2"]
-        command += ["--backend", "jax", "--max-train-seconds", str(budget)]
+        command += ["--backend", args.backend, "--max-train-seconds", str(budget)]
         if data == "fashion":
             command += ["--data", args.data]
         elif args.epicurious:
@@ -151,19 +163,44 @@ def recipe_commands(args, python=sys.executable):
     return runs
 
 
-def device_description(env):
-    code = "import jax; d = jax.devices()[0]; print(d.platform, d.device_kind)"
+_DEVICE_CODE = {
+    "jax": "import jax; d = jax.devices()[0]; print(d.platform, d.device_kind)",
+    "torch": "import torch; print('gpu ' + torch.cuda.get_device_name(0) "
+    "if torch.cuda.is_available() else 'cpu')",
+}
+
+
+def device_description(env, backend="jax"):
+    """The device the backend computes on: "gpu <name>" or "cpu"."""
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        [sys.executable, "-c", _DEVICE_CODE[backend]],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
-        raise SystemExit(f"JAX does not start:\n{result.stderr[-2000:]}")
-    return result.stdout.strip().splitlines()[-1]
+        raise SystemExit(f"{backend} does not start:\n{result.stderr[-2000:]}")
+    words = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    # JAX names a CPU "cpu cpu": platform and kind say the same.
+    if len(words) == 2 and words[0].lower() == words[1].lower():
+        words = words[:1]
+    return " ".join(words)
+
+
+def results_path(args, device):
+    """Where the results go: `--results`, else docs/results.md for a GPU
+    run and OUT/results.md for a CPU check (the tracked file keeps GPU
+    figures only)."""
+    if args.results:
+        return args.results
+    if device.startswith("gpu"):
+        return os.path.join(REPO, "docs", "results.md")
+    return os.path.join(args.out, "results.md")
 
 
 def main(argv=None):
     args = parse_args(argv)
-    env = dict(os.environ, KERAS_BACKEND="jax")
+    env = dict(os.environ, KERAS_BACKEND=args.backend)
     site = os.path.join(os.path.abspath(args.out), "site")
     paths = [REPO]
     if args.wheels:
@@ -189,12 +226,13 @@ def main(argv=None):
         print("$ " + " ".join(command))
     if args.dry_run:
         return 0
-    device = device_description(env)
+    device = device_description(env, args.backend)
     print(f"device: {device}")
     if not device.startswith("gpu") and not args.allow_cpu:
         raise SystemExit(
-            f"JAX sees no GPU ({device}); pass --allow-cpu for a CPU check."
+            f"{args.backend} sees no GPU ({device}); pass --allow-cpu for a CPU check."
         )
+    args.results = results_path(args, device)
     results = []
     for name, command, epochs, budget, book_epochs, out in runs:
         start = time.perf_counter()
@@ -227,6 +265,7 @@ def _figure(metrics):
 def write_results(args, device, results):
     """Rewrites the marked section of `args.results` (appended if absent);
     copies the sample grids next to it."""
+    args.results = args.results or results_path(args, device)
     docs = os.path.dirname(os.path.abspath(args.results))
     figures = os.path.join(docs, "gpu")
     os.makedirs(figures, exist_ok=True)
@@ -234,7 +273,7 @@ def write_results(args, device, results):
         BEGIN,
         "## Recipes on one GPU (`scripts/reproduce_gpu.sh`)",
         "",
-        f"Device: {device}, JAX backend, mode `{args.mode}`, "
+        f"Device: {device}, {args.backend} backend, mode `{args.mode}`, "
         f"{time.strftime('%Y-%m-%d', time.gmtime())}. Command: "
         f"`scripts/reproduce_gpu.sh {' '.join(_shown_args(args))}`.",
         "",
@@ -245,14 +284,17 @@ def write_results(args, device, results):
     for r in results:
         m = r["metrics"] or {}
         run = m.get("epochs_run", 0)
-        note = f"{run} of {r['epochs']}" if run != r["epochs"] else str(run)
-        if run < r["epochs"]:
-            note += f", stopped at the {r['budget']} s budget"
+        if r["status"] != 0 or not m:
+            note = f"failed (exit status {r['status']})"
+        else:
+            note = f"{run} of {r['epochs']}" if run != r["epochs"] else str(run)
+            if run < r["epochs"]:
+                note += f", stopped at the {r['budget']} s budget"
         per_epoch = m.get("mean_time_per_epoch_s")
         per_epoch = f"{per_epoch:.1f} s" if per_epoch else "-"
         lines.append(
             f"| {r['name']} | {note} ({r['book_epochs']}) | {_figure(r['metrics'])} "
-            f"| {per_epoch} | {r['wall']:.0f} s | `{r['out']}` |"
+            f"| {per_epoch} | {r['wall']:.0f} s | `{_shown_out(args, r)}` |"
         )
         png = os.path.join(r["out"], "samples.png")
         if os.path.exists(png):
@@ -281,8 +323,17 @@ def write_results(args, device, results):
     print(f"wrote {args.results}")
 
 
+def _shown_out(args, result):
+    """The run folder as `OUT/<recipe>`, or relative to --out as given when
+    that is relative: no absolute paths of this machine in the results."""
+    base = args.out if not os.path.isabs(args.out) else "OUT"
+    return os.path.join(base, os.path.basename(os.path.normpath(result["out"])))
+
+
 def _shown_args(args):
     shown = ["--wheels DIR"] if args.wheels else []
+    if args.backend != "jax":
+        shown.append(f"--backend {args.backend}")
     shown.append("--data DIR")
     if args.epochs:
         shown.append(f"--epochs {args.epochs}")

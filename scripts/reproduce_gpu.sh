@@ -6,7 +6,9 @@
 #
 #   scripts/reproduce_gpu.sh --wheels .whl --data /path/to/fashion-mnist \
 #       [--epicurious full_format_recipes.json] [--out runs/gpu]
-#   scripts/reproduce_gpu.sh --data DIR --epochs 1 --allow-cpu   # CPU check
+#   scripts/reproduce_gpu.sh --data DIR --epochs 1 --allow-cpu   # CPU check:
+#       results into OUT/results.md, docs/results.md untouched
+#   scripts/reproduce_gpu.sh --backend torch ...                  # PyTorch
 #   scripts/reproduce_gpu.sh --data DIR --dry-run                # print only
 #
 # The machine needs Python with JAX (CUDA build); keras and the other

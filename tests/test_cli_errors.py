@@ -110,3 +110,30 @@ def test_distribute_batch_that_does_not_split(tmp_path, capsys, monkeypatch):
     line = _error_line(lambda a: Run("test", parser, presets, a), argv, capsys)
     assert "--batch-size 3 does not split over 2 devices" in line
     assert closed == [1]
+
+
+def test_text_recipe_without_data_says_where_to_get_it(tmp_path, capsys, monkeypatch):
+    from recipes import lstm_recipes
+    from recipes.common import text
+
+    monkeypatch.setattr(text, "default_data_file", lambda relative: None)
+    out = ["--tiny", "--out", str(tmp_path / "run")]
+    line = _error_line(lstm_recipes.main, out, capsys)
+    assert "full_format_recipes.json" in line and "Kaggle" in line
+    assert "--data" in line
+    missing = str(tmp_path / "missing.json")
+    line = _error_line(lstm_recipes.main, out + ["--data", missing], capsys)
+    assert "missing.json" in line and "is not a file" in line
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_recipes_check_optional_packages_first(tmp_path, capsys, monkeypatch):
+    from recipes import pixelcnn_fashion_mnist, transformer_recipes
+
+    _hide(monkeypatch, "matplotlib", "keras_hub")
+    out = ["--tiny", "--out", str(tmp_path / "run")]
+    line = _error_line(pixelcnn_fashion_mnist.main, out, capsys)
+    assert "needs matplotlib" in line and 'pip install -e ".[recipes]"' in line
+    line = _error_line(transformer_recipes.main, out, capsys)
+    assert "matplotlib, keras_hub" in line
+    assert 'pip install -e ".[recipes,text]"' in line

@@ -188,3 +188,27 @@ def test_time_budget_stops_before_the_epoch_that_would_overrun(monkeypatch):
     # After 2 epochs (55 s, longest 30 s) a third fits; after 3 (90 s,
     # longest 35 s) a fourth would end at 125 s > 100 s.
     assert stopped_after == 3
+
+
+def test_failed_recipe_and_cpu_check_results(tmp_path, data_dir, monkeypatch):
+    """A failed recipe is reported as failed; a CPU check writes its results
+    into the run folder with relative paths, not into docs/results.md."""
+    out = tmp_path / "runs"
+    args = reproduce.parse_args(
+        ["--data", str(data_dir), "--out", str(out), "--backend", "torch",
+         "--allow-cpu"]
+    )  # fmt: skip
+    assert args.backend == "torch"
+    assert reproduce.results_path(args, "cpu") == os.path.join(str(out), "results.md")
+    docs = os.path.join(reproduce.REPO, "docs", "results.md")
+    assert reproduce.results_path(args, "gpu NVIDIA H100") == docs
+    (_, command, *_), *_ = reproduce.recipe_commands(args)
+    assert command[command.index("--backend") + 1] == "torch"
+    failed = reproduce._result(
+        "lstm_recipes", str(out / "lstm_recipes"), 1, 5.0, 25, 80, 25
+    )
+    reproduce.write_results(args, "cpu", [failed])
+    text = (out / "results.md").read_text()
+    assert "failed (exit status 1)" in text and "budget" not in text
+    assert "Device: cpu, torch backend" in text and "--backend torch" in text
+    assert str(tmp_path) not in text and "`OUT/lstm_recipes`" in text

@@ -14,6 +14,20 @@ from recipes.common.nan_guard import (
 from recipes.common.outputs import ensure_out_dir, print_outputs, write_metrics
 from recipes.common.plots import plot_history
 
+#: Modules every recipe needs beyond keras_ar, with the extra that has them.
+RECIPE_REQUIREMENTS = {"matplotlib": "recipes"}
+
+
+def check_requirements(recipe, modules):
+    """Ends the run with one `error:` line naming the extra to install when
+    one of `modules` (`{module: extra}`) is missing."""
+    from keras_ar.optional import require
+
+    try:
+        require(modules, f"The {recipe} recipe")
+    except ImportError as error:
+        cli_error(error)
+
 
 def seed_everything(seed):
     import keras
@@ -123,10 +137,13 @@ class Run:
             with a backup in `--out`; see `recipes/common/resume.py`).
     """
 
-    def __init__(self, recipe, parser, presets, argv=None):
+    def __init__(self, recipe, parser, presets, argv=None, requires=None):
         self.wall_start = time.perf_counter()
         self.recipe = recipe
         self.args = parse_args(parser, argv)
+        # Before any work: a missing plotting package would otherwise end
+        # the run at its first sample grid, after training.
+        check_requirements(recipe, {**RECIPE_REQUIREMENTS, **(requires or {})})
         self.settings = settings_for(self.args, presets)
         seed_everything(self.args.seed)
         self.out = ensure_out_dir(self.args.out)

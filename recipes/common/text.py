@@ -22,10 +22,18 @@ Imports neither Keras nor keras_ar at import time.
 
 import os
 
-from recipes.common.flags import build_parser, default_data_file
+from recipes.common.flags import build_parser, cli_error, default_data_file
 from recipes.common.run import Run
 
 DEFAULT_DATA = "shared/data/epicurious_sample_158.json"
+#: Where the book's data set comes from (it is not in the repository).
+DATA_SOURCE = (
+    "full_format_recipes.json from Kaggle's \"Epicurious - Recipes with Rating "
+    'and Nutrition" data set (kaggle.com/datasets/hugodarwood/epirecipes)'
+)
+#: What every text recipe needs beyond keras_ar: TextVectorization runs on
+#: TensorFlow whatever the backend.
+TEXT_REQUIREMENTS = {"tensorflow": "tensorflow"}
 TRAINING_PROMPT = "recipe for"
 # The book's prompts for its next-word probability tables.
 BOOK_PROMPTS = (
@@ -60,11 +68,6 @@ def load_data(args, settings):
         texts_to_ids,
     )
 
-    if args.data is None:
-        raise FileNotFoundError(
-            f"No data: pass --data full_format_recipes.json (Kaggle's "
-            f"Epicurious recipes) or put the sample at ../{DEFAULT_DATA}."
-        )
     texts = [pad_punctuation(t) for t in load_epicurious(args.data)]
     if settings["max_recipes"]:
         texts = texts[: settings["max_recipes"]]
@@ -129,7 +132,24 @@ def next_word_table(model, prompt, temperature, num_tokens, top, seed):
     return "\n".join(lines)
 
 
-def run_text_recipe(recipe, doc, presets, argv, build_model, curve_title):
+def check_data(path):
+    """Ends the run with one `error:` line when the recipes file is not
+    given or not there (before any work)."""
+    if path is None:
+        cli_error(
+            f"no Epicurious data: download {DATA_SOURCE} and pass it with "
+            "--data full_format_recipes.json"
+        )
+    if not os.path.isfile(path):
+        cli_error(
+            f"--data {path!r} is not a file: pass {DATA_SOURCE} "
+            "with --data full_format_recipes.json"
+        )
+
+
+def run_text_recipe(
+    recipe, doc, presets, argv, build_model, curve_title, requires=None
+):
     """Runs a text recipe end to end; returns `Run.finish`'s dict.
 
     Args:
@@ -144,9 +164,18 @@ def run_text_recipe(recipe, doc, presets, argv, build_model, curve_title):
         build_model: `build_model(settings, vocab_size, tokenizer)` -> a
             compiled text model.
         curve_title: the training curve's title.
+        requires: `{module: extra}` the recipe needs beyond the text
+            recipes' own (checked before any work).
     """
-    run = Run(recipe, text_parser(doc, recipe), presets, argv)
+    run = Run(
+        recipe,
+        text_parser(doc, recipe),
+        presets,
+        argv,
+        requires={**TEXT_REQUIREMENTS, **(requires or {})},
+    )
     args, settings = run.args, run.settings
+    check_data(args.data)
     import keras
     import numpy as np
 
