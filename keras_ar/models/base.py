@@ -600,9 +600,10 @@ class AutoregressiveModel(keras.Model):
         return ops.convert_to_numpy(state["x"]).astype("int32")
 
     def _serving_prefix(self):
-        """How an exported `generate` takes given leading values, or None.
+        """How the export's `generate_from_prefix` takes given leading
+        values, or None (no such signature; `generate` is always there).
 
-        Returns `(name, length_name, steps_per_unit)`: the exported signature
+        Returns `(name, length_name, steps_per_unit)`: `generate_from_prefix`
         then takes `name`, int `(B, *generated_shape)`, and `length_name`,
         int `(B,)`: the number of leading units of each sample to keep, a
         unit being `steps_per_unit` generation steps (e.g. one image row).

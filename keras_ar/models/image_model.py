@@ -93,7 +93,7 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         return state, start
 
     def _serving_prefix(self):
-        # The exported `generate` keeps the first `prefix_rows` rows.
+        # The exported `generate_from_prefix` keeps the first `prefix_rows` rows.
         return ("prefix", "prefix_rows", self.image_shape[1] * self.steps_per_pixel)
 
     def _init_cache(self, batch_size, state):

@@ -549,7 +549,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
             else:
                 tokens = sampler(logits, noise_i[:, 0], temperature)
             if "given_steps" in state:
-                # A prompt given per sample (an exported `generate`): its
+                # A prompt given per sample (the exported `generate_from_prefix`): its
                 # tokens are kept, and still feed the cache.
                 given = ops.take(state["x"], i, axis=1)
                 tokens = ops.where(i < state["given_steps"], given, tokens)

@@ -343,7 +343,7 @@ class WaveNet(AutoregressiveModel):
             logits = ops.take(outputs, i, axis=1)
         value = ops.cast(sample_categorical(logits, noise_i[:, 0], temperature), "int32")
         if "given_steps" in state:
-            # A prefix given per sample (an exported `generate`): its steps
+            # A prefix given per sample (the exported `generate_from_prefix`): its steps
             # keep their values and still fill the queues.
             value = ops.where(i < state["given_steps"], ops.take(x, i, axis=1), value)
         update = ops.reshape(value, (-1, 1))
