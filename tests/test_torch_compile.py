@@ -58,6 +58,16 @@ def test_compiled_step_is_one_graph_and_matches_eager(name, monkeypatch):
     assert not breaks, breaks
     uncached = _samples(model, labels, "0", monkeypatch, use_cache=False)
     np.testing.assert_array_equal(eager, uncached)
+    # Another seed and temperature, and chunks of the batch size seen: the
+    # compiled step is reused, never compiled again.
+    graphs = counters["stats"]["unique_graphs"]
+    assert graphs >= 1, dict(counters["stats"])
+    kwargs = {"num_samples": 5, "batch_size": 3, "seed": 6, "temperature": 0.7}
+    if labels is not None:
+        kwargs["labels"] = labels[:5]
+    monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "aot_eager")
+    model.generate(verbose=0, **kwargs)
+    assert counters["stats"]["unique_graphs"] == graphs, dict(counters["stats"])
 
 
 @torch_only

@@ -33,8 +33,11 @@ import warnings
 import keras
 from keras import ops
 
+#: The PyTorch loop checks `finished(state)` every this many steps.
+FINISHED_CHECK_EVERY = 8
 
-def compile_loop(model, step_fn, jit_compile=True, torch_compile=True):
+
+def compile_loop(model, step_fn, jit_compile=True, torch_compile=True, finished=None):
     """Returns `run(state, noise, start, stop, temperature) -> state`.
 
     Args:
@@ -45,6 +48,11 @@ def compile_loop(model, step_fn, jit_compile=True, torch_compile=True):
         jit_compile: compile with XLA on TensorFlow (JAX always compiles).
         torch_compile: on PyTorch, whether the step may be compiled (when
             `torch_compile_backend(model)` asks for it); False keeps it eager.
+        finished: optional `finished(state) -> bool scalar tensor`: True
+            once the remaining steps change nothing that is read (e.g.
+            every text stopped). The PyTorch loop checks it every
+            `FINISHED_CHECK_EVERY` steps and ends early; the compiled loops
+            of the other backends skip such steps inside the step itself.
     """
 
     def loop(state, noise, start, stop, temperature):
@@ -97,6 +105,7 @@ def compile_loop(model, step_fn, jit_compile=True, torch_compile=True):
             getattr(model, "_static_branches", None),
             allow_compile=torch_compile,
             eager_step=getattr(model, "_eager_step", None),
+            finished=finished,
         )
     # Any other backend (e.g. numpy): the plain loop.
     return loop
@@ -137,11 +146,17 @@ def torch_compile_enabled(model=None):
 
 
 def _torch_loop(
-    model, step_fn, static_branches=None, allow_compile=True, eager_step=None
+    model,
+    step_fn,
+    static_branches=None,
+    allow_compile=True,
+    eager_step=None,
+    finished=None,
 ):
     """The PyTorch loop (see the module docstring). `eager_step(i)`: True
     for the steps of a compiled loop that run eagerly anyway (the model's
-    `_eager_step`): rare steps whose graph would take long to compile."""
+    `_eager_step`): rare steps whose graph would take long to compile.
+    `finished`: see `compile_loop`."""
     import torch
 
     from keras_ar.backend import slicing
@@ -171,6 +186,14 @@ def _torch_loop(
         slicing.STATIC_BRANCHES.clear()
         if static_branches is not None:
             slicing.STATIC_BRANCHES.update(static_branches(i))
+
+    def ended(i, start, state):
+        # After step i - 1: has everything that is read stopped changing?
+        return (
+            finished is not None
+            and (i - start) % FINISHED_CHECK_EVERY == 0
+            and bool(finished(state))
+        )
 
     def run(state, noise, start, stop, temperature):
         start, stop = int(start), int(stop)
@@ -251,10 +274,14 @@ def _torch_loop(
                             guards.close()
                             fast, variants = False, {None}
                         i += 1
+                        if ended(i, start, state):
+                            return state
                 while i < stop:  # Eager (or the rest after a failed compile).
                     set_branches(i)
                     state = step_fn(i, state, noise[i], temperature)
                     i += 1
+                    if ended(i, start, state):
+                        return state
                 return state
             finally:
                 guards.close()

@@ -24,7 +24,9 @@ def top_p_filter(logits, p):
     # still short of p; the most likely token always is.
     mass_before = ops.cumsum(descending, axis=-1) - descending
     in_nucleus = mass_before < p
-    threshold = ops.min(ops.where(in_nucleus, descending, 2.0), axis=-1, keepdims=True)
+    # `ops.amin`, not `ops.min`: PyTorch's `ops.min` reads an attribute of
+    # its result that breaks a `torch.compile` graph.
+    threshold = ops.amin(ops.where(in_nucleus, descending, 2.0), axis=-1, keepdims=True)
     return ops.where(probs >= threshold, logits, MASKED_LOGIT)
 
 
