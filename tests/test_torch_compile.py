@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ar.backend import torch_compile_backend
+from keras_ar.backend import torch_compile_backend, torch_compile_explicit
 from tests import tiny_models
 from tests.model_checks import redraw_weights
 
@@ -136,6 +136,15 @@ def test_torch_compile_backend_setting(monkeypatch, tmp_path):
     assert torch_compile_backend(model) == "inductor"
     monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
     assert torch_compile_backend(model) is None
+    # Explicit choices (the environment, `jit_compile` True or False) are
+    # followed as they are; otherwise the loop compiles where it pays.
+    assert torch_compile_explicit(model)
+    monkeypatch.delenv("KERAS_AR_TORCH_COMPILE")
+    assert not torch_compile_explicit(model)
+    model.compile(jit_compile=True)
+    assert torch_compile_explicit(model)
+    model.compile(jit_compile=False)
+    assert torch_compile_explicit(model)
 
 
 

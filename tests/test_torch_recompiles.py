@@ -35,6 +35,9 @@ def counting(monkeypatch):
             return graph_module.forward
 
     monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", COUNTING)
+    # Dynamo caches compiled code per function: a model of the same
+    # configuration in an earlier test would reuse its graphs.
+    torch._dynamo.reset()
     GRAPHS.clear()
     yield GRAPHS
 
@@ -79,3 +82,52 @@ def test_text_step_compiles_once_per_sampler_with_stop_tokens(name, samplers, co
         generate(seed=6, sampler=sampler)
         generate(seed=7, sampler=sampler, temperature=0.8, prompt=x[1, :3])
         assert len(counting) == before + 1, [sampler, len(counting) - before]
+
+
+def _first_call_policy(monkeypatch, pays):
+    from keras_ar.backend import compiled_loop
+
+    monkeypatch.delenv("KERAS_AR_TORCH_COMPILE")
+    monkeypatch.setattr(compiled_loop, "AUTO_BACKEND", COUNTING)
+    if pays:  # Any compilation is estimated to pay for itself.
+        monkeypatch.setattr(compiled_loop, "AUTO_COMPILE_EAGER_STEPS", 0)
+        monkeypatch.setattr(compiled_loop, "AUTO_COMPILE_MIN_SECONDS", 0.0)
+
+
+def test_first_call_policy_samples_eagerly_where_compiling_does_not_pay(
+    counting, monkeypatch, capsys
+):
+    import numpy as np
+
+    model, _, _ = tiny_models.build("pixelcnn")
+    monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
+    eager = model.generate(num_samples=3, seed=1, verbose=0)
+    _first_call_policy(monkeypatch, pays=False)
+    # 9 steps: a compilation (>= 30 s estimated) never pays.
+    np.testing.assert_array_equal(model.generate(num_samples=3, seed=1, verbose=0), eager)
+    assert not counting
+    # An explicit setting wins over the policy.
+    monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", COUNTING)
+    np.testing.assert_array_equal(model.generate(num_samples=3, seed=1, verbose=0), eager)
+    assert len(counting) == 1, len(counting)
+    assert "compiling" not in capsys.readouterr().out
+
+
+def test_first_call_policy_compiles_where_it_pays_and_says_so(
+    counting, monkeypatch, capsys
+):
+    import numpy as np
+
+    model, _, _ = tiny_models.build("made")
+    monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
+    eager = model.generate(num_samples=3, seed=2, verbose=0)
+    _first_call_policy(monkeypatch, pays=True)
+    compiled = model.generate(num_samples=3, seed=2, verbose=1)
+    np.testing.assert_array_equal(compiled, eager)
+    assert len(counting) == 1, len(counting)
+    out = capsys.readouterr().out
+    assert out.count("compiling the PyTorch sampling step") == 1, out
+    # Compiled for this shape: later calls reuse it, silently.
+    model.generate(num_samples=3, seed=3, verbose=1)
+    assert len(counting) == 1, len(counting)
+    assert "compiling" not in capsys.readouterr().out
