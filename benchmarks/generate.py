@@ -308,10 +308,14 @@ def run_case(c):
         lambda: c.model.predict_on_batch(c.forward_input), repeats=3
     )
     if c.torch_loops:
-        # PyTorch: the eager loop and the torch.compile'd one, side by side
-        # (keras_ar.backend.torch_compile_backend reads this at each call).
+        # PyTorch: the eager loop, the default (the first-call policy: it
+        # compiles only where that pays within the call) and the
+        # torch.compile'd loop, side by side (keras_ar.backend reads the
+        # setting at each call). The default runs before anything compiled.
         os.environ["KERAS_AR_TORCH_COMPILE"] = "0"
         row["eager_first"], row["eager_steady"] = measure(generate(True), repeats=2)
+        os.environ.pop("KERAS_AR_TORCH_COMPILE")
+        row["default_first"], row["default_steady"] = measure(generate(True))
         os.environ["KERAS_AR_TORCH_COMPILE"] = "1"
     row["cached_first"], row["cached_steady"] = measure(generate(True), repeats=2)
     if c.uncached:
@@ -326,9 +330,14 @@ def format_table(rows):
     head = (
         "| case | samples | size | forward s | cached s (first call) | uncached s "
         "| book loop s | cached / forward "
-        + ("| eager cached s (first call) | eager cached / forward " if eager_column else "")
+        + (
+            "| eager cached s (first call) | eager cached / forward "
+            "| default s (first call) | default first / eager first "
+            if eager_column
+            else ""
+        )
         + "| cached vs uncached | cached vs book |\n"
-        + "|---" * (12 if eager_column else 10)
+        + "|---" * (14 if eager_column else 10)
         + "|\n"
     )
     lines = []
@@ -345,11 +354,13 @@ def format_table(rows):
 
         eager = ""
         if eager_column:
-            eager = "| - | - "
+            eager = "| - | - | - | - "
             if "eager_steady" in r:
                 eager = (
                     f"| {r['eager_steady']:.3g} ({r['eager_first']:.3g}) "
                     f"| {r['eager_steady'] / r['forward_steady']:.1f}x "
+                    f"| {r['default_steady']:.3g} ({r['default_first']:.3g}) "
+                    f"| {r['default_first'] / r['eager_first']:.2f}x "
                 )
         lines.append(
             f"| {r['case']} | {r['num_samples']} | {r['output_size']} "
@@ -421,6 +432,12 @@ def parse_args(argv):
         help="PyTorch: time the eager sampling loop, the torch.compile'd one "
         "(the 'cached' columns), or both side by side (default)",
     )
+    parser.add_argument(
+        "--warm-inductor-cache",
+        action="store_true",
+        help="PyTorch: keep the default TORCHINDUCTOR_CACHE_DIR (default: a "
+        "new empty one, so that first calls compile from scratch)",
+    )
     parser.add_argument("--out", default="runs/benchmarks")
     parser.add_argument(
         "--plot-from",
@@ -449,6 +466,11 @@ def main(argv=None):
         return
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
+    if not args.warm_inductor_cache:
+        # A cold compile cache (as on a user's first run): an empty folder.
+        import tempfile
+
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor_")
     import keras
 
     backend = keras.backend.backend()
@@ -473,7 +495,9 @@ def main(argv=None):
     loop = "compiled"
     if backend == "torch":
         loop = {
-            "both": "torch.compile (cached columns) and eager (eager columns)",
+            "both": "torch.compile (cached columns), eager (eager columns) and "
+            "the default first-call policy (default columns; cold inductor cache "
+            "unless --warm-inductor-cache)",
             "compiled": "torch.compile",
             "eager": "eager",
         }[args.torch_loop]

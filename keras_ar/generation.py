@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.compiled_loop import generate_call, set_later_steps
 from keras_ar.validation import check_int
 
 #: Largest default chunk (samples per loop).
@@ -87,18 +88,22 @@ def run_in_chunks(run_chunk, num_samples, batch_size, steps, verbose, state_byte
     verbose = check_verbose(verbose)
     size = generation_batch_size(batch_size, num_samples, state_bytes)
     num_chunks = math.ceil(num_samples / size)
+    # The loop's own one-line messages (PyTorch: compiling the step, or a
+    # long eager call) follow the setting as given.
+    said = verbose if verbose == "auto" else int(bool(verbose))
     if verbose == "auto":
         verbose = (
             steps * num_chunks >= AUTO_VERBOSE_STEPS or num_chunks >= AUTO_VERBOSE_CHUNKS
         )
     progress = GenerationProgress(steps * num_chunks, bool(verbose))
     results = []
-    for begin in range(0, num_samples, size):
-        count = min(size, num_samples - begin)
-        # The last chunk repeats its last sample to the common size.
-        rows = np.minimum(np.arange(begin, begin + size), num_samples - 1)
-        result = run_chunk(rows, progress)
-        results.append(_take_rows(result, count))
+    with generate_call(said):
+        for begin in range(0, num_samples, size):
+            count = min(size, num_samples - begin)
+            # The last chunk repeats its last sample to the common size.
+            rows = np.minimum(np.arange(begin, begin + size), num_samples - 1)
+            result = run_chunk(rows, progress)
+            results.append(_take_rows(result, count))
     progress.done()
     if len(results) == 1:
         return results[0]
@@ -121,6 +126,7 @@ class GenerationProgress:
         self.bar = (
             keras.utils.Progbar(total_steps, unit_name="step") if self.enabled else None
         )
+        self.total = total_steps
         self.count = 0
 
     def run_steps(self, run, state, noise, start, stop, temperature):
@@ -128,10 +134,15 @@ class GenerationProgress:
         in blocks when the bar is shown."""
         start, stop = int(start), int(stop)
         if not self.enabled or stop <= start:
-            return run(state, noise, start, stop, temperature)
+            # The steps of the call after this loop (its later chunks).
+            set_later_steps(self.total - self.count - (stop - start))
+            state = run(state, noise, start, stop, temperature)
+            self.count += max(0, stop - start)
+            return state
         block = max(1, math.ceil((stop - start) / BLOCKS_PER_CHUNK))
         for begin in range(start, stop, block):
             end = min(stop, begin + block)
+            set_later_steps(self.total - self.count - (end - begin))
             state = run(state, noise, begin, end, temperature)
             # Wait for the block (JAX dispatches asynchronously), so that the
             # bar shows real progress: one element of the state is enough.

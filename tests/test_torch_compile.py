@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ar.backend import torch_compile_backend
+from keras_ar.backend import torch_compile_backend, torch_compile_explicit
 from tests import tiny_models
 from tests.model_checks import redraw_weights
 
@@ -58,6 +58,16 @@ def test_compiled_step_is_one_graph_and_matches_eager(name, monkeypatch):
     assert not breaks, breaks
     uncached = _samples(model, labels, "0", monkeypatch, use_cache=False)
     np.testing.assert_array_equal(eager, uncached)
+    # Another seed and temperature, and chunks of the batch size seen: the
+    # compiled step is reused, never compiled again.
+    graphs = counters["stats"]["unique_graphs"]
+    assert graphs >= 1, dict(counters["stats"])
+    kwargs = {"num_samples": 5, "batch_size": 3, "seed": 6, "temperature": 0.7}
+    if labels is not None:
+        kwargs["labels"] = labels[:5]
+    monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "aot_eager")
+    model.generate(verbose=0, **kwargs)
+    assert counters["stats"]["unique_graphs"] == graphs, dict(counters["stats"])
 
 
 @torch_only
@@ -126,6 +136,15 @@ def test_torch_compile_backend_setting(monkeypatch, tmp_path):
     assert torch_compile_backend(model) == "inductor"
     monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
     assert torch_compile_backend(model) is None
+    # Explicit choices (the environment, `jit_compile` True or False) are
+    # followed as they are; otherwise the loop compiles where it pays.
+    assert torch_compile_explicit(model)
+    monkeypatch.delenv("KERAS_AR_TORCH_COMPILE")
+    assert not torch_compile_explicit(model)
+    model.compile(jit_compile=True)
+    assert torch_compile_explicit(model)
+    model.compile(jit_compile=False)
+    assert torch_compile_explicit(model)
 
 
 

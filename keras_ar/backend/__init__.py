@@ -4,6 +4,7 @@ from keras_ar.backend.compiled_loop import (
     compile_loop,
     torch_compile_backend,
     torch_compile_enabled,
+    torch_compile_explicit,
 )
 from keras_ar.backend.concrete import is_concrete
 from keras_ar.backend.distribution import num_replicas_in_sync, sum_over_replicas
@@ -24,5 +25,6 @@ __all__ = [
     "sum_over_replicas",
     "torch_compile_backend",
     "torch_compile_enabled",
+    "torch_compile_explicit",
     "track_variables",
 ]

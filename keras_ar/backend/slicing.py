@@ -114,6 +114,33 @@ def loop_cond(pred, true_fn, false_fn, key=None):
     return true_fn() if bool(pred) else false_fn()
 
 
+def skip_when(pred, state, step_fn, kept):
+    """`ops.cond(pred, lambda: state, step_fn)` for a generation step whose
+    later steps change nothing once `pred` holds (e.g. every text stopped).
+
+    `kept` names the entries of the `state` dict that the result is read
+    from (the samples, the stop flags); the other entries (caches) must be
+    state that nothing reads once `pred` holds.
+
+    - JAX / TensorFlow: `ops.cond` (the step is skipped).
+    - PyTorch: `step_fn()` always runs, and the `kept` entries are
+      `ops.where(pred, old, new)`. Keras' `ops.cond` makes a new named
+      operation at each call, which `torch.compile` guards on (a
+      recompilation at every step), and a branch on a tensor would break
+      the compiled graph; the loop ends early instead
+      (`compile_loop(..., finished=...)`). The kept entries are equal
+      either way; the caches may hold one more (unread) step.
+    """
+    if keras.backend.backend() != "torch":
+        return ops.cond(pred, lambda: state, step_fn)
+    new = step_fn()
+    result = dict(new)
+    for key in kept:
+        if key in state:
+            result[key] = ops.where(pred, state[key], new[key])
+    return result
+
+
 def pad_zeros(x, pad_width):
     """`ops.pad(x, pad_width)` (zeros), made of concatenations: on PyTorch
     `ops.pad` creates a new named Keras operation at each call, which

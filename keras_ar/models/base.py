@@ -387,12 +387,17 @@ class AutoregressiveModel(keras.Model):
         `fit` needs targets as usual.
         """
         self._default_loss = loss is None
-        # On PyTorch, `generate` compiles its cached step unless the model is
-        # compiled with `jit_compile=False` or `run_eagerly=True`
-        # (`keras_ar.backend.torch_compile_backend`). Keras resolves its
+        # On PyTorch, `generate` samples eagerly for a model compiled with
+        # `jit_compile=False` or `run_eagerly=True`, always compiles its
+        # cached step with `jit_compile=True`, and otherwise compiles it
+        # where that pays within the call
+        # (`keras_ar.backend.torch_compile_setting`). Keras resolves its
         # default "auto" to False on PyTorch, so the choice is kept here.
         self._keras_ar_eager_sampling = (
             kwargs.get("jit_compile", "auto") is False or bool(kwargs.get("run_eagerly"))
+        )
+        self._keras_ar_compiled_sampling = (
+            kwargs.get("jit_compile", "auto") is True and not self._keras_ar_eager_sampling
         )
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
@@ -503,12 +508,13 @@ class AutoregressiveModel(keras.Model):
     ):
         """Draws samples, one element at a time, in a compiled loop.
 
-        The loop is compiled on every backend: one XLA program on JAX and
-        TensorFlow; on PyTorch the cached step goes through `torch.compile`
-        (the first call of a model and batch shape compiles, seconds to
-        minutes), unless `KERAS_AR_TORCH_COMPILE=0` or the model was compiled
-        with `jit_compile=False` (then, or where compiling fails, the step
-        runs eagerly; same samples either way).
+        The loop is compiled on JAX and TensorFlow (one XLA program). On
+        PyTorch the cached step is compiled with `torch.compile` where that
+        pays within the call (a compilation takes seconds to minutes; short
+        calls run the eager loop, and a step once compiled for a model and
+        batch shape is reused), always with `KERAS_AR_TORCH_COMPILE=1` or
+        `compile(jit_compile=True)`, never with `KERAS_AR_TORCH_COMPILE=0`
+        or `compile(jit_compile=False)`. Same samples either way.
 
         Args:
             num_samples: how many examples to draw (>= 1).
@@ -527,7 +533,9 @@ class AutoregressiveModel(keras.Model):
                 1024, fewer when one sample's loop state is large (see
                 `generation_batch_size`).
             verbose: "auto" shows a progress bar for long runs (many chunks
-                or thousands of steps), 1 always, 0 never.
+                or thousands of steps), 1 always, 0 never. On PyTorch the
+                loop also says, once, when it compiles its step, or why a
+                long call stays eager ("auto": when it takes long).
             **kwargs: family-specific options (e.g. `prefix` for images).
         Returns:
             int32 NumPy array `(num_samples, *event_shape)`.

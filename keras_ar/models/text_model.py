@@ -64,7 +64,7 @@ from keras import ops
 
 from keras_ar import samplers as samplers_lib
 from keras_ar.backend import compile_loop
-from keras_ar.backend.slicing import loop_slice_update
+from keras_ar.backend.slicing import loop_slice_update, skip_when
 from keras_ar.generation import draw_noise, loop_state_bytes, run_in_chunks
 from keras_ar.metrics import NegativeLogLikelihood
 from keras_ar.models.base import AutoregressiveModel
@@ -446,7 +446,10 @@ class TextAutoregressiveModel(AutoregressiveModel):
         if key not in self._generation_loops:
             step = self._make_step(sampler, bool(use_cache), stop_ids, fill)
             self._generation_loops[key] = compile_loop(
-                self, step, torch_compile=bool(use_cache)
+                self,
+                step,
+                torch_compile=bool(use_cache),
+                finished=None if not stop_ids else lambda s: ops.all(s["done"]),
             )
         loop = self._generation_loops[key]
 
@@ -567,10 +570,11 @@ class TextAutoregressiveModel(AutoregressiveModel):
         def step(i, state, noise_i, temperature):
             # Once every sequence has stopped the remaining steps do nothing
             # (the rest of `x` already holds the padding).
-            return ops.cond(
+            return skip_when(
                 ops.all(state["done"]),
-                lambda: state,
+                state,
                 lambda: advance(i, state, noise_i, temperature),
+                kept=("x", "done", "scores"),
             )
 
         return step

@@ -207,7 +207,12 @@ class TransformerLM(TextAutoregressiveModel):
     def _cached_logits(self, i, x, cache):
         previous = ops.take(x, ops.maximum(i - 1, 0), axis=1)
         token = ops.where(ops.equal(i, 0), self._start_id, previous)
-        hidden = self.embeddings(ops.reshape(token, (-1, 1)), start_index=i)
+        # The position as a gathered row (`positions`), not a slice at a
+        # tensor `start_index`: on PyTorch that slice reads the index back
+        # into Python, which splits a compiled step and recompiles it at
+        # every position.
+        position = ops.reshape(ops.cast(i, "int32"), (1,))
+        hidden = self.embeddings(ops.reshape(token, (-1, 1)), positions=position)
         hidden, kv = self.transformer.call_step(hidden, cache["key_value"], i)
         return self._logits(hidden)[:, 0], {"key_value": kv}
 

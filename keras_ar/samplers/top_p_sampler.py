@@ -48,7 +48,9 @@ def top_p_filter(logits, p, k=None):
             axis=-1,
         )
         in_nucleus = ops.logical_or(in_nucleus, first)
-        threshold = ops.min(
+        # `ops.amin`, not `ops.min`: PyTorch's `ops.min` reads an attribute
+        # of its result that breaks a `torch.compile` graph.
+        threshold = ops.amin(
             ops.where(in_nucleus, descending, 2.0), axis=-1, keepdims=True
         )
         nucleus = probs >= threshold
