@@ -7,7 +7,8 @@ needs:
 
 - the graph's inputs are declared from the model's own spec
   (`model_input_signature(model)`): int32 `inputs` of shape
-  `(batch, *event_shape)`, and int32 `labels (batch,)` for a
+  `(batch, *event_shape)` (float32 for the real-valued models, whose
+  `data_dtype` is float32), and int32 `labels (batch,)` for a
   class-conditional model. Keras would otherwise infer float inputs from
   the first call, or refuse ("The model provided has never called") for a
   model that builds its weights in `__init__` and was never called through
@@ -80,7 +81,9 @@ def model_input_signature(model, length=None):
     if length is not None:
         check_int("length", length, minimum=1)
     event_shape = tuple(length if d is None else d for d in model.event_shape)
-    inputs = keras.InputSpec(shape=(None, *event_shape), dtype="int32", name="inputs")
+    inputs = keras.InputSpec(
+        shape=(None, *event_shape), dtype=model.data_dtype, name="inputs"
+    )
     if model.conditional:
         labels = keras.InputSpec(shape=(None,), dtype="int32", name="labels")
         return [{"inputs": inputs, "labels": labels}]
@@ -107,7 +110,8 @@ def export_onnx(
             the length dynamic.
         **kwargs: passed to Keras' exporter (e.g. `opset_version`).
 
-    The ONNX graph takes `inputs` (int32, `(batch, *event_shape)`) and, for a
+    The ONNX graph takes `inputs` (`model.data_dtype`: int32, or float32
+    for a real-valued model; `(batch, *event_shape)`) and, for a
     class-conditional model, `labels` (int32, `(batch,)`), and returns what
     `model(inputs)` returns. The batch axis is dynamic on every backend.
     """

@@ -76,6 +76,11 @@ def export_saved_model(model, filepath, verbose=None, generate_kwargs=None):
       `model.generate(seed=...)`, which draws with NumPy, others).
       Temperatures below 1e-6 are raised to 1e-6.
 
+    Real-valued models (`data_dtype` "float32", e.g. `MADEMoG`, `DeepAR`)
+    take and return float32 instead of int32: `x`, `prefix` and `samples`;
+    their `log_prob` is a log-density and an example holding a NaN or an
+    inf scores NaN.
+
     Families that continue given values declare it through
     `_serving_prefix()`; they also get `generate_from_prefix`, which takes
     the inputs of `generate` plus the prefix as a full-size array and how
@@ -126,26 +131,32 @@ def serving_endpoints(model, generate_kwargs):
     """`{name: (fn, input_signature)}` for `serve`, `log_prob`, `generate`
     and, for a family with `_serving_prefix()`, `generate_from_prefix`."""
     x0, start, stop = model._generation_setup(1, **generate_kwargs)
-    x0 = np.asarray(x0, "int32")
+    dtype = model.data_dtype
+    discrete = dtype.startswith("int")
+    x0 = np.asarray(x0, dtype)
     if start != 0:
         raise ValueError(
             "`generate_kwargs` sets up a generation that starts at step "
             f"{start}; give prefixes at serving time instead (`_serving_prefix`)"
         )
-    x_spec = keras.InputSpec(shape=(None,) + tuple(model.event_shape), dtype="int32")
+    x_spec = keras.InputSpec(shape=(None,) + tuple(model.event_shape), dtype=dtype)
     batch_spec = keras.InputSpec(shape=(None,), dtype="int32")
     label_specs = {"labels": batch_spec} if model.conditional else {}
     data_specs = {"x": x_spec, **label_specs}
 
     def serve(x, labels=None):
-        x = ops.cast(x, "int32")
+        x = ops.cast(x, dtype)
         labels = None if labels is None else ops.cast(labels, "int32")
         return model(model.pack_inputs(x, labels), training=False)
 
     def log_prob(x, labels=None):
-        x = ops.cast(x, "int32")
-        valid = _in_range(x, model.levels)
-        x = ops.clip(x, 0, model.levels - 1)
+        x = ops.cast(x, dtype)
+        if discrete:
+            valid = _in_range(x, model.levels)
+            x = ops.clip(x, 0, model.levels - 1)
+        else:
+            valid = _all_finite(x)
+            x = ops.where(ops.isfinite(x), x, ops.zeros_like(x))
         if labels is not None:
             labels = ops.cast(labels, "int32")
             valid = ops.logical_and(valid, _in_range(labels, model.num_classes))
@@ -164,7 +175,7 @@ def serving_endpoints(model, generate_kwargs):
         prefix_name, length_name, steps_per_unit = prefix
         prefix_specs = {
             **generate_specs,
-            prefix_name: keras.InputSpec(shape=(None,) + x0.shape[1:], dtype="int32"),
+            prefix_name: keras.InputSpec(shape=(None,) + x0.shape[1:], dtype=dtype),
             length_name: batch_spec,
         }
 
@@ -177,7 +188,9 @@ def serving_endpoints(model, generate_kwargs):
         if prefix is None:
             x = ops.broadcast_to(ops.convert_to_tensor(x0), (batch,) + x0.shape[1:])
         else:
-            x = ops.clip(ops.cast(prefix, "int32"), 0, model.levels - 1)
+            x = ops.cast(prefix, dtype)
+            if discrete:
+                x = ops.clip(x, 0, model.levels - 1)
             units = ops.clip(
                 ops.cast(prefix_length, "int32"), 0, stop // steps_per_unit
             )
@@ -193,7 +206,7 @@ def serving_endpoints(model, generate_kwargs):
             )
 
         state = ops.fori_loop(first, stop, body, state)
-        return {"samples": ops.cast(state["x"], "int32")}
+        return {"samples": ops.cast(state["x"], dtype)}
 
     def named(fn, specs, *renames, name=None):
         """`fn` with the signature's input names as its parameters."""
@@ -233,6 +246,12 @@ def _in_range(x, upper):
     return ops.equal(
         ops.min(ops.concatenate([ok, ops.ones_like(ok[:, :1])], 1), axis=1), 1
     )
+
+
+def _all_finite(x):
+    """bool `(B,)`: every value of example b is finite (real-valued data)."""
+    ok = ops.reshape(ops.cast(ops.isfinite(x), "int32"), (ops.shape(x)[0], -1))
+    return ops.equal(ops.min(ops.concatenate([ok, ops.ones_like(ok[:, :1])], 1), axis=1), 1)
 
 
 def torch_export_error():

@@ -7,6 +7,7 @@ from keras_ar.layers.diagonal_bilstm import DiagonalBiLSTM
 from keras_ar.layers.gated_block import GatedBlock
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.masked_dense import MaskedDense
+from keras_ar.layers.mixture_of_gaussians import MixtureOfGaussians
 from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
 from keras_ar.layers.pixelcnn_residual_block import PixelCNNResidualBlock
 from keras_ar.layers.raster_position_embedding import RasterPositionEmbedding
@@ -31,6 +32,7 @@ __all__ = [
     "GatedBlock",
     "MaskedConv2D",
     "MaskedDense",
+    "MixtureOfGaussians",
     "MixtureOfLogistics",
     "PixelCNNResidualBlock",
     "RowLSTM",

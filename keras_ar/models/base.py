@@ -93,6 +93,12 @@ class AutoregressiveModel(keras.Model):
 
     #: Uniform draws used per generation step (a subclass may change it).
     noise_width = 1
+    #: The dtype of the data (`x`, samples, exported inputs): "int32" for
+    #: the discrete families; "float32" for real-valued data
+    #: (`keras_ar.models.continuous_model.ContinuousAutoregressiveModel`).
+    data_dtype = "int32"
+    #: The unit of the reported NLL metric ("bits": `bits_per_dim`).
+    nll_unit = "bits"
 
     def __init__(self, levels, event_shape, num_classes=None, **kwargs):
         super().__init__(**kwargs)
@@ -102,7 +108,7 @@ class AutoregressiveModel(keras.Model):
         self.levels = int(levels)
         self.event_shape = tuple(event_shape)
         self.num_classes = None if num_classes is None else int(num_classes)
-        self.nll_metric = NegativeLogLikelihood(unit="bits")
+        self.nll_metric = NegativeLogLikelihood(unit=self.nll_unit)
         self._default_loss = True
         self._generation_loops = {}
 
@@ -174,7 +180,7 @@ class AutoregressiveModel(keras.Model):
     def validate_x(self, x, name="x"):
         """Checks an integer example batch and returns it as int32 NumPy."""
         x = to_numpy(x)
-        self._check_integers(x.dtype, name)
+        self._check_dtype(x.dtype, name)
         self._check_shape(x.shape, name)
         return self.validate_values(x, name)
 
@@ -208,6 +214,18 @@ class AutoregressiveModel(keras.Model):
             raise ValueError(
                 f"`{name}` must have shape (batch, {shown}), got {tuple(shape)}"
             )
+
+    def _check_values(self, x, name, where=""):
+        """Checks the values of a concrete array (the data-value hook).
+
+        The discrete families check `[0, levels)` with one min/max pass (on
+        the device for a backend tensor: only two numbers come back); a
+        real-valued family overrides it (finite values)."""
+        self._check_range(*_min_max(x), name, where)
+
+    def _check_dtype(self, dtype, name):
+        """Checks the data's dtype (the data-dtype hook): integers here."""
+        self._check_integers(dtype, name)
 
     def _check_integers(self, dtype, name):
         if not _is_integer_dtype(dtype):
@@ -266,13 +284,12 @@ class AutoregressiveModel(keras.Model):
         if not _is_array_data(data):
             return False
         x, labels = self._split_inputs(data)
-        self._check_integers(x.dtype, name)
+        self._check_dtype(x.dtype, name)
         shape = tuple(int(d) for d in x.shape)
         self._check_shape(shape, name)
         if shape[0] == 0:
             raise ValueError(f"`{name}` is empty: it holds 0 examples")
-        # On the device for a backend tensor: only two numbers come back.
-        self._check_range(*_min_max(x), name)
+        self._check_values(x, name)
         if labels is not None or self.conditional:
             self.validate_labels(labels, shape[0])
         return True
@@ -283,7 +300,7 @@ class AutoregressiveModel(keras.Model):
         x = keras.utils.unpack_x_y_sample_weight(data)[0]
         x, labels = self._split_inputs(x)
         where = " in a batch of the data"
-        self._check_integers(x.dtype, "x")
+        self._check_dtype(x.dtype, "x")
         self._check_shape(tuple(x.shape), "x")
         if labels is not None and not _is_integer_dtype(labels.dtype):
             raise ValueError(
@@ -291,8 +308,7 @@ class AutoregressiveModel(keras.Model):
                 f"{keras.backend.standardize_dtype(labels.dtype)}{where}"
             )
         if is_concrete(x) and _size(x):
-            low, high = _min_max(x)
-            self._check_range(low, high, "x", where)
+            self._check_values(x, "x", where)
         if labels is not None and is_concrete(labels) and _size(labels):
             low, high = _min_max(labels)
             if low < 0 or high >= self.num_classes:

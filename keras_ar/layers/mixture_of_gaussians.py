@@ -1,0 +1,125 @@
+"""`MixtureOfGaussians`: a mixture density head for real-valued data."""
+
+import keras
+from keras import ops
+
+from keras_ar.ops import mixture_of_gaussians as mog
+from keras_ar.validation import check_int
+
+
+@keras.saving.register_keras_serializable(package="keras_ar")
+class MixtureOfGaussians(keras.layers.Layer):
+    """Projects features to a mixture of Gaussians per real value.
+
+    `call` is a dense projection of features `(..., F)` to the mixture
+    parameters `(..., 3K)`, `[logits (K) | means (K) | log_scales (K)]`
+    (see `keras_ar.ops.mixture_of_gaussians`). The raw projection is what
+    `call` returns; `log_prob`, `cdf` and `sample` read it with the
+    log-scales clamped to `[min_log_scale, max_log_scale]`, so all three
+    see one and the same distribution. `log_prob` is a density in nats (it
+    can be positive).
+
+    Args:
+        num_components: `K`, Gaussian components per value (>= 1).
+        min_log_scale, max_log_scale: the clamp of the log-scales (the
+            module `keras_ar.ops.mixture_of_gaussians` says why a clamp).
+        kernel_initializer, bias_initializer: for the projection.
+
+    Example:
+    >>> import numpy as np
+    >>> head = MixtureOfGaussians(num_components=3)
+    >>> params = head(np.zeros((2, 5, 8), "float32"))
+    >>> tuple(params.shape)  # 3 * K
+    (2, 5, 9)
+    >>> x = np.random.default_rng(0).normal(size=(2, 5)).astype("float32")
+    >>> tuple(head.log_prob(x, params).shape)
+    (2, 5)
+    >>> u = np.random.default_rng(1).random((2, 5, 2)).astype("float32")
+    >>> tuple(head.sample(params, u).shape)
+    (2, 5)
+    """
+
+    def __init__(
+        self,
+        num_components=5,
+        min_log_scale=mog.MIN_LOG_SCALE,
+        max_log_scale=mog.MAX_LOG_SCALE,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_components = check_int("num_components", num_components, minimum=1)
+        for name, value in (
+            ("min_log_scale", min_log_scale),
+            ("max_log_scale", max_log_scale),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"`{name}` must be a number, got {value!r}")
+        if not min_log_scale < max_log_scale:
+            raise ValueError(
+                "`min_log_scale` must be below `max_log_scale`, got "
+                f"{min_log_scale} and {max_log_scale}"
+            )
+        self.min_log_scale = float(min_log_scale)
+        self.max_log_scale = float(max_log_scale)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.num_params = mog.num_params(self.num_components)
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        if features is None:
+            raise ValueError(
+                "MixtureOfGaussians needs a known feature dimension, got input "
+                f"shape {tuple(input_shape)}"
+            )
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(features, self.num_params),
+            initializer=self.kernel_initializer,
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.num_params,), initializer=self.bias_initializer
+        )
+
+    def call(self, features):
+        return ops.matmul(features, self.kernel) + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.num_params,)
+
+    # -- the distribution ---------------------------------------------------
+    def _clamp(self):
+        return dict(min_log_scale=self.min_log_scale, max_log_scale=self.max_log_scale)
+
+    def log_prob(self, x, params):
+        """log-density in nats: float `x (...)`, params `(..., 3K)` -> `(...)`."""
+        return mog.gaussian_mixture_log_prob(
+            x, params, self.num_components, **self._clamp()
+        )
+
+    def cdf(self, x, params):
+        """P(X <= x): float `x (...)`, params `(..., 3K)` -> `(...)`."""
+        return mog.gaussian_mixture_cdf(x, params, self.num_components, **self._clamp())
+
+    def sample(self, params, uniforms, temperature=1.0):
+        """Samples `(...)` float32 from uniforms `(..., 2)`."""
+        return mog.sample_gaussian_mixture(
+            params, uniforms, self.num_components, temperature, **self._clamp()
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_components": self.num_components,
+                "min_log_scale": self.min_log_scale,
+                "max_log_scale": self.max_log_scale,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
