@@ -26,3 +26,20 @@ def import_keras_hub(feature):
             "tensorflow-text, hence the full `tensorflow` wheel, not "
             "tensorflow-cpu)."
         ) from error
+
+
+def import_extra(module, extra, feature):
+    """Returns `module`, or raises an ImportError naming the extra that
+    installs it and `feature` (what needed it).
+
+    Example:
+
+    >>> constriction = import_extra("constriction", "compression", "compress")  # doctest: +SKIP
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"{feature} needs {module}, which is not installed. Install the "
+            f"`{extra}` extra: pip install 'keras-ar[{extra}]'."
+        ) from error

@@ -1,0 +1,149 @@
+"""Lossless compression (`keras_ar.compression`): exact round trips for every
+family, the file size against the model's NLL, and clear errors for another
+model, another backend, truncated or corrupted data and the command line."""
+
+import math
+import struct
+import subprocess
+import sys
+import zlib
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ar.compression import HEADER_SIZE, compress, decompress
+from keras_ar.compression import container
+from keras_ar.models import PixelCNN, PixelCNNPlusPlus, RecurrentLM
+from tests.tiny_models import TINY_MODELS, build
+
+FAMILIES = sorted(TINY_MODELS)
+
+
+def _round_trip(model, x, labels=None, **kwargs):
+    data = compress(model, x, labels=labels, verbose=0, **kwargs)
+    out = decompress(model, data, verbose=0)
+    if labels is not None:
+        out, out_labels = out
+        np.testing.assert_array_equal(out_labels, labels)
+    np.testing.assert_array_equal(out, x)
+    assert out.dtype == np.int32
+    return data
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_round_trip_every_family(name):
+    # 8 examples in chunks of 3: two full chunks and a padded one.
+    model, x, labels = build(name)
+    data = _round_trip(model, x, labels, batch_size=3)
+    assert len(data) > HEADER_SIZE
+
+
+def _tiny_pixelcnn(seed=0):
+    keras.utils.set_random_seed(seed)
+    return PixelCNN((3, 5, 1), levels=4, filters=8, kernel_size=3, num_residual_blocks=1)
+
+
+def test_text_round_trip_with_end_of_text():
+    model = RecurrentLM(vocab_size=6, sequence_length=7, embedding_dim=4, units=8)
+    x = np.array(
+        [
+            [3, 4, 5, 0, 0, 0, 0],  # ends after 3 tokens (0 is the end)
+            [1, 2, 3, 4, 5, 1, 2],  # no end: the full length
+            [0, 0, 0, 0, 0, 0, 0],  # the empty text
+            [5, 0, 0, 0, 0, 0, 0],
+        ]
+    )
+    _round_trip(model, x, batch_size=3)
+    with pytest.raises(ValueError, match="after its end"):
+        compress(model, np.array([[3, 0, 4, 0, 0, 0, 0]]), verbose=0)
+
+
+def _size_against_nll(model, x, slack_bits=64):
+    data = compress(model, x, verbose=0)
+    assert len(data) - HEADER_SIZE > 0
+    nll_bits = -model.log_prob(x).sum() / math.log(2.0)
+    payload_bits = 8 * (len(data) - HEADER_SIZE)
+    # Within 1% of the model's NLL (and the coder's last words).
+    assert payload_bits <= 1.01 * nll_bits + slack_bits, (payload_bits, nll_bits)
+    assert payload_bits >= 0.99 * nll_bits - slack_bits, (payload_bits, nll_bits)
+    np.testing.assert_array_equal(decompress(model, data, verbose=0), x)
+
+
+def test_size_matches_categorical_nll():
+    model = _tiny_pixelcnn()
+    x = np.random.default_rng(1).integers(0, 4, (160, 3, 5, 1))
+    _size_against_nll(model, x)
+
+
+def test_size_matches_logistic_mixture_nll():
+    # Colour pixels: the host's per-channel conditionals of the mixture
+    # must multiply to the model's joint likelihood.
+    model = PixelCNNPlusPlus(
+        (2, 3, 3), levels=16, num_mixtures=2, num_filters=8, num_resnet=1,
+        num_hierarchies=1, dropout_rate=0.0,
+    )  # fmt: skip
+    x = np.random.default_rng(2).integers(0, 16, (64, 2, 3, 3))
+    _size_against_nll(model, x)
+
+
+@pytest.fixture(scope="module")
+def packed():
+    model = _tiny_pixelcnn()
+    x = np.random.default_rng(3).integers(0, 4, (5, 3, 5, 1))
+    return model, x, compress(model, x, verbose=0)
+
+
+def _repack(data, **changes):
+    """`data` with header fields replaced and the header checksum redone."""
+    fields = list(container.HEADER.unpack(data[:HEADER_SIZE]))
+    names = ["magic", "version", "backend", "flags", "rank", "d0", "d1", "d2"]
+    names += ["count", "batch", "length", "fingerprint", "env", "payload_crc"]
+    names += ["data_crc", "header_crc"]
+    for key, value in changes.items():
+        fields[names.index(key)] = value
+    body = container.HEADER.pack(*fields)[:-4]
+    return body + struct.pack("<I", zlib.crc32(body)) + data[HEADER_SIZE:]
+
+
+def test_bad_data_raises(packed):
+    model, x, data = packed
+    assert len(data) - HEADER_SIZE <= 64 and HEADER_SIZE <= 64
+    with pytest.raises(ValueError, match="another model"):
+        decompress(_tiny_pixelcnn(seed=1), data, verbose=0)
+    for cut in (2, HEADER_SIZE - 1, len(data) - 1):
+        with pytest.raises(ValueError, match="truncated|not keras_ar"):
+            decompress(model, data[:cut], verbose=0)
+    with pytest.raises(ValueError, match="after its payload"):
+        decompress(model, data + b"\0", verbose=0)
+    for position in (9, HEADER_SIZE + 1):  # the header, then the payload
+        broken = bytearray(data)
+        broken[position] ^= 0x10
+        with pytest.raises(ValueError, match="corrupted"):
+            decompress(model, bytes(broken), verbose=0)
+    with pytest.raises(ValueError, match="not keras_ar"):
+        decompress(model, b"PK\3\4" + data[4:], verbose=0)
+    with pytest.raises(TypeError, match="bytes"):
+        decompress(model, "text", verbose=0)
+    other = {"jax": "torch", "torch": "tensorflow", "tensorflow": "jax"}
+    backend = container.BACKENDS[other[keras.backend.backend()]]
+    with pytest.raises(ValueError, match="backend"):
+        decompress(model, _repack(data, backend=backend), verbose=0)
+    # A payload that decodes to other values (as in an environment whose
+    # arithmetic differs) is caught by the data checksum.
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        decompress(model, _repack(data, data_crc=0), verbose=0)
+    with pytest.raises(ValueError, match="shape"):
+        decompress(model, _repack(data, d1=4), verbose=0)
+
+
+def test_bad_arguments_raise(packed):
+    model, x, _ = packed
+    with pytest.raises(ValueError, match="`x` values must be in"):
+        compress(model, x + 4, verbose=0)
+    with pytest.raises(ValueError, match="`x` must hold integers"):
+        compress(model, x.astype("float32"), verbose=0)
+    with pytest.raises(ValueError, match="`labels` given"):
+        compress(model, x, labels=np.zeros(len(x), int), verbose=0)
+    with pytest.raises(TypeError, match="`model`"):
+        compress("model", x)
