@@ -4,16 +4,13 @@ model, another backend, truncated or corrupted data and the command line."""
 
 import math
 import struct
-import subprocess
-import sys
 import zlib
 
 import keras
 import numpy as np
 import pytest
 
-from keras_ar.compression import HEADER_SIZE, compress, decompress
-from keras_ar.compression import container
+from keras_ar.compression import HEADER_SIZE, compress, container, decompress
 from keras_ar.models import PixelCNN, PixelCNNPlusPlus, RecurrentLM
 from tests.tiny_models import TINY_MODELS, build
 
@@ -41,7 +38,9 @@ def test_round_trip_every_family(name):
 
 def _tiny_pixelcnn(seed=0):
     keras.utils.set_random_seed(seed)
-    return PixelCNN((3, 5, 1), levels=4, filters=8, kernel_size=3, num_residual_blocks=1)
+    return PixelCNN(
+        (3, 5, 1), levels=4, filters=8, kernel_size=3, num_residual_blocks=1
+    )
 
 
 def test_text_round_trip_with_end_of_text():

@@ -53,8 +53,8 @@ from keras_ar.compression.probabilities import LogisticMixture, softmax
 from keras_ar.generation import generation_batch_size, loop_state_bytes, run_in_chunks
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.models.image_model import ImageAutoregressiveModel
-from keras_ar.optional import import_extra
 from keras_ar.ops.step_coder import coding
+from keras_ar.optional import import_extra
 
 
 def compress(model, x, labels=None, batch_size=None, verbose="auto"):
@@ -168,7 +168,9 @@ def decompress(model, data, verbose="auto"):
     decoder = constriction.stream.queue.RangeDecoder(words)
     labels = None
     if fields["labels"]:
-        labels = _decode_labels(decoder, fields["count"], model.num_classes, constriction)
+        labels = _decode_labels(
+            decoder, fields["count"], model.num_classes, constriction
+        )
 
     def session(rows, real):
         return _Session(decoder, constriction, real, end)
@@ -345,7 +347,9 @@ def _batch_size(model, shape, labels, batch_size):
     x0, start, _ = model._generation_setup(1, **_setup_kwargs(model, shape))
 
     def state_bytes():
-        state = model._generation_state(x0, None if labels is None else labels[:1], True)
+        state = model._generation_state(
+            x0, None if labels is None else labels[:1], True
+        )
         return loop_state_bytes(model._prepare_loop(state, start, True)[0])
 
     return generation_batch_size(batch_size, count, state_bytes)
@@ -396,9 +400,7 @@ def _check_size(shape):
 
 def _check_model(model):
     if not isinstance(model, AutoregressiveModel):
-        raise TypeError(
-            f"`model` must be a keras_ar model, got {type(model).__name__}"
-        )
+        raise TypeError(f"`model` must be a keras_ar model, got {type(model).__name__}")
 
 
 def _constriction(feature):

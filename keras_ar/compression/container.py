@@ -95,8 +95,7 @@ def unpack(data):
     data = bytes(data)
     if len(data) < 4 or data[:4] != MAGIC:
         raise ValueError(
-            "`data` is not keras_ar compressed data (it does not start with "
-            f"{MAGIC!r})"
+            f"`data` is not keras_ar compressed data (it does not start with {MAGIC!r})"
         )
     if len(data) < HEADER_SIZE:
         raise ValueError(
@@ -118,8 +117,7 @@ def unpack(data):
     payload = data[HEADER_SIZE:]
     if len(payload) < length:
         raise ValueError(
-            f"`data` is truncated: the payload has {len(payload)} of its "
-            f"{length} bytes"
+            f"`data` is truncated: the payload has {len(payload)} of its {length} bytes"
         )
     if len(payload) > length:
         raise ValueError(
