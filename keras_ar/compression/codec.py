@@ -194,10 +194,12 @@ def decompress(model, data, verbose="auto"):
 
 
 def model_fingerprint(model):
-    """8 bytes: a hash of the model's class, config (without its name) and
-    weights."""
+    """8 bytes: a hash of the model's class, config and weights (not its
+    name, nor a text model's tokenizer: the coded data are token ids)."""
     digest = hashlib.sha256(type(model).__name__.encode())
-    config = {k: v for k, v in model.get_config().items() if k != "name"}
+    config = {
+        k: v for k, v in model.get_config().items() if k not in ("name", "tokenizer")
+    }
     digest.update(json.dumps(config, sort_keys=True, default=repr).encode())
     for weight in model.weights:
         value = np.ascontiguousarray(ops.convert_to_numpy(weight))
