@@ -45,7 +45,8 @@ def _worker(model_path, num_images, data):
 def run_backend(backend, args):
     env = {**os.environ, "KERAS_BACKEND": backend}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, os.path.abspath(__file__), "--worker", args.model]
+    command = [sys.executable, os.path.abspath(__file__), "--worker"]
+    command += ["--model", args.model]
     command += ["--num-images", str(args.num_images)]
     if args.data:
         command += ["--data", args.data]

@@ -297,7 +297,7 @@ def _run(model, shape, labels, batch, verbose, make_session):
     """Runs the coding loop over all examples in chunks of `batch`; returns
     `(x, error)`: the values the loop wrote, and the first error a session
     met (or None)."""
-    run, coder = _coding_loop(model)
+    run, coder = _coding_loop(model, (batch,) + tuple(shape[1:]))
     count = shape[0]
     x0, start, stop = model._generation_setup(count, **_setup_kwargs(model, shape))
     noise_width = model.noise_width
@@ -326,8 +326,12 @@ def _run(model, shape, labels, batch, verbose, make_session):
     return x, (errors[0] if errors else None)
 
 
-def _coding_loop(model):
-    key = ("compression",)
+def _coding_loop(model, shape):
+    """`(run, coder)`: the compiled coding loop for chunks of `shape`. One
+    loop per shape, so that each is only ever traced with its exact shapes
+    (TensorFlow relaxes the shapes of a function traced with several, which
+    could change its arithmetic between two processes)."""
+    key = ("compression", shape)
     if key not in model._generation_loops:
         coder = _StepCoder()
 
