@@ -5,8 +5,9 @@ Inputs of `compress` (and outputs of `decompress`, by file extension):
 
 - `.npy`: int array `(N, *event_shape)` (images, sequences, token ids); one
   example without the batch axis, or grayscale images `(N, H, W)`, also
-  work. `decompress` writes uint8 when the model has at most 256 levels,
-  else int32 (the values are exact either way).
+  work. `decompress` writes `(N, *event_shape)` (grayscale images keep
+  their channel axis), as uint8 when the model has at most 256 levels, else
+  int32 (the values are exact either way).
 - `.npz`: `x` and, for a class-conditional model, `labels`.
 - `.png` (any Pillow can read on input): one image, converted to grayscale
   or RGB to match the model's channels; its values must be below the
