@@ -248,3 +248,36 @@ def test_cli_errors_are_one_line(saved_pixelcnn, tmp_path, capsys):
         assert code == 2, (args, err)
         assert err.startswith("error: ") and err.count("\n") == 1, err
         assert message in err, err
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="backend-independent: the recipe's generic codecs (Pillow, stdlib)",
+)
+def test_recipe_generic_codecs_count_image_data_only():
+    import io
+
+    from PIL import Image
+
+    from recipes.compress_fashion_mnist import (
+        _png_data_bytes,
+        _webp_data_bytes,
+        generic_codec_bits,
+    )
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (3, 28, 28)).astype("uint8")
+    flat = np.zeros((3, 28, 28), "uint8")
+    for images in (noise, flat):
+        bits = generic_codec_bits(images)
+        assert set(bits) == {"lzma", "bzip2", "gzip", "png", "webp"}
+        for image in images:
+            for kind, count in (("PNG", _png_data_bytes), ("WEBP", _webp_data_bytes)):
+                buffer = io.BytesIO()
+                options = {"lossless": True} if kind == "WEBP" else {}
+                Image.fromarray(image).save(buffer, format=kind, **options)
+                data = buffer.getvalue()
+                assert 0 < count(data) < len(data)
+    # Random bytes do not compress; a constant image nearly vanishes.
+    assert all(v > 7.9 for v in generic_codec_bits(noise).values())
+    assert all(v < 0.5 for v in generic_codec_bits(flat).values())
