@@ -67,3 +67,18 @@ def require(modules, purpose):
             f"{'is' if len(missing) == 1 else 'are'} not installed: "
             f"{install_hint(*extras)}."
         )
+def import_extra(module, extra, feature):
+    """Returns `module`, or raises an ImportError naming the extra that
+    installs it and `feature` (what needed it).
+
+    Example:
+
+    >>> constriction = import_extra("constriction", "compression", "compress")  # doctest: +SKIP
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"{feature} needs {module}, which is not installed: "
+            f"{install_hint(extra)}."
+        ) from error

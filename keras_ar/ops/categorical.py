@@ -8,6 +8,8 @@ outside the compiled loop.
 
 from keras import ops
 
+from keras_ar.ops.step_coder import active_coder
+
 
 def categorical_log_prob(logits, x):
     """log p(x) under softmax(logits), elementwise.
@@ -32,8 +34,12 @@ def sample_categorical(logits, uniform, temperature=1.0):
         uniform: float tensor `(...)` of U[0, 1) draws, one per sample.
         temperature: scalar > 0; below 1 sharpens, above 1 flattens.
     Returns:
-        int32 tensor `(...)`: the smallest k with CDF(k) > uniform.
+        int32 tensor `(...)`: the smallest k with CDF(k) > uniform; inside
+        `keras_ar.ops.step_coder.coding` the coder's choice instead.
     """
+    coder = active_coder()
+    if coder is not None:
+        return coder.categorical(logits)
     logits = ops.cast(logits, "float32") / ops.cast(temperature, "float32")
     probs = ops.softmax(logits, axis=-1)
     cdf = ops.cumsum(probs, axis=-1)

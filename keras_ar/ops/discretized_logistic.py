@@ -42,6 +42,7 @@ import numpy as np
 from keras import ops
 
 from keras_ar.ops.categorical import sample_categorical
+from keras_ar.ops.step_coder import active_coder
 from keras_ar.validation import check_int, check_positive_float
 
 #: The paper's threshold below which the bin mass is approximated by pdf * width.
@@ -295,7 +296,8 @@ def sample_discretized_logistic_mixture(
         temperature: > 0; below 1 sharpens the mixture weights and narrows
             the logistics, above 1 flattens and widens them.
     Returns:
-        int32 tensor `(..., C)`.
+        int32 tensor `(..., C)`; inside `keras_ar.ops.step_coder.coding` the
+        coder's choice instead.
 
     Example:
     >>> import numpy as np
@@ -307,6 +309,15 @@ def sample_discretized_logistic_mixture(
     levels = check_int("levels", levels, minimum=2)
     if isinstance(temperature, (int, float)):
         check_positive_float("temperature", temperature)
+    coder = active_coder()
+    if coder is not None:
+        options = dict(
+            levels=levels,
+            num_mixtures=num_mixtures,
+            channels=channels,
+            min_log_scale=float(min_log_scale),
+        )
+        return coder.logistic_mixture(ops.cast(params, "float32"), options)
     logits, means, log_scales, coeffs = split_params(
         params, num_mixtures, channels, 1.0, min_log_scale
     )
