@@ -26,3 +26,27 @@ def import_keras_hub(feature):
             "tensorflow-text, hence the full `tensorflow` wheel, not "
             "tensorflow-cpu)."
         ) from error
+
+
+def import_optional(module, feature, extra, package=None):
+    """Returns `module`, or raises an ImportError naming the pip `extra`
+    to install and `feature` (what needed it).
+
+    Args:
+        module: the module to import, e.g. "sklearn.metrics".
+        feature: what needs it, for the message, e.g. "anomaly metrics".
+        extra: the keras-ar extra that installs it, e.g. "anomaly".
+        package: the pip name when it differs from the module's top name.
+
+    Example:
+
+    >>> metrics = import_optional("sklearn.metrics", "AUROC", "anomaly")  # doctest: +SKIP
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        package = package or module.split(".")[0]
+        raise ImportError(
+            f"{feature} needs {package}, which is not installed. Install the "
+            f"`{extra}` extra: pip install 'keras-ar[{extra}]'."
+        ) from error
