@@ -14,8 +14,8 @@ functions of `model.log_prob`:
 - `input_complexity`: -log2 p(x) - L(x), with L(x) the length in bits of x
   under a generic lossless codec (`compressed_bits`: PNG via Pillow, or
   LZMA), after Serra et al. (2020).
-- `anomaly_score`: any of the three, oriented so that higher means more
-  anomalous; `nll_map` / `likelihood_ratio_map`: the same per position
+- `anomaly_score` / `anomaly_scores`: any (or all) of the three, oriented
+  so that higher means more anomalous; `nll_map` / `likelihood_ratio_map`: the same per position
   (pixel, token), to see where an input is unlikely.
 - `detection_metrics` (AUROC, AUPRC, FPR at 95% TPR from scikit-learn) and
   `plot_heatmaps` / `plot_roc_curves` (matplotlib).
@@ -29,6 +29,7 @@ from keras_ar.anomaly.metrics import detection_metrics, roc_curve
 from keras_ar.anomaly.plots import plot_heatmaps, plot_roc_curves
 from keras_ar.anomaly.scores import (
     anomaly_score,
+    anomaly_scores,
     compressed_bits,
     input_complexity,
     likelihood_ratio,
@@ -39,6 +40,7 @@ from keras_ar.anomaly.scores import (
 
 __all__ = [
     "anomaly_score",
+    "anomaly_scores",
     "compressed_bits",
     "detection_metrics",
     "input_complexity",

@@ -223,6 +223,43 @@ def input_complexity(model, x, codec="png", labels=None, batch_size=128):
     return nll - compressed_bits(x, codec, model.levels) / dims
 
 
+def anomaly_scores(model, x, background=None, codec="png", labels=None, batch_size=128):
+    """Every anomaly score of `x` at once, higher meaning more anomalous,
+    from one pass of each model over `x`.
+
+    Args:
+        model: a fitted keras_ar model.
+        x: int array `(N, *event_shape)`.
+        background: optional background model: adds "likelihood_ratio".
+        codec: the codec of "complexity" (see `compressed_bits`), or None to
+            leave that score out.
+        labels: class labels, for a class-conditional model.
+        batch_size: examples per forward pass.
+    Returns:
+        dict of float64 `(N,)` arrays in bits per dimension: "nll", and
+        "likelihood_ratio" and "complexity" as asked; each equals
+        `anomaly_score(model, x, method, ...)`.
+    """
+    _check_model(model)
+    if background is not None:
+        check_background(model, background)
+    x = model.validate_x(x)
+    dims_bits = dims_per_example(model, x) * _LN2
+    log_prob = model.log_prob(
+        x, labels=_labels_for(model, labels), batch_size=batch_size
+    )
+    scores = {"nll": -log_prob / dims_bits}
+    if background is not None:
+        log_prob_background = background.log_prob(
+            x, labels=_labels_for(background, labels), batch_size=batch_size
+        )
+        scores["likelihood_ratio"] = (log_prob_background - log_prob) / dims_bits
+    if codec is not None:
+        bits = compressed_bits(x, codec, model.levels)
+        scores["complexity"] = scores["nll"] - bits * _LN2 / dims_bits
+    return scores
+
+
 def anomaly_score(
     model, x, method="nll", background=None, codec="png", labels=None, batch_size=128
 ):
