@@ -5,15 +5,15 @@ ratio and input complexity, in two protocols.
    per class, trained on that class's training images; its test images
    (normal) are scored against the other nine classes' test images
    (anomalies). AUROC per class and the mean over the classes, for the raw
-   NLL and the input-complexity score, next to a one-class SVM on raw pixels
-   (scikit-learn) fitted on the same images.
+   NLL and the input-complexity score (PNG and LZMA), next to a one-class
+   SVM on raw pixels (scikit-learn) fitted on the same images.
 2. Out-of-distribution inputs (`--protocol ood`): one PixelCNN++ on all of
    Fashion-MNIST, its test set (normal) against uniform noise, constant
    images, inverted and upside-down Fashion-MNIST and scikit-learn's 8x8
    digits (resized to 28x28, and MNIST-like: 20x20 centred on a black
    28x28). The raw NLL, the likelihood ratio with a background model
    trained on perturbed images (Ren et al., 2019) and the input-complexity
-   score with PNG (Serra et al., 2020) in one table.
+   score with PNG and with LZMA (Serra et al., 2020) in one table.
 
 All images are 28x28 with 256 levels. Every score is oriented so that
 higher means more anomalous (`keras_ar.anomaly.anomaly_score`).
@@ -25,7 +25,8 @@ Run:
 
 Outputs in --out: results.json and results.md (the tables), roc_ood_*.png
 (ROC curves per score), heatmaps_nll.png and heatmaps_ratio.png (per-pixel
-NLL and likelihood ratio of one image of each set), roc_one_class.png.
+NLL and likelihood ratio of one image of each set), roc_one_class.png, and
+the OOD protocol's model.keras and background.keras.
 """
 
 import json
@@ -41,7 +42,8 @@ from recipes import common
 
 RECIPE = "anomaly_fashion_mnist"
 PROTOCOLS = ("both", "one_class", "ood")
-METHODS = ("nll", "likelihood_ratio", "complexity")
+ONE_CLASS_METHODS = ("nll", "complexity", "complexity_lzma", "oc_svm")
+METHODS = ("nll", "likelihood_ratio", "complexity", "complexity_lzma")
 CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -55,14 +57,17 @@ PRESETS = {
         epochs=20, one_class_epochs=20, train_limit=None, class_train_limit=None,
         test_limit=None, ood_limit=2000, mu=0.1, weight_decay=1e-4,
         background_epochs=20, classes=tuple(range(10)), sample_every=1,
+        one_class_batch_size=64, one_class_learning_rate=1e-3,
     ),
-    # Minutes on a CPU: small networks, a few thousand images, 2 epochs.
+    # Minutes on a CPU: small networks, a few thousand images, 2-3 epochs
+    # (one-class: smaller batches, for more steps on fewer images).
     "quick": dict(
         image_size=28, levels=256, num_mixtures=5, num_filters=16, num_resnet=1,
         num_hierarchies=2, dropout_rate=0.0, learning_rate=2e-3, batch_size=64,
-        epochs=2, one_class_epochs=2, train_limit=4000, class_train_limit=1000,
+        epochs=2, one_class_epochs=3, train_limit=4000, class_train_limit=640,
         test_limit=1000, ood_limit=500, mu=0.1, weight_decay=1e-4,
         background_epochs=2, classes=tuple(range(10)), sample_every=1,
+        one_class_batch_size=32, one_class_learning_rate=3e-3,
     ),
     # A few batches of a tiny model, for the tests.
     "tiny": dict(
@@ -71,6 +76,7 @@ PRESETS = {
         epochs=1, one_class_epochs=1, train_limit=32, class_train_limit=16,
         test_limit=24, ood_limit=12, mu=0.1, weight_decay=0.0,
         background_epochs=1, classes=(0, 1), sample_every=1,
+        one_class_batch_size=16, one_class_learning_rate=1e-3,
     ),
 }  # fmt: skip
 
@@ -86,7 +92,7 @@ def build_parser():
     return parser
 
 
-def build_model(settings):
+def build_model(settings, learning_rate=None):
     from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 
     side = settings["image_size"]
@@ -99,13 +105,15 @@ def build_model(settings):
         num_hierarchies=settings["num_hierarchies"],
         dropout_rate=settings["dropout_rate"],
     )
-    return common.compile_adam(model, settings)
+    rate = settings["learning_rate"] if learning_rate is None else learning_rate
+    return common.compile_adam(model, {"learning_rate": rate})
 
 
-def train(run, model, x, epochs):
+def train(run, model, x, epochs, batch_size=None):
     t0 = time.perf_counter()
     history = model.fit(
-        x, batch_size=run.settings["batch_size"], epochs=epochs, shuffle=True,
+        x, batch_size=batch_size or run.settings["batch_size"], epochs=epochs,
+        shuffle=True,
         verbose=run.args.verbose,
     )  # fmt: skip
     return {
@@ -170,6 +178,15 @@ def ood_sets(x_test, settings, rng):
     }
 
 
+def with_lzma(scores, x, levels):
+    """Adds the complexity score with LZMA (the raw NLL minus L(x) / dims)."""
+    from keras_ar import anomaly
+
+    dims = x[0].size
+    bits = anomaly.compressed_bits(x, "lzma", levels)
+    return {**scores, "complexity_lzma": scores["nll"] - bits / dims}
+
+
 def ood_protocol(run, x_train, x_test, results):
     import numpy as np
 
@@ -196,12 +213,20 @@ def ood_protocol(run, x_train, x_test, results):
         background.history.history["bits_per_dim"][-1]
     )
     batch = settings["batch_size"]
-    in_scores = anomaly.anomaly_scores(model, x_in, background, batch_size=batch)
+    for name, saved in (("model.keras", model), ("background.keras", background)):
+        saved.save(run.path(name))
+        run.paths.append(run.path(name))
+    levels = settings["levels"]
+    in_scores = with_lzma(
+        anomaly.anomaly_scores(model, x_in, background, batch_size=batch), x_in, levels
+    )
     rows = {}
     out_scores = {}
     for name, x_out in sets.items():
-        out_scores[name] = anomaly.anomaly_scores(
-            model, x_out, background, batch_size=batch
+        out_scores[name] = with_lzma(
+            anomaly.anomaly_scores(model, x_out, background, batch_size=batch),
+            x_out,
+            levels,
         )
         rows[name] = {
             "num_images": len(x_out),
@@ -216,7 +241,8 @@ def ood_protocol(run, x_train, x_test, results):
         run.log(
             f"{name}: AUROC nll {rows[name]['nll']['auroc']:.3f}, ratio "
             f"{rows[name]['likelihood_ratio']['auroc']:.3f}, complexity "
-            f"{rows[name]['complexity']['auroc']:.3f}"
+            f"{rows[name]['complexity']['auroc']:.3f} (PNG), "
+            f"{rows[name]['complexity_lzma']['auroc']:.3f} (LZMA)"
         )
     results["ood"] = {
         "num_train": len(x_fit),
@@ -269,15 +295,17 @@ def one_class_protocol(run, data, results):
     for label in settings["classes"]:
         x_class = x_train[y_train == label][: settings["class_train_limit"]]
         run.log(f"one-class: {CLASS_NAMES[label]} ({len(x_class)} training images)")
-        model = build_model(settings)
-        training = train(run, model, x_class, settings["one_class_epochs"])
+        model = build_model(settings, settings["one_class_learning_rate"])
+        training = train(
+            run, model, x_class, settings["one_class_epochs"],
+            settings["one_class_batch_size"],
+        )  # fmt: skip
         normal = y_eval == label
-        scores = {
-            m: anomaly.anomaly_score(
-                model, x_eval, m, batch_size=settings["batch_size"]
-            )
-            for m in ("nll", "complexity")
-        }
+        scores = with_lzma(
+            anomaly.anomaly_scores(model, x_eval, batch_size=settings["batch_size"]),
+            x_eval,
+            settings["levels"],
+        )
         scale = settings["levels"] - 1
         svm = OneClassSVM(gamma="scale", nu=0.1).fit(
             x_class.reshape(len(x_class), -1) / scale
@@ -296,12 +324,13 @@ def one_class_protocol(run, data, results):
         curves[CLASS_NAMES[label]] = (scores["nll"][normal], scores["nll"][~normal])
         run.log(
             f"  AUROC nll {rows[CLASS_NAMES[label]]['nll']['auroc']:.3f}, complexity "
-            f"{rows[CLASS_NAMES[label]]['complexity']['auroc']:.3f}, OC-SVM "
+            f"{rows[CLASS_NAMES[label]]['complexity']['auroc']:.3f} (PNG), "
+            f"{rows[CLASS_NAMES[label]]['complexity_lzma']['auroc']:.3f} (LZMA), OC-SVM "
             f"{rows[CLASS_NAMES[label]]['oc_svm']['auroc']:.3f}"
         )
     means = {
         m: float(np.mean([row[m]["auroc"] for row in rows.values()]))
-        for m in ("nll", "complexity", "oc_svm")
+        for m in ONE_CLASS_METHODS
     }
     results["one_class"] = {"classes": rows, "mean_auroc": means}
     run.paths.append(
@@ -316,6 +345,7 @@ LABELS = {
     "nll": "raw NLL",
     "likelihood_ratio": "likelihood ratio",
     "complexity": "complexity (PNG)",
+    "complexity_lzma": "complexity (LZMA)",
     "oc_svm": "OC-SVM (raw pixels)",
 }
 
@@ -329,9 +359,10 @@ def markdown(results, settings):
             f"images, {ood['num_test']} test images as normal; test NLL "
             f"{ood['test_mean_nll_bits_per_dim']:.3f} bits/dim.",
             "",
-            "| OOD set | mean NLL (bits/dim) | AUROC raw NLL | AUROC likelihood ratio "
-            "| AUROC complexity (PNG) | FPR@95%TPR (NLL / ratio / complexity) |",
-            "|---|---|---|---|---|---|",
+            "| OOD set | mean NLL (bits/dim) | "
+            + " | ".join(f"AUROC {LABELS[m]}" for m in METHODS)
+            + " | FPR@95%TPR (same order) |",
+            "|---|---|" + "---|" * len(METHODS) + "---|",
         ]
         for name, row in ood["sets"].items():
             fprs = " / ".join(f"{row[m]['fpr_at_95_tpr']:.3f}" for m in METHODS)
@@ -343,7 +374,7 @@ def markdown(results, settings):
         lines.append("")
     if "one_class" in results:
         one = results["one_class"]
-        methods = ("nll", "complexity", "oc_svm")
+        methods = ONE_CLASS_METHODS
         lines += [
             "One-class novelty detection (AUROC; normal: the class's test images, "
             "anomalies: the other classes' test images):",
