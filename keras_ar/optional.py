@@ -67,18 +67,27 @@ def require(modules, purpose):
             f"{'is' if len(missing) == 1 else 'are'} not installed: "
             f"{install_hint(*extras)}."
         )
-def import_extra(module, extra, feature):
-    """Returns `module`, or raises an ImportError naming the extra that
-    installs it and `feature` (what needed it).
+
+
+def import_optional(module, feature, extra, package=None):
+    """Returns `module`, or raises an ImportError naming the pip `extra`
+    to install and `feature` (what needed it).
+
+    Args:
+        module: the module to import, e.g. "sklearn.metrics".
+        feature: what needs it, for the message, e.g. "anomaly metrics".
+        extra: the keras-ar extra that installs it, e.g. "anomaly".
+        package: the pip name when it differs from the module's top name.
 
     Example:
 
-    >>> constriction = import_extra("constriction", "compression", "compress")  # doctest: +SKIP
+    >>> metrics = import_optional("sklearn.metrics", "AUROC", "anomaly")  # doctest: +SKIP
     """
     try:
         return importlib.import_module(module)
     except ImportError as error:
+        package = package or module.split(".")[0]
         raise ImportError(
-            f"{feature} needs {module}, which is not installed: "
+            f"{feature} needs {package}, which is not installed: "
             f"{install_hint(extra)}."
         ) from error

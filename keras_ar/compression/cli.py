@@ -190,9 +190,9 @@ def _read_image(model, path):
     image_shape = getattr(model, "image_shape", None)
     if image_shape is None:
         raise ValueError(f"{type(model).__name__} is not an image model: use .npy")
-    from keras_ar.optional import import_extra
+    from keras_ar.optional import import_optional
 
-    pil = import_extra("PIL.Image", "compression", "reading images")
+    pil = import_optional("PIL.Image", "reading images", "compression", "Pillow")
     with pil.open(path) as image:
         channels = image_shape[-1]
         if channels not in (1, 3):
@@ -278,9 +278,9 @@ def _write(model, path, x, labels):
                 f"the data holds {len(x)} images of shape {x.shape[1:]}: a .png "
                 "holds one grayscale or RGB image; write a .npy"
             )
-        from keras_ar.optional import import_extra
+        from keras_ar.optional import import_optional
 
-        pil = import_extra("PIL.Image", "compression", "writing images")
+        pil = import_optional("PIL.Image", "writing images", "compression", "Pillow")
         image = x[0, ..., 0] if x.shape[-1] == 1 else x[0]
         pil.fromarray(image.astype("uint8")).save(path)
     else:

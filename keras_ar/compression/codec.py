@@ -54,7 +54,7 @@ from keras_ar.generation import generation_batch_size, loop_state_bytes, run_in_
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.ops.step_coder import coding
-from keras_ar.optional import import_extra
+from keras_ar.optional import import_optional
 
 
 def compress(model, x, labels=None, batch_size=None, verbose="auto"):
@@ -410,7 +410,7 @@ def _check_model(model):
 
 
 def _constriction(feature):
-    return import_extra("constriction", "compression", feature)
+    return import_optional("constriction", feature, "compression")
 
 
 def _code_labels(encoder, labels, num_classes, constriction):

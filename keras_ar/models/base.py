@@ -53,10 +53,15 @@ the batch axis; `None` for a free length), `num_classes` (int or None).
   class-conditional model, a dict `{"inputs": x, "labels": labels}`.
   Returns distribution parameters for every element, where the parameters
   for element i depend only on `x_<i` (and the labels).
+- `element_log_probs(x, outputs)`: float32 `(B, *positions)`, the
+  log-likelihood in nats of each element (or of each pixel, for a head that
+  scores a whole pixel at once) given the ones before it; positions that are
+  not scored (e.g. after the end of a text) hold 0.
 - `log_prob_and_dims(x, outputs)`: `(log_prob, dims)`, both float32 `(B,)`:
   the log-likelihood of each example in nats, and how many dimensions it
-  counts (e.g. unpadded tokens). The loss, the metrics and `log_prob` all go
-  through this one function.
+  counts (e.g. unpadded tokens). The default sums `element_log_probs` and
+  counts every element of `x`. The loss, the metrics, `log_prob` and
+  `log_prob_elements` all go through these functions.
 - Generation (see `generate`): `_generation_setup(num_samples, **kwargs)`,
   `_generation_state(x0, labels, use_cache)` and
   `_generation_step(i, state, noise_i, temperature, use_cache)`. These hooks
@@ -391,8 +396,21 @@ class AutoregressiveModel(keras.Model):
 
     # ------------------------------------------------------------------
     # Training: the default loss is the NLL of the inputs themselves.
-    def log_prob_and_dims(self, x, outputs):
+    def element_log_probs(self, x, outputs):
+        """float32 `(B, *positions)`: each element's log-likelihood in nats.
+
+        Summed over the non-batch axes it is `log_prob_and_dims`'s
+        `log_prob` (see the subclass contract)."""
         raise NotImplementedError
+
+    def log_prob_and_dims(self, x, outputs):
+        elements = self.element_log_probs(x, outputs)
+        log_prob = ops.sum(ops.reshape(elements, (ops.shape(elements)[0], -1)), axis=-1)
+        size = 1
+        for d in ops.shape(x)[1:]:
+            size = size * d
+        dims = ops.ones_like(log_prob) * ops.cast(size, "float32")
+        return log_prob, dims
 
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         """Like `keras.Model.compile`, with the NLL as the default loss.
@@ -501,6 +519,41 @@ class AutoregressiveModel(keras.Model):
         if not results:
             return np.zeros((0,), "float64")
         return np.concatenate(results).astype("float64")
+
+    def log_prob_elements(self, x, labels=None, batch_size=128):
+        """Where `x` is (un)likely: the log-likelihood of each position.
+
+        Args:
+            x: int array `(N, *event_shape)` with values in `[0, levels)`.
+            labels: for a class-conditional model, int array `(N,)`.
+            batch_size: examples per forward pass.
+        Returns:
+            float64 NumPy array: `(N, height, width)` for image models (a
+            pixel's channels summed), `(N, length)` for sequences (0 after
+            the end of a text), `(N, input_dim)` for MADE; in nats. Summed
+            over all but the first axis it is `log_prob(x)`.
+        """
+        x = self.validate_x(x)
+        labels = self.validate_labels(labels, len(x))
+        check_int("batch_size", batch_size, minimum=1)
+        results = []
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size]
+            lb = None if labels is None else labels[start : start + batch_size]
+            outputs = self(self.pack_inputs(xb, lb), training=False)
+            elements = self.element_log_probs(ops.convert_to_tensor(xb), outputs)
+            results.append(self._per_position(ops.convert_to_numpy(elements)))
+        if not results:
+            return np.zeros((0,) + self._per_position_shape(x.shape[1:]), "float64")
+        return np.concatenate(results).astype("float64")
+
+    def _per_position(self, elements):
+        """NumPy `element_log_probs` -> the positions `log_prob_elements`
+        reports (image models sum a pixel's channels)."""
+        return elements
+
+    def _per_position_shape(self, event_shape):
+        return tuple(event_shape)
 
     def bits_per_dim(self, x, labels=None, batch_size=128):
         """Mean negative log-likelihood of `x` in bits per dimension."""

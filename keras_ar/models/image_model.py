@@ -45,11 +45,16 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         return ops.cast(x, self.compute_dtype) * (2.0 / (self.levels - 1)) - 1.0
 
     # -- likelihood (categorical head) ---------------------------------
-    def log_prob_and_dims(self, x, outputs):
-        log_p = categorical_log_prob(outputs, x)  # (B, H, W, C)
-        log_prob = ops.sum(ops.reshape(log_p, (ops.shape(log_p)[0], -1)), axis=-1)
-        dims = ops.ones_like(log_prob) * float(np.prod(self.image_shape))
-        return log_prob, dims
+    def element_log_probs(self, x, outputs):
+        return categorical_log_prob(outputs, x)  # (B, H, W, C)
+
+    def _per_position(self, elements):
+        # (B, H, W, C) sub-pixels -> (B, H, W) pixels; a mixture head's
+        # (B, H, W) already scores whole pixels.
+        return elements.sum(axis=-1) if elements.ndim == 4 else elements
+
+    def _per_position_shape(self, event_shape):
+        return tuple(event_shape[:2])
 
     # -- generation -----------------------------------------------------
     def _generation_setup(self, num_samples, prefix=None):

@@ -308,11 +308,8 @@ class MADE(AutoregressiveModel):
             terms.append(ops.expand_dims(prefix, -1) + log_p)
         return ops.logsumexp(ops.stack(terms), axis=0)
 
-    def log_prob_and_dims(self, x, outputs):
-        log_p = categorical_log_prob(outputs, x)  # (B, D)
-        log_prob = ops.sum(log_p, axis=-1)
-        dims = ops.ones_like(log_prob) * float(self.input_dim)
-        return log_prob, dims
+    def element_log_probs(self, x, outputs):
+        return categorical_log_prob(outputs, x)  # (B, D)
 
     # -- generation ------------------------------------------------------
     def _generation_setup(self, num_samples):

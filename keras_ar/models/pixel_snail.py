@@ -278,15 +278,10 @@ class PixelSNAIL(ImageAutoregressiveModel):
         shape = (-1,) + tuple(logits.shape[1:-1]) + (channels, self.levels)
         return ops.cast(ops.reshape(logits, shape), "float32")
 
-    def log_prob_and_dims(self, x, outputs):
+    def element_log_probs(self, x, outputs):
         if self.head_type == "categorical":
-            return super().log_prob_and_dims(x, outputs)
-        log_p = self.head.log_prob(x, outputs)  # (B, H, W)
-        log_prob = ops.sum(ops.reshape(log_p, (ops.shape(log_p)[0], -1)), axis=-1)
-        dims = ops.ones_like(log_prob) * float(
-            self.image_shape[0] * self.image_shape[1] * self.image_shape[2]
-        )
-        return log_prob, dims
+            return super().element_log_probs(x, outputs)
+        return self.head.log_prob(x, outputs)  # (B, H, W): whole pixels
 
     def _sample_pixel(self, pixel_outputs, channel, noise_i, temperature):
         if self.head_type == "categorical":

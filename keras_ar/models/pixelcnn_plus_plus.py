@@ -336,13 +336,8 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         params = self.head(ops.elu(t[final]))
         return ops.cast(params, "float32")
 
-    def log_prob_and_dims(self, x, outputs):
-        log_p = self.head.log_prob(x, outputs)  # (B, H, W)
-        log_prob = ops.sum(ops.reshape(log_p, (ops.shape(log_p)[0], -1)), axis=-1)
-        dims = ops.ones_like(log_prob) * float(
-            self.image_shape[0] * self.image_shape[1] * self.image_shape[2]
-        )
-        return log_prob, dims
+    def element_log_probs(self, x, outputs):
+        return self.head.log_prob(x, outputs)  # (B, H, W): whole pixels
 
     def _sample_pixel(self, pixel_outputs, channel, noise_i, temperature):
         # The whole pixel at once (`channel` is always 0 here).

@@ -157,10 +157,12 @@ class TextAutoregressiveModel(AutoregressiveModel):
         # Shifting by one position adds the first pad: the end is a target.
         return ops.concatenate([first, before[:, :-1]], axis=1)
 
+    def element_log_probs(self, x, outputs):
+        return categorical_log_prob(outputs, x) * self.token_mask(x)
+
     def log_prob_and_dims(self, x, outputs):
-        mask = self.token_mask(x)
-        log_p = categorical_log_prob(outputs, x) * mask
-        return ops.sum(log_p, axis=1), ops.sum(mask, axis=1)
+        log_p = self.element_log_probs(x, outputs)
+        return ops.sum(log_p, axis=1), ops.sum(self.token_mask(x), axis=1)
 
     def update_extra_metrics(self, nats, dims):
         self.perplexity_metric.update_state(nats, dims)

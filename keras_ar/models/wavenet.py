@@ -187,11 +187,8 @@ class WaveNet(AutoregressiveModel):
             skip_sum = skip if skip_sum is None else skip_sum + skip
         return self._head(skip_sum)
 
-    def log_prob_and_dims(self, x, outputs):
-        log_p = categorical_log_prob(outputs, x)  # (B, T)
-        log_prob = ops.sum(log_p, axis=-1)
-        dims = ops.ones_like(log_prob) * ops.cast(ops.shape(x)[1], "float32")
-        return log_prob, dims
+    def element_log_probs(self, x, outputs):
+        return categorical_log_prob(outputs, x)  # (B, T)
 
     # ------------------------------------------------------------------
     # Generation
