@@ -54,8 +54,7 @@ class RasterPositionEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
             raise ValueError(
-                "`image_shape` must be (height, width, channels), got "
-                f"{image_shape!r}"
+                f"`image_shape` must be (height, width, channels), got {image_shape!r}"
             )
         self.image_shape = tuple(
             check_int(f"image_shape {name}", value, minimum=1)
