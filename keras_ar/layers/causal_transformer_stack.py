@@ -111,9 +111,7 @@ class CausalTransformerStack(keras.layers.Layer):
         keras_hub = import_keras_hub(type(self).__name__)
         self.num_layers = check_int("num_layers", num_layers, minimum=1)
         self.num_heads = check_int("num_heads", num_heads, minimum=1)
-        self.intermediate_dim = check_int(
-            "intermediate_dim", intermediate_dim, minimum=1
-        )
+        self.intermediate_dim = check_int("intermediate_dim", intermediate_dim, minimum=1)
         self.dropout = check_positive_float("dropout", dropout, allow_zero=True)
         if self.dropout >= 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
@@ -289,9 +287,7 @@ class CausalTransformerStack(keras.layers.Layer):
         residual = x
         if self.normalize_first:
             x = decoder._feedforward_layer_norm(x)
-        x = decoder._feedforward_output_dense(
-            decoder._feedforward_intermediate_dense(x)
-        )
+        x = decoder._feedforward_output_dense(decoder._feedforward_intermediate_dense(x))
         x = decoder._feedforward_dropout(x, training=training) + residual
         if not self.normalize_first:
             x = decoder._feedforward_layer_norm(x)

@@ -30,9 +30,7 @@ class PixelCNNResidualBlock(keras.layers.Layer):
     (2, 5, 5, 8)
     """
 
-    def __init__(
-        self, filters, kernel_size=3, color_channels=1, activation="relu", **kwargs
-    ):
+    def __init__(self, filters, kernel_size=3, color_channels=1, activation="relu", **kwargs):
         super().__init__(**kwargs)
         self.filters = check_int("filters", filters, minimum=2)
         self.kernel_size = check_kernel_size("kernel_size", kernel_size, 2)
@@ -40,12 +38,8 @@ class PixelCNNResidualBlock(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         half = self.filters // 2
         check_color_groups("filters // 2", half, self.color_channels)
-        common = dict(
-            mask_type="B", color_channels=color_channels, activation=activation
-        )
-        self.reduce = MaskedConv2D(
-            half, 1, name="reduce", dtype=self.dtype_policy, **common
-        )
+        common = dict(mask_type="B", color_channels=color_channels, activation=activation)
+        self.reduce = MaskedConv2D(half, 1, name="reduce", dtype=self.dtype_policy, **common)
         self.masked = MaskedConv2D(
             half, self.kernel_size, name="masked", dtype=self.dtype_policy, **common
         )
@@ -73,9 +67,7 @@ class PixelCNNResidualBlock(keras.layers.Layer):
 
     # -- cached, one pixel at a time ------------------------------------
     def init_cache(self, batch_size, height, width, dtype="float32"):
-        return self.masked.init_cache(
-            batch_size, height, width, self.filters // 2, dtype
-        )
+        return self.masked.init_cache(batch_size, height, width, self.filters // 2, dtype)
 
     def call_at(self, values, cache, row, col):
         """Output `(B, filters)` at (row, col) given this pixel's input

@@ -54,7 +54,8 @@ class RasterPositionEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
             raise ValueError(
-                f"`image_shape` must be (height, width, channels), got {image_shape!r}"
+                "`image_shape` must be (height, width, channels), got "
+                f"{image_shape!r}"
             )
         self.image_shape = tuple(
             check_int(f"image_shape {name}", value, minimum=1)
