@@ -72,3 +72,15 @@ def to_numpy(x):
     if isinstance(x, (list, tuple, int, float, np.number)):
         return np.asarray(x)
     return ops.convert_to_numpy(x)
+
+
+def check_rate(name, value):
+    """Returns `value` as a float in [0, 1) (a dropout rate); bools are not
+    numbers here."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value < 1
+    ):
+        raise ValueError(f"`{name}` must be in [0, 1), got {value!r}")
+    return float(value)

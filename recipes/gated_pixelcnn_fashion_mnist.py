@@ -27,7 +27,7 @@ if __package__ in (None, ""):
 
 from recipes import common
 
-RECIPE = "gated_pixelcnn_fashion_mnist"
+NAME = "gated_pixelcnn_fashion_mnist"
 CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -55,59 +55,19 @@ PRESETS = {
 }  # fmt: skip
 
 
-def build_parser():
-    return common.fashion_mnist_parser(__doc__, RECIPE)
-
-
-def build_model(settings):
-    from keras_ar.models.gated_pixelcnn import GatedPixelCNN
-
-    size = settings["image_size"]
-    model = GatedPixelCNN(
-        image_shape=(size, size, 1),
-        levels=settings["levels"],
-        num_classes=len(CLASS_NAMES),
-        filters=settings["filters"],
-        num_layers=settings["num_layers"],
-        kernel_size=settings["kernel_size"],
-        first_kernel_size=settings["first_kernel_size"],
-    )
-    return common.compile_adam(model, settings)
-
-
-def class_grid_labels(samples_per_class):
-    """Labels for a grid with one row per class: 0 x k, 1 x k, ..."""
-    import numpy as np
-
-    return np.repeat(np.arange(len(CLASS_NAMES), dtype="int32"), samples_per_class)
-
-
-def main(argv=None):
-    run = common.Run(RECIPE, build_parser(), PRESETS, argv)
-    settings = run.settings
-    (x_train, y_train), (x_test, y_test) = common.load_fashion_mnist(run)
-    model = build_model(settings)
-    if run.args.verbose:
-        model.summary()
-
-    # Every sample grid has one labelled row per class.
-    k = settings["samples_per_class"]
-    labels = class_grid_labels(k)
-    grid = dict(ncols=k, row_labels=CLASS_NAMES)
-    draw = common.sample_drawer(len(labels), labels=labels)
-
-    train = {"inputs": x_train, "labels": y_train}
-    test = {"inputs": x_test, "labels": y_test}
-    run.fit(model, train, test, common.image_sample_writer(run, draw, **grid))
-    test_nll = common.evaluate_image_model(run, model, test, given_class=True)
-    return common.finish_image_recipe(
-        run, model, test_nll, len(x_train), len(x_test), draw,
-        samples_title=f"Gated PixelCNN samples by class ({settings['levels']} levels)",
-        curve_title="Class-conditional Gated PixelCNN, Fashion-MNIST",
-        grid=grid,
-        class_names=list(CLASS_NAMES),
-    )  # fmt: skip
-
+RECIPE = common.ImageRecipe(
+    NAME, __doc__, PRESETS,
+    model=common.model_factory(
+        "GatedPixelCNN", "levels", "filters", "num_layers", "kernel_size",
+        "first_kernel_size",
+    ),
+    titles=lambda s: (
+        f"Gated PixelCNN samples by class ({s['levels']} levels)",
+        "Class-conditional Gated PixelCNN, Fashion-MNIST",
+    ),
+    class_names=CLASS_NAMES,
+)  # fmt: skip
+build_parser, main = RECIPE.build_parser, RECIPE.main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

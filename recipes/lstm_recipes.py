@@ -42,65 +42,31 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from recipes import common
-from recipes.common.text import (  # noqa: F401  (the recipe's settings)
+from recipes.common.text import (  # noqa: F401  (the recipe's prompts and temperatures)
     BOOK_PROMPTS,
     BOOK_TEMPERATURES,
     DEFAULT_DATA,
     SAMPLE_TEMPERATURES,
     TRAINING_PROMPT,
-    run_text_recipe,
 )
 
-RECIPE = "lstm_recipes"
+PRESETS = common.with_common(
+    common.TEXT_DATA_PRESETS,
+    # The book's model and settings.
+    full=dict(embedding_dim=100, units=128, learning_rate=1e-3),
+    # The book's model; a higher learning rate for the smaller batches.
+    quick=dict(embedding_dim=100, units=128, learning_rate=5e-3),
+    tiny=dict(embedding_dim=8, units=8),
+)
 
-PRESETS = {
-    # The book's settings.
-    "full": dict(
-        vocab_size=10000, sequence_length=200, embedding_dim=100, units=128,
-        learning_rate=1e-3, batch_size=32, epochs=25, max_recipes=None,
-        validation_split=0.2, generate_tokens=100, samples_per_temperature=3,
-        probs_tokens=10, probs_top=5, sample_every=1,
-    ),
-    # The book's model on at most 400 recipes with a 5000-word vocabulary:
-    # smaller batches and a higher learning rate take enough steps in 40
-    # short epochs to get past word frequencies (the default 158-recipe
-    # sample fits whole).
-    "quick": dict(
-        vocab_size=5000, sequence_length=200, embedding_dim=100, units=128,
-        learning_rate=5e-3, batch_size=16, epochs=40, max_recipes=400,
-        validation_split=0.2, generate_tokens=60, samples_per_temperature=3,
-        probs_tokens=10, probs_top=5, sample_every=5,
-    ),
-    # A few batches of a tiny model, for the tests.
-    "tiny": dict(
-        vocab_size=200, sequence_length=24, embedding_dim=8, units=8,
-        learning_rate=1e-2, batch_size=8, epochs=2, max_recipes=32,
-        validation_split=0.2, generate_tokens=6, samples_per_temperature=1,
-        probs_tokens=1, probs_top=3, sample_every=1,
-    ),
-}  # fmt: skip
-
-
-def build_model(settings, vocab_size, tokenizer=None):
-    from keras_ar.models.recurrent_lm import RecurrentLM
-
-    model = RecurrentLM(
-        tokenizer=tokenizer,
-        vocab_size=vocab_size,
-        sequence_length=settings["sequence_length"],
-        embedding_dim=settings["embedding_dim"],
-        units=settings["units"],
-        cell="lstm",
+main = common.text_recipe_main(
+    "lstm_recipes", __doc__, PRESETS,
+    model=common.model_factory(
+        "RecurrentLM", "sequence_length", "embedding_dim", "units", cell="lstm",
         pad_token_id=0,
-    )
-    return common.compile_adam(model, settings)
-
-
-def main(argv=None):
-    return run_text_recipe(
-        RECIPE, __doc__, PRESETS, argv, build_model, "LSTM, Epicurious recipes"
-    )
-
+    ),
+    curve_title="LSTM, Epicurious recipes",
+)  # fmt: skip
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -25,7 +25,7 @@ if __package__ in (None, ""):
 
 from recipes import common
 
-RECIPE = "pixelcnn_fashion_mnist"
+NAME = "pixelcnn_fashion_mnist"
 
 PRESETS = {
     # The book's settings.
@@ -54,42 +54,17 @@ PRESETS = {
 }  # fmt: skip
 
 
-def build_parser():
-    return common.fashion_mnist_parser(__doc__, RECIPE)
-
-
-def build_model(settings):
-    from keras_ar.models.pixelcnn import PixelCNN
-
-    size = settings["image_size"]
-    model = PixelCNN(
-        image_shape=(size, size, 1),
-        levels=settings["levels"],
-        filters=settings["filters"],
-        kernel_size=settings["kernel_size"],
-        num_residual_blocks=settings["num_residual_blocks"],
-        num_head_layers=settings["num_head_layers"],
-    )
-    return common.compile_adam(model, settings)
-
-
-def main(argv=None):
-    run = common.Run(RECIPE, build_parser(), PRESETS, argv)
-    settings = run.settings
-    (x_train, _), (x_test, _) = common.load_fashion_mnist(run)
-    model = build_model(settings)
-    if run.args.verbose:
-        model.summary()
-
-    draw = common.sample_drawer(settings["num_samples"])
-    run.fit(model, x_train, x_test, common.image_sample_writer(run, draw))
-    test = common.evaluate_image_model(run, model, x_test)
-    return common.finish_image_recipe(
-        run, model, test, len(x_train), len(x_test), draw,
-        samples_title=f"PixelCNN samples ({settings['levels']} levels)",
-        curve_title="PixelCNN, Fashion-MNIST",
-    )  # fmt: skip
-
+RECIPE = common.ImageRecipe(
+    NAME, __doc__, PRESETS,
+    model=common.model_factory(
+        "PixelCNN", "levels", "filters", "kernel_size", "num_residual_blocks",
+        "num_head_layers",
+    ),
+    titles=lambda s: (
+        f"PixelCNN samples ({s['levels']} levels)", "PixelCNN, Fashion-MNIST"
+    ),
+)  # fmt: skip
+build_parser, main = RECIPE.build_parser, RECIPE.main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -28,7 +28,7 @@ if __package__ in (None, ""):
 
 from recipes import common
 
-RECIPE = "pixelcnn_mixture_fashion_mnist"
+NAME = "pixelcnn_mixture_fashion_mnist"
 
 PRESETS = {
     # The book's settings (TFP PixelCNN).
@@ -56,43 +56,18 @@ PRESETS = {
 }  # fmt: skip
 
 
-def build_parser():
-    return common.fashion_mnist_parser(__doc__, RECIPE)
-
-
-def build_model(settings, side):
-    from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
-
-    model = PixelCNNPlusPlus(
-        image_shape=(side, side, 1),
-        levels=settings["levels"],
-        num_mixtures=settings["num_mixtures"],
-        num_filters=settings["num_filters"],
-        num_resnet=settings["num_resnet"],
-        num_hierarchies=settings["num_hierarchies"],
-        dropout_rate=settings["dropout_rate"],
-    )
-    return common.compile_adam(model, settings)
-
-
-def main(argv=None):
-    run = common.Run(RECIPE, build_parser(), PRESETS, argv)
-    settings = run.settings
-    (x_train, _), (x_test, _) = common.load_fashion_mnist(run)
-    # The side after the optional padding (`pad_to`).
-    model = build_model(settings, x_train.shape[1])
-    if run.args.verbose:
-        model.summary()
-
-    draw = common.sample_drawer(settings["num_samples"])
-    run.fit(model, x_train, x_test, common.image_sample_writer(run, draw))
-    test = common.evaluate_image_model(run, model, x_test)
-    return common.finish_image_recipe(
-        run, model, test, len(x_train), len(x_test), draw,
-        samples_title=f"PixelCNN++ samples ({settings['num_mixtures']} logistics)",
-        curve_title="Mixture PixelCNN (PixelCNN++), Fashion-MNIST",
-    )  # fmt: skip
-
+RECIPE = common.ImageRecipe(
+    NAME, __doc__, PRESETS,
+    model=common.model_factory(
+        "PixelCNNPlusPlus", "levels", "num_mixtures", "num_filters", "num_resnet",
+        "num_hierarchies", "dropout_rate",
+    ),
+    titles=lambda s: (
+        f"PixelCNN++ samples ({s['num_mixtures']} logistics)",
+        "Mixture PixelCNN (PixelCNN++), Fashion-MNIST",
+    ),
+)  # fmt: skip
+build_parser, main = RECIPE.build_parser, RECIPE.main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

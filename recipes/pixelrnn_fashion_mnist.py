@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 
 from recipes import common
 
-RECIPE = "pixelrnn_fashion_mnist"
+NAME = "pixelrnn_fashion_mnist"
 KINDS = ("row_lstm", "diagonal_bilstm")
 
 PRESETS = {
@@ -54,48 +54,24 @@ PRESETS = {
 }  # fmt: skip
 
 
-def build_parser():
-    parser = common.fashion_mnist_parser(__doc__, RECIPE)
-    parser.add_argument(
-        "--kind", choices=KINDS, help="PixelRNN layer (default: the mode's)"
-    )
-    return parser
-
-
-def build_model(settings):
-    from keras_ar.models.pixel_rnn import PixelRNN
-
-    size = settings["image_size"]
-    model = PixelRNN(
-        image_shape=(size, size, 1),
-        levels=settings["levels"],
-        kind=settings["kind"],
-        num_layers=settings["num_layers"],
-        hidden_dim=settings["hidden_dim"],
-    )
-    return common.compile_adam(model, settings)
-
-
-def main(argv=None):
-    run = common.Run(RECIPE, build_parser(), PRESETS, argv)
-    settings = run.settings
-    if run.args.kind is not None:
-        settings["kind"] = run.args.kind
-    (x_train, _), (x_test, _) = common.load_fashion_mnist(run)
-    model = build_model(settings)
-    if run.args.verbose:
-        model.summary()
-
-    draw = common.sample_drawer(settings["num_samples"])
-    run.fit(model, x_train, x_test, common.image_sample_writer(run, draw))
-    test = common.evaluate_image_model(run, model, x_test)
+def _titles(settings):
     name = "Row LSTM" if settings["kind"] == "row_lstm" else "Diagonal BiLSTM"
-    return common.finish_image_recipe(
-        run, model, test, len(x_train), len(x_test), draw,
-        samples_title=f"PixelRNN ({name}) samples ({settings['levels']} levels)",
-        curve_title=f"PixelRNN ({name}), Fashion-MNIST",
-    )  # fmt: skip
+    return (
+        f"PixelRNN ({name}) samples ({settings['levels']} levels)",
+        f"PixelRNN ({name}), Fashion-MNIST",
+    )
 
+
+RECIPE = common.ImageRecipe(
+    NAME, __doc__, PRESETS,
+    model=common.model_factory(
+        "PixelRNN", "levels", "kind", "num_layers", "hidden_dim"
+    ),
+    titles=_titles,
+    flags=[(["--kind"], dict(choices=KINDS, help="PixelRNN layer (default: the mode's)"))],
+    overrides=("kind",),
+)  # fmt: skip
+build_parser, main = RECIPE.build_parser, RECIPE.main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

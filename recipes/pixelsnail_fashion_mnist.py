@@ -34,7 +34,7 @@ if __package__ in (None, ""):
 
 from recipes import common
 
-RECIPE = "pixelsnail_fashion_mnist"
+NAME = "pixelsnail_fashion_mnist"
 
 PRESETS = {
     4: {
@@ -90,58 +90,26 @@ PRESETS = {
 }  # fmt: skip
 
 
-def build_parser():
-    parser = common.fashion_mnist_parser(__doc__, RECIPE)
-    parser.add_argument(
-        "--levels",
-        type=int,
-        choices=sorted(PRESETS),
-        default=4,
-        help="4: 16x16 images, categorical head; 256: 28x28, logistic mixture",
+def _titles(settings):
+    size, levels = settings["image_size"], settings["levels"]
+    return (
+        f"PixelSNAIL samples ({size}x{size}, {levels} levels)",
+        f"PixelSNAIL, Fashion-MNIST {size}x{size}, {levels} levels",
     )
-    return parser
 
 
-def build_model(settings):
-    from keras_ar.models.pixel_snail import PixelSNAIL
-
-    size = settings["image_size"]
-    model = PixelSNAIL(
-        image_shape=(size, size, 1),
-        levels=settings["levels"],
-        distribution=settings["distribution"],
-        num_mixtures=settings["num_mixtures"],
-        num_filters=settings["num_filters"],
-        num_blocks=settings["num_blocks"],
-        num_resnet=settings["num_resnet"],
-        key_dim=settings["key_dim"],
-        value_dim=settings["value_dim"],
-        dropout_rate=settings["dropout_rate"],
-    )
-    return common.compile_adam(model, settings)
-
-
-def main(argv=None):
-    parser = build_parser()
-    # The presets depend on --levels; parse it first (no Keras import yet).
-    levels = parser.parse_known_args(argv)[0].levels
-    run = common.Run(RECIPE, parser, PRESETS[levels], argv)
-    settings = run.settings
-    (x_train, _), (x_test, _) = common.load_fashion_mnist(run)
-    model = build_model(settings)
-    if run.args.verbose:
-        model.summary()
-
-    draw = common.sample_drawer(settings["num_samples"])
-    run.fit(model, x_train, x_test, common.image_sample_writer(run, draw))
-    test = common.evaluate_image_model(run, model, x_test)
-    size = settings["image_size"]
-    return common.finish_image_recipe(
-        run, model, test, len(x_train), len(x_test), draw,
-        samples_title=f"PixelSNAIL samples ({size}x{size}, {levels} levels)",
-        curve_title=f"PixelSNAIL, Fashion-MNIST {size}x{size}, {levels} levels",
-    )  # fmt: skip
-
+LEVELS_HELP = "4: 16x16 images, categorical head; 256: 28x28, logistic mixture"
+RECIPE = common.ImageRecipe(
+    NAME, __doc__, PRESETS,
+    model=common.model_factory(
+        "PixelSNAIL", "levels", "distribution", "num_mixtures", "num_filters",
+        "num_blocks", "num_resnet", "key_dim", "value_dim", "dropout_rate",
+    ),
+    titles=_titles,
+    flags=[(["--levels"], dict(type=int, choices=sorted(PRESETS), default=4, help=LEVELS_HELP))],
+    preset_flag="levels",
+)  # fmt: skip
+build_parser, main = RECIPE.build_parser, RECIPE.main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

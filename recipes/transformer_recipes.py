@@ -37,69 +37,40 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from recipes import common
-from recipes.common.text import (  # noqa: F401  (the recipe's settings)
+from recipes.common.text import (  # noqa: F401  (the recipe's prompts and temperatures)
     BOOK_PROMPTS,
     BOOK_TEMPERATURES,
     DEFAULT_DATA,
     SAMPLE_TEMPERATURES,
     TRAINING_PROMPT,
-    run_text_recipe,
 )
 
-RECIPE = "transformer_recipes"
-
-PRESETS = {
+PRESETS = common.with_common(
+    common.TEXT_DATA_PRESETS,
     # The LSTM recipe's data settings (the book's), with a small GPT.
-    "full": dict(
-        vocab_size=10000, sequence_length=200, num_layers=2, num_heads=4,
-        hidden_dim=256, intermediate_dim=1024, dropout=0.1,
-        learning_rate=1e-3, batch_size=32, epochs=25, max_recipes=None,
-        validation_split=0.2, generate_tokens=100, samples_per_temperature=3,
-        probs_tokens=10, probs_top=5, sample_every=1,
+    full=dict(
+        num_layers=2, num_heads=4, hidden_dim=256, intermediate_dim=1024,
+        dropout=0.1, learning_rate=1e-3,
     ),
-    # The LSTM quick run's data and schedule (vocabulary 5000, at most 400
-    # recipes, batch 16, 40 epochs) with a model of about its size.
-    "quick": dict(
-        vocab_size=5000, sequence_length=200, num_layers=2, num_heads=4,
-        hidden_dim=128, intermediate_dim=256, dropout=0.1,
-        learning_rate=2e-3, batch_size=16, epochs=40, max_recipes=400,
-        validation_split=0.2, generate_tokens=60, samples_per_temperature=3,
-        probs_tokens=10, probs_top=5, sample_every=5,
+    # The LSTM quick run's data and schedule with a model of about its size.
+    quick=dict(
+        num_layers=2, num_heads=4, hidden_dim=128, intermediate_dim=256,
+        dropout=0.1, learning_rate=2e-3,
     ),
-    # A few batches of a tiny model, for the tests.
-    "tiny": dict(
-        vocab_size=200, sequence_length=24, num_layers=1, num_heads=2,
-        hidden_dim=8, intermediate_dim=16, dropout=0.0,
-        learning_rate=1e-2, batch_size=8, epochs=2, max_recipes=32,
-        validation_split=0.2, generate_tokens=6, samples_per_temperature=1,
-        probs_tokens=1, probs_top=3, sample_every=1,
+    tiny=dict(
+        num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16, dropout=0.0
     ),
-}  # fmt: skip
+)  # fmt: skip
 
-
-def build_model(settings, vocab_size, tokenizer=None):
-    from keras_ar.models.transformer_lm import TransformerLM
-
-    model = TransformerLM(
-        tokenizer=tokenizer,
-        vocab_size=vocab_size,
-        sequence_length=settings["sequence_length"],
-        num_layers=settings["num_layers"],
-        num_heads=settings["num_heads"],
-        hidden_dim=settings["hidden_dim"],
-        intermediate_dim=settings["intermediate_dim"],
-        dropout=settings["dropout"],
-        pad_token_id=0,
-    )
-    return common.compile_adam(model, settings)
-
-
-def main(argv=None):
-    return run_text_recipe(
-        RECIPE, __doc__, PRESETS, argv, build_model,
-        "Transformer, Epicurious recipes", requires={"keras_hub": "text"},
-    )  # fmt: skip
-
+main = common.text_recipe_main(
+    "transformer_recipes", __doc__, PRESETS,
+    model=common.model_factory(
+        "TransformerLM", "sequence_length", "num_layers", "num_heads",
+        "hidden_dim", "intermediate_dim", "dropout", pad_token_id=0,
+    ),
+    curve_title="Transformer, Epicurious recipes",
+    requires={"keras_hub": "text"},
+)  # fmt: skip
 
 if __name__ == "__main__":
     main(sys.argv[1:])

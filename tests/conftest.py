@@ -18,6 +18,7 @@ collect_ignore = [
     "cross_backend_worker.py",
     "distribute_worker.py",
     "export_worker.py",
+    "data/make_saved.py",
 ]
 
 

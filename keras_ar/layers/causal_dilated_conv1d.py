@@ -3,6 +3,11 @@
 import keras
 from keras import ops
 
+from keras_ar.layers._common import (
+    add_kernel_and_bias,
+    set_weight_args,
+    weight_args_config,
+)
 from keras_ar.validation import check_input_rank, check_int
 
 
@@ -68,10 +73,11 @@ class CausalDilatedConv1D(keras.layers.Layer):
         if not isinstance(use_bias, bool):
             raise TypeError(f"`use_bias` must be a bool, got {use_bias!r}")
         self.use_bias = use_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        set_weight_args(
+            self, ("initializer", "regularizer"),
+            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        )  # fmt: skip
 
     @property
     def receptive_field(self):
@@ -92,21 +98,10 @@ class CausalDilatedConv1D(keras.layers.Layer):
                 f"got an input of shape {tuple(input_shape)}"
             )
         self.input_channels = int(channels)
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(self.kernel_size, self.input_channels, self.filters),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-            )
-        else:
-            self.bias = None
+        add_kernel_and_bias(
+            self, (self.kernel_size, self.input_channels, self.filters), self.filters,
+            self.use_bias,
+        )  # fmt: skip
 
     def call(self, inputs):
         check_input_rank(
@@ -161,14 +156,7 @@ class CausalDilatedConv1D(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "dilation_rate": self.dilation_rate,
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                **weight_args_config(self),
             }
         )
         return config

@@ -5,22 +5,19 @@ from keras import ops
 
 from keras_ar.backend.scan import scan
 from keras_ar.backend.slicing import loop_cond, loop_slice, loop_slice_update
-from keras_ar.layers.masked_conv2d import MaskedConv2D
-from keras_ar.masks.pixelcnn import check_color_groups
+from keras_ar.layers._pixel_lstm import PixelLSTMLayer
 from keras_ar.ops.pixel_lstm import (
-    gate_bias_init,
     lstm_update,
     skew,
     skew_valid_mask,
     unskew,
 )
-from keras_ar.validation import check_choice, check_input_rank, check_int
 
 DIRECTIONS = ("ltr", "rtl")
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class DiagonalBiLSTM(keras.layers.Layer):
+class DiagonalBiLSTM(PixelLSTMLayer):
     """Two LSTMs that sweep the image along its diagonals.
 
     Each direction skews the map (row i shifted right by i), so that a
@@ -60,44 +57,14 @@ class DiagonalBiLSTM(keras.layers.Layer):
     (2, 5, 6, 8)
     """
 
-    def __init__(
-        self,
-        units,
-        mask_type="B",
-        color_channels=1,
-        unit_forget_bias=True,
-        kernel_initializer="glorot_uniform",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.units = check_int("units", units, minimum=1)
-        self.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
-        self.color_channels = check_int("color_channels", color_channels, minimum=1)
-        check_color_groups("units", self.units, self.color_channels)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    def _make_input_to_state(self):
         # One set of weights per direction: "ltr" (left to right) and "rtl".
         for direction in DIRECTIONS:
-            conv = MaskedConv2D(
-                4 * self.units, 1, mask_type=self.mask_type,
-                color_channels=self.color_channels, use_bias=False,
-                kernel_initializer=kernel_initializer,
-                name=f"{direction}_input_to_state", dtype=self.dtype_policy,
-            )  # fmt: skip
-            setattr(self, f"{direction}_input_to_state", conv)
+            name = f"{direction}_input_to_state"
+            setattr(self, name, self._input_to_state_conv(1, name))
 
     def build(self, input_shape):
-        check_input_rank(
-            type(self).__name__,
-            input_shape,
-            4,
-            "NHWC feature maps (batch, height, width, features)",
-        )
-        if input_shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} needs a known feature dimension")
-        bias = gate_bias_init(
-            self.units, self.color_channels, 1.0 if self.unit_forget_bias else 0.0
-        )
+        self._check_input(input_shape)
         for direction in DIRECTIONS:
             getattr(self, f"{direction}_input_to_state").build(input_shape)
             # [0]: the upper neighbour's state, [1]: the previous one along
@@ -108,14 +75,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
                 initializer=self.kernel_initializer,
             )
             setattr(self, f"{direction}_state_kernel", kernel)
-            bias_weight = self.add_weight(
-                name=f"{direction}_bias",
-                shape=bias.shape,
-                initializer=lambda shape, dtype=None: ops.convert_to_tensor(
-                    bias, dtype
-                ),
-            )
-            setattr(self, f"{direction}_bias", bias_weight)
+            setattr(self, f"{direction}_bias", self._add_gate_bias(f"{direction}_bias"))
 
     def _bias(self, direction, dtype):
         return ops.cast(getattr(self, f"{direction}_bias"), dtype)
@@ -265,18 +225,3 @@ class DiagonalBiLSTM(keras.layers.Layer):
             "rtl_h": rtl_h, "row": row,
         }  # fmt: skip
         return outputs, cache
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "mask_type": self.mask_type,
-                "color_channels": self.color_channels,
-                "unit_forget_bias": self.unit_forget_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config

@@ -5,13 +5,15 @@ from keras import ops
 
 from keras_ar.backend.constants import constant
 from keras_ar.backend.slicing import loop_slice, loop_slice_update
-from keras_ar.masks.pixelcnn import check_color_groups, pixelcnn_mask
-from keras_ar.validation import (
-    check_choice,
-    check_input_rank,
-    check_int,
-    check_kernel_size,
+from keras_ar.layers._common import (
+    add_bias_and_activate,
+    add_kernel_and_bias,
+    check_feature_maps,
+    set_weight_args,
+    weight_args_config,
 )
+from keras_ar.masks.pixelcnn import check_color_groups, pixelcnn_mask
+from keras_ar.validation import check_choice, check_int, check_kernel_size
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -75,21 +77,16 @@ class MaskedConv2D(keras.layers.Layer):
         check_color_groups("filters", self.filters, self.color_channels)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        set_weight_args(
+            self, ("initializer", "regularizer"),
+            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        )  # fmt: skip
 
     def build(self, input_shape):
-        check_input_rank(
-            type(self).__name__,
-            input_shape,
-            4,
-            "NHWC images (batch, height, width, channels)",
+        in_channels = check_feature_maps(
+            self, input_shape, "NHWC images (batch, height, width, channels)"
         )
-        in_channels = input_shape[-1]
-        if in_channels is None:
-            raise ValueError(f"{type(self).__name__} needs a known channel dimension")
         mask = pixelcnn_mask(
             self.kernel_size,
             in_channels,
@@ -101,31 +98,17 @@ class MaskedConv2D(keras.layers.Layer):
         # rebuilt on load and never trained. Kept as NumPy so that building
         # inside a trace (tf.function, jax.jit) leaks no tensor.
         self._mask = mask
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=self.kernel_size + (in_channels, self.filters),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        self.bias = (
-            self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-            )
-            if self.use_bias
-            else None
-        )
+        add_kernel_and_bias(
+            self, self.kernel_size + (in_channels, self.filters), self.filters,
+            self.use_bias,
+        )  # fmt: skip
 
     @property
     def masked_kernel(self):
         return self.kernel * constant(self, "mask", self._mask, self.kernel.dtype)
 
     def _finish(self, outputs):
-        if self.bias is not None:
-            outputs = outputs + ops.cast(self.bias, outputs.dtype)
-        return self.activation(outputs)
+        return add_bias_and_activate(outputs, self.bias, self.activation)
 
     def call(self, inputs):
         kernel = ops.cast(self.masked_kernel, self.compute_dtype)
@@ -192,14 +175,7 @@ class MaskedConv2D(keras.layers.Layer):
                 "color_channels": self.color_channels,
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                **weight_args_config(self),
             }
         )
         return config

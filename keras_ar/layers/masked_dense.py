@@ -5,6 +5,12 @@ import numpy as np
 from keras import ops
 
 from keras_ar.backend.slicing import loop_slice
+from keras_ar.layers._common import (
+    add_bias_and_activate,
+    add_kernel_and_bias,
+    set_weight_args,
+    weight_args_config,
+)
 from keras_ar.validation import check_int
 
 
@@ -67,12 +73,12 @@ class MaskedDense(keras.layers.Layer):
         self.mask_values = _check_mask(mask, self.units)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
+        set_weight_args(
+            self, ("initializer", "regularizer", "constraint"),
+            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+        )  # fmt: skip
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
 
     @property
@@ -95,24 +101,7 @@ class MaskedDense(keras.layers.Layer):
                 f"{self.mask_values.shape[-2]} input features, but the input has "
                 f"{in_features} (input shape {tuple(input_shape)})"
             )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(in_features, self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = (
-            self.add_weight(
-                name="bias",
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-            if self.use_bias
-            else None
-        )
+        add_kernel_and_bias(self, (in_features, self.units), self.units, self.use_bias)
         if self.mask_values is not None:
             values = self.mask_values
             self.mask = self.add_weight(
@@ -141,9 +130,7 @@ class MaskedDense(keras.layers.Layer):
         return self.kernel * ops.cast(self._mask_at(mask_index), self.kernel.dtype)
 
     def _finish(self, outputs, bias):
-        if bias is not None:
-            outputs = outputs + ops.cast(bias, outputs.dtype)
-        return self.activation(outputs)
+        return add_bias_and_activate(outputs, bias, self.activation)
 
     def call(self, inputs, mask_index=None):
         kernel = ops.cast(self.masked_kernel(mask_index), self.compute_dtype)
@@ -205,18 +192,7 @@ class MaskedDense(keras.layers.Layer):
                 else self.mask_values.astype("int64").tolist(),
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": keras.constraints.serialize(
-                    self.kernel_constraint
-                ),
-                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                **weight_args_config(self),
             }
         )
         return config

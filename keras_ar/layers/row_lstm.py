@@ -5,14 +5,13 @@ from keras import ops
 
 from keras_ar.backend.scan import scan
 from keras_ar.backend.slicing import loop_slice, loop_slice_update
-from keras_ar.layers.masked_conv2d import MaskedConv2D
-from keras_ar.masks.pixelcnn import check_color_groups
-from keras_ar.ops.pixel_lstm import gate_bias_init, lstm_update
-from keras_ar.validation import check_choice, check_input_rank, check_int
+from keras_ar.layers._pixel_lstm import PixelLSTMLayer
+from keras_ar.ops.pixel_lstm import lstm_update
+from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class RowLSTM(keras.layers.Layer):
+class RowLSTM(PixelLSTMLayer):
     """An LSTM that runs down the image one row at a time.
 
     For row i (paper, eq. 3):
@@ -60,49 +59,29 @@ class RowLSTM(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.units = check_int("units", units, minimum=1)
+        super().__init__(
+            units, mask_type, color_channels, unit_forget_bias, kernel_initializer,
+            **kwargs,
+        )  # fmt: skip
         self.kernel_size = check_int("kernel_size", kernel_size, minimum=3)
         if self.kernel_size % 2 == 0:
             raise ValueError(
                 "`kernel_size` must be odd (the masked input-to-state "
                 f"convolution needs a centre pixel), got {kernel_size}"
             )
-        self.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
-        self.color_channels = check_int("color_channels", color_channels, minimum=1)
-        check_color_groups("units", self.units, self.color_channels)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.input_to_state = MaskedConv2D(
-            4 * self.units, (1, self.kernel_size), mask_type=self.mask_type,
-            color_channels=self.color_channels, use_bias=False,
-            kernel_initializer=kernel_initializer, name="input_to_state",
-            dtype=self.dtype_policy,
-        )  # fmt: skip
+        self.input_to_state = self._input_to_state_conv(
+            (1, self.kernel_size), "input_to_state"
+        )
 
     def build(self, input_shape):
-        check_input_rank(
-            type(self).__name__,
-            input_shape,
-            4,
-            "NHWC feature maps (batch, height, width, features)",
-        )
-        if input_shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} needs a known feature dimension")
+        self._check_input(input_shape)
         self.input_to_state.build(input_shape)
         self.state_kernel = self.add_weight(
             name="state_kernel",
             shape=(self.kernel_size, self.units, 4 * self.units),
             initializer=self.kernel_initializer,
         )
-        bias = gate_bias_init(
-            self.units, self.color_channels, 1.0 if self.unit_forget_bias else 0.0
-        )
-        self.bias = self.add_weight(
-            name="bias",
-            shape=bias.shape,
-            initializer=lambda shape, dtype=None: ops.convert_to_tensor(bias, dtype),
-        )
+        self.bias = self._add_gate_bias("bias")
 
     def _input_gates(self, inputs):
         gates = self.input_to_state(inputs)
@@ -183,20 +162,7 @@ class RowLSTM(keras.layers.Layer):
         return h, {"inputs": inputs, "h": h_all, "c": c_all}
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "kernel_size": self.kernel_size,
-                "mask_type": self.mask_type,
-                "color_channels": self.color_channels,
-                "unit_forget_bias": self.unit_forget_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config
+        return {**super().get_config(), "kernel_size": self.kernel_size}
 
 
 def _pixel(values, dtype):

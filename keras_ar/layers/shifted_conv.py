@@ -28,6 +28,11 @@ cached activations.
 import keras
 from keras import ops
 
+from keras_ar.layers._common import (
+    add_kernel_and_bias,
+    set_weight_args,
+    weight_args_config,
+)
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
 
 
@@ -52,28 +57,49 @@ def dilate_axis(x, axis, stride):
     return ops.reshape(stacked, shape)
 
 
+_DEFAULT = object()
+
+
 class _ShiftedConv2D(keras.layers.Layer):
-    """Shared weights and kernel application of the shifted convolutions."""
+    """Shared weights and kernel application of the shifted convolutions.
+
+    A subclass names its default `kernel_size` and `strides`, whether it is
+    `transposed`, and its `padding` and `_check` (through the `_DownShifted`
+    or `_DownRightShifted` mix-in).
+    """
 
     transposed = False
+    default_kernel_size = None
+    default_strides = 1
 
     def __init__(
         self,
         filters,
-        kernel_size,
-        strides=1,
+        kernel_size=_DEFAULT,
+        strides=_DEFAULT,
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if kernel_size is _DEFAULT:
+            kernel_size = self.default_kernel_size
+        if strides is _DEFAULT:
+            strides = self.default_strides
         self.filters = check_int("filters", filters, minimum=1)
         self.kernel_size = check_kernel_size("kernel_size", kernel_size, 2)
         self.strides = check_int("strides", strides, minimum=1)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        set_weight_args(
+            self,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+        )
+        self._check()
+
+    def _check(self):
+        pass
 
     @property
     def padding(self):
@@ -86,16 +112,8 @@ class _ShiftedConv2D(keras.layers.Layer):
 
     def build(self, input_shape):
         check_input_rank(type(self).__name__, input_shape, 4, "images (B, H, W, F)")
-        kh, kw = self.kernel_size
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(kh, kw, input_shape[-1], self.filters),
-            initializer=self.kernel_initializer,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias", shape=(self.filters,), initializer=self.bias_initializer
-            )
+        shape = self.kernel_size + (input_shape[-1], self.filters)
+        add_kernel_and_bias(self, shape, self.filters, self.use_bias)
 
     def pad(self, x):
         top, left, right = self.padding
@@ -140,10 +158,7 @@ class _ShiftedConv2D(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "strides": self.strides,
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                **weight_args_config(self),
             }
         )
         return config
@@ -164,9 +179,6 @@ class _DownShifted:
 
 
 class _DownRightShifted:
-    def _check(self):
-        pass
-
     @property
     def padding(self):
         kh, kw = self.kernel_size
@@ -196,9 +208,7 @@ class DownShiftedConv2D(_DownShifted, _ShiftedConv2D):
     (1, 3, 3, 8)
     """
 
-    def __init__(self, filters, kernel_size=(2, 3), strides=1, **kwargs):
-        super().__init__(filters, kernel_size, strides, **kwargs)
-        self._check()
+    default_kernel_size = (2, 3)
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -222,9 +232,7 @@ class DownRightShiftedConv2D(_DownRightShifted, _ShiftedConv2D):
     (1, 5, 6, 8)
     """
 
-    def __init__(self, filters, kernel_size=(2, 2), strides=1, **kwargs):
-        super().__init__(filters, kernel_size, strides, **kwargs)
-        self._check()
+    default_kernel_size = (2, 2)
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -249,10 +257,8 @@ class DownShiftedConv2DTranspose(_DownShifted, _ShiftedConv2D):
     """
 
     transposed = True
-
-    def __init__(self, filters, kernel_size=(2, 3), strides=2, **kwargs):
-        super().__init__(filters, kernel_size, strides, **kwargs)
-        self._check()
+    default_kernel_size = (2, 3)
+    default_strides = 2
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -277,7 +283,5 @@ class DownRightShiftedConv2DTranspose(_DownRightShifted, _ShiftedConv2D):
     """
 
     transposed = True
-
-    def __init__(self, filters, kernel_size=(2, 2), strides=2, **kwargs):
-        super().__init__(filters, kernel_size, strides, **kwargs)
-        self._check()
+    default_kernel_size = (2, 2)
+    default_strides = 2

@@ -6,7 +6,6 @@ from keras import ops
 
 from keras_ar.backend.slicing import loop_cond, loop_slice, loop_slice_update
 from keras_ar.layers.gated_block import GatedBlock
-from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.validation import check_int
 
@@ -71,6 +70,15 @@ class GatedPixelCNN(ImageAutoregressiveModel):
     (2, 4, 4, 1)
     """
 
+    config_args = (
+        "num_classes",
+        "filters",
+        "num_layers",
+        "kernel_size",
+        "first_kernel_size",
+        "head_units",
+    )
+
     def __init__(
         self,
         image_shape,
@@ -96,47 +104,27 @@ class GatedPixelCNN(ImageAutoregressiveModel):
         if head_units is not None:
             check_int("head_units", head_units, minimum=1)
         self.head_units = head_units
-        policy = self.dtype_policy
-        conditional = self.conditional
+        # Block 0 reads the image (mask "A", no residual); the others read
+        # the previous block's stacks.
         self.blocks = [
             GatedBlock(
                 self.filters,
-                self.first_kernel_size,
-                mask_type="A",
+                self.kernel_size if i else self.first_kernel_size,
+                mask_type="B" if i else "A",
                 color_channels=channels,
-                residual=False,
-                conditional=conditional,
-                name="gated_block_0",
-                dtype=policy,
-            )  # fmt: skip
-        ] + [
-            GatedBlock(
-                self.filters,
-                self.kernel_size,
-                mask_type="B",
-                color_channels=channels,
-                residual=True,
-                conditional=conditional,
+                residual=i > 0,
+                conditional=self.conditional,
                 name=f"gated_block_{i}",
-                dtype=policy,
-            )  # fmt: skip
-            for i in range(1, self.num_layers)
+                dtype=self.dtype_policy,
+            )
+            for i in range(self.num_layers)
         ]
         # The head reads only the horizontal stack, which is causal with the
         # channel groups; its 1x1 convolutions keep the groups ("B" masks).
-        self.head = MaskedConv2D(
-            self.filters if head_units is None else head_units, 1, mask_type="B",
-            color_channels=channels, activation="relu", name="head", dtype=policy,
-        )  # fmt: skip
-        self.logits_conv = MaskedConv2D(
-            channels * self.levels, 1, mask_type="B", color_channels=channels,
-            name="logits", dtype=policy,
-        )  # fmt: skip
-        # Build the weights now, so that a `.keras` file loads into a fresh
-        # instance and summary() works before any data is seen.
-        x = ops.zeros((1,) + self.image_shape, "int32")
-        labels = ops.zeros((1,), "int32") if conditional else None
-        self(self.pack_inputs(x, labels))
+        head_units = self.filters if head_units is None else head_units
+        self.head = self._masked_conv(head_units, 1, "B", "head", activation="relu")
+        self.logits_conv = self._logits_conv()
+        self._build_weights()
 
     def _condition(self, labels):
         """The conditioning vector of the gates: one-hot labels, or None."""
@@ -154,11 +142,7 @@ class GatedPixelCNN(ImageAutoregressiveModel):
         v = h = self.scale_inputs(x)
         for block in self.blocks:
             v, h = block(self._block_inputs(v, h, cond))
-        logits = self.logits_conv(self.head(ops.relu(h)))
-        batch = ops.shape(logits)[0]
-        height, width, channels = self.image_shape
-        logits = ops.reshape(logits, (batch, height, width, channels, self.levels))
-        return ops.cast(logits, "float32")
+        return self._image_logits(self.logits_conv(self.head(ops.relu(h))))
 
     # -- cached generation -----------------------------------------------
     # Layer l's inputs are cached: the vertical ones `v[l-1]` as whole images
@@ -253,19 +237,3 @@ class GatedPixelCNN(ImageAutoregressiveModel):
         logits = ops.reshape(logits, (-1, self.image_shape[-1], self.levels))
         cache = {"v": v_caches, "h": h_caches, "link": links, "vrow": row}
         return ops.cast(logits, "float32"), cache
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_shape": self.image_shape,
-                "levels": self.levels,
-                "num_classes": self.num_classes,
-                "filters": self.filters,
-                "num_layers": self.num_layers,
-                "kernel_size": self.kernel_size,
-                "first_kernel_size": self.first_kernel_size,
-                "head_units": self.head_units,
-            }
-        )
-        return config

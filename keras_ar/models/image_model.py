@@ -10,10 +10,12 @@ Generation can complete a partial image: `generate(prefix=rows)` keeps the
 given top rows and samples the rest.
 """
 
+import keras
 import numpy as np
 from keras import ops
 
 from keras_ar.backend.slicing import loop_slice, loop_slice_update
+from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops import categorical_log_prob, sample_categorical
 from keras_ar.validation import check_int
@@ -189,6 +191,71 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         """Writes `value` (B, k) into channels [channel, channel + k)."""
         update = ops.reshape(ops.cast(value, "int32"), (batch, 1, 1, -1))
         return loop_slice_update(x, [0, row, col, channel], update)
+
+    # -- what the families' set-up shares --------------------------------
+    # A family file holds its trunk and its cache; these hold the rest.
+
+    #: Constructor arguments, besides `image_shape` and `levels`, that
+    #: `get_config` returns; each is stored on the model under its name.
+    config_args = ()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"image_shape": self.image_shape, "levels": self.levels})
+        config.update({name: getattr(self, name) for name in self.config_args})
+        return config
+
+    def _build_weights(self, symbolic=False):
+        """Calls the model once (on zeros and class 0; with `symbolic`, on a
+        `KerasTensor`: shapes only, no kernel runs or compiles), so that its
+        weights exist from `__init__`: a `.keras` file loads into a fresh
+        instance and `summary()` works before any data is seen."""
+        shape = (1,) + self.image_shape
+        if symbolic:
+            x = keras.KerasTensor(shape, dtype="int32")
+            labels = (
+                keras.KerasTensor((1,), dtype="int32") if self.conditional else None
+            )
+        else:
+            x = ops.zeros(shape, "int32")
+            labels = ops.zeros((1,), "int32") if self.conditional else None
+        self(self.pack_inputs(x, labels))
+
+    def _masked_conv(self, filters, kernel_size, mask_type, name, **kwargs):
+        """A `MaskedConv2D` with the image's channel groups and the model's
+        dtype policy."""
+        return MaskedConv2D(
+            filters, kernel_size, mask_type=mask_type,
+            color_channels=self.image_shape[-1], name=name,
+            dtype=self.dtype_policy, **kwargs,
+        )  # fmt: skip
+
+    def _logits_conv(self):
+        """The masked 1x1 convolution to `channels * levels` logits."""
+        return self._masked_conv(self.image_shape[-1] * self.levels, 1, "B", "logits")
+
+    def _image_logits(self, logits):
+        """`(B, H, W, C * levels)` -> float32 logits `(B, H, W, C, levels)`."""
+        shape = (ops.shape(logits)[0],) + self.image_shape + (self.levels,)
+        return ops.cast(ops.reshape(logits, shape), "float32")
+
+    def _pixel_logits(self, logits):
+        """One pixel's `(B, C * levels)` -> float32 logits `(B, C, levels)`."""
+        shape = (-1, self.image_shape[-1], self.levels)
+        return ops.cast(ops.reshape(logits, shape), "float32")
+
+    def _write_image_cache(self, state, row, col, layer, key="image"):
+        """For a first `layer` that reads the image itself: stores the pixel
+        just written at (row, col), scaled, in `state["cache"][key]` (its
+        channels so far; the mask hides the ones still to come)."""
+        x = state["x"]
+        batch, _, _, channels = ops.shape(x)
+        pixel = ops.reshape(
+            loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
+        )
+        cache = state["cache"]
+        image = layer.write_cache(cache[key], self.scale_inputs(pixel), row, col)
+        return {**state, "cache": {**cache, key: image}}
 
 
 def _check_image_shape(image_shape):

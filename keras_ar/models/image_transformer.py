@@ -74,6 +74,16 @@ class ImageTransformer(ImageAutoregressiveModel):
     # tensor): on torch, `export(format="onnx")` goes through TensorFlow.
     _onnx_via_tensorflow_on = ("torch",)
 
+    config_args = (
+        "num_layers",
+        "num_heads",
+        "hidden_dim",
+        "intermediate_dim",
+        "dropout",
+        "num_classes",
+        "layer_norm_epsilon",
+    )
+
     def __init__(
         self,
         image_shape,
@@ -99,7 +109,9 @@ class ImageTransformer(ImageAutoregressiveModel):
                 f"`hidden_dim` ({hidden_dim}) must be a multiple of `num_heads` "
                 f"({num_heads})"
             )
-        self.intermediate_dim = check_int("intermediate_dim", intermediate_dim, minimum=1)
+        self.intermediate_dim = check_int(
+            "intermediate_dim", intermediate_dim, minimum=1
+        )
         self.dropout = check_positive_float("dropout", dropout, allow_zero=True)
         if self.dropout >= 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
@@ -132,10 +144,7 @@ class ImageTransformer(ImageAutoregressiveModel):
             dtype=policy,
         )
         self.head = keras.layers.Dense(self.levels, name="logits", dtype=policy)
-        # Build the weights now, so that a `.keras` file loads into a fresh
-        # instance and summary() works before any data is seen.
-        labels = ops.zeros((1,), "int32") if self.conditional else None
-        self(self.pack_inputs(ops.zeros((1,) + self.image_shape, "int32"), labels))
+        self._build_weights()
 
     @property
     def sequence_length(self):
@@ -164,8 +173,7 @@ class ImageTransformer(ImageAutoregressiveModel):
         h = self._embed(self._input_tokens(flat), labels, training=training)
         h = self.transformer(h, training=training)
         logits = self.head(h)
-        logits = ops.reshape(logits, (batch,) + self.image_shape + (self.levels,))
-        return ops.cast(logits, "float32")
+        return self._image_logits(logits)
 
     # -- cached generation -------------------------------------------------
     def _init_cache(self, batch_size, state):
@@ -195,27 +203,12 @@ class ImageTransformer(ImageAutoregressiveModel):
         flat = ops.reshape(x, (batch, self.sequence_length))
         previous = ops.take(flat, ops.maximum(i - 1, 0), axis=1)
         token = ops.where(ops.equal(i, 0), self.levels, previous)
-        h = self._embed(ops.reshape(token, (batch, 1)), state.get("labels"), start_index=i)
+        h = self._embed(
+            ops.reshape(token, (batch, 1)), state.get("labels"), start_index=i
+        )
         h, cache = self.transformer.call_step(h, state["cache"], i)
         logits = ops.cast(self.head(h)[:, 0], "float32")
         value = sample_categorical(logits, noise_i[:, 0], temperature)[:, None]
         value = self._keep_given(i, state, value, row, col, channel)
         x = self._write_pixel(x, value, row, col, channel, batch)
         return {**state, "x": x, "cache": cache}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_shape": self.image_shape,
-                "levels": self.levels,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "hidden_dim": self.hidden_dim,
-                "intermediate_dim": self.intermediate_dim,
-                "dropout": self.dropout,
-                "num_classes": self.num_classes,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config

@@ -3,9 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ar.backend.slicing import loop_slice
 from keras_ar.layers.diagonal_bilstm import DiagonalBiLSTM
-from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.row_lstm import RowLSTM
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.validation import check_choice, check_int
@@ -69,6 +67,10 @@ class PixelRNN(ImageAutoregressiveModel):
     (2, 4, 4, 1)
     """
 
+    config_args = (
+        "kind", "num_layers", "hidden_dim", "kernel_size", "stem_kernel_size",
+    )  # fmt: skip
+
     def __init__(
         self,
         image_shape,
@@ -95,12 +97,9 @@ class PixelRNN(ImageAutoregressiveModel):
             )
         self.kernel_size = check_int("kernel_size", kernel_size, minimum=3)
         self.stem_kernel_size = stem_kernel_size
-        policy = self.dtype_policy
         width = 2 * self.hidden_dim
-        common = dict(color_channels=channels, dtype=policy)
-        self.input_conv = MaskedConv2D(
-            width, stem_kernel_size, mask_type="A", name="input_conv", **common
-        )
+        common = dict(color_channels=channels, dtype=self.dtype_policy)
+        self.input_conv = self._masked_conv(width, stem_kernel_size, "A", "input_conv")
         self.lstm_layers, self.residual_convs = [], []
         for i in range(self.num_layers):
             if self.kind == "row_lstm":
@@ -113,26 +112,20 @@ class PixelRNN(ImageAutoregressiveModel):
                 )
             self.lstm_layers.append(lstm)
             self.residual_convs.append(
-                MaskedConv2D(width, 1, mask_type="B", name=f"residual_{i}", **common)
+                self._masked_conv(width, 1, "B", f"residual_{i}")
             )
-        self.head_conv = MaskedConv2D(width, 1, mask_type="B", name="head", **common)
-        self.logits_conv = MaskedConv2D(
-            channels * self.levels, 1, mask_type="B", name="logits", **common
-        )
-        # Build the weights now, so that a `.keras` file loads into a fresh
-        # instance and summary() works before any data is seen.
-        self(ops.zeros((1,) + self.image_shape, "int32"))
+        self.head_conv = self._masked_conv(width, 1, "B", "head")
+        self.logits_conv = self._logits_conv()
+        self._build_weights()
 
     def call(self, inputs, training=False):
         x, _ = self.unpack_inputs(inputs)
         h = self.input_conv(self.scale_inputs(x))
         for lstm, residual in zip(self.lstm_layers, self.residual_convs):
             h = h + residual(lstm(h))
-        logits = self.logits_conv(ops.relu(self.head_conv(ops.relu(h))))
-        batch = ops.shape(logits)[0]
-        height, width, channels = self.image_shape
-        logits = ops.reshape(logits, (batch, height, width, channels, self.levels))
-        return ops.cast(logits, "float32")
+        return self._image_logits(
+            self.logits_conv(ops.relu(self.head_conv(ops.relu(h))))
+        )
 
     # -- cached generation -----------------------------------------------
     def _init_cache(self, batch_size, state):
@@ -161,8 +154,7 @@ class PixelRNN(ImageAutoregressiveModel):
         logits = self.logits_conv.call_pixel(
             ops.relu(self.head_conv.call_pixel(ops.relu(h)))
         )
-        logits = ops.reshape(logits, (-1, self.image_shape[-1], self.levels))
-        return ops.cast(logits, "float32"), {**cache, "layers": layers}
+        return self._pixel_logits(logits), {**cache, "layers": layers}
 
     def _eager_step(self, step):
         """On PyTorch, the steps a compiled sampling loop runs eagerly: the
@@ -173,30 +165,5 @@ class PixelRNN(ImageAutoregressiveModel):
         return self.kind == "diagonal_bilstm" and self._static_branches(step)["new_row"]
 
     def _cache_pixel_written(self, state, row, col):
-        # The stem reads the image itself: store the pixel just written (its
-        # channels so far; the mask hides the ones still to come).
-        x = state["x"]
-        batch, _, _, channels = ops.shape(x)
-        pixel = ops.reshape(
-            loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
-        )
-        cache = state["cache"]
-        image = self.input_conv.write_cache(
-            cache["image"], self.scale_inputs(pixel), row, col
-        )
-        return {**state, "cache": {**cache, "image": image}}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_shape": self.image_shape,
-                "levels": self.levels,
-                "kind": self.kind,
-                "num_layers": self.num_layers,
-                "hidden_dim": self.hidden_dim,
-                "kernel_size": self.kernel_size,
-                "stem_kernel_size": self.stem_kernel_size,
-            }
-        )
-        return config
+        # The stem reads the image itself.
+        return self._write_image_cache(state, row, col, self.input_conv)

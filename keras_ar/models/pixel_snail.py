@@ -5,7 +5,6 @@ from keras import ops
 
 from keras_ar.backend.slicing import loop_cond, loop_slice, loop_slice_update
 from keras_ar.layers.causal_self_attention_2d import CausalSelfAttention2D
-from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
 from keras_ar.layers.shifted_conv import DownRightShiftedConv2D, DownShiftedConv2D
 from keras_ar.models.image_model import ImageAutoregressiveModel
@@ -16,7 +15,7 @@ from keras_ar.models.pixelcnn_plus_plus import (
     right_shift,
 )
 from keras_ar.ops.step_buffers import StepBuffers
-from keras_ar.validation import check_choice, check_int
+from keras_ar.validation import check_choice, check_int, check_rate
 
 #: `distribution="auto"` uses a categorical head up to this many levels.
 MAX_AUTO_CATEGORICAL_LEVELS = 16
@@ -124,6 +123,18 @@ class PixelSNAIL(ImageAutoregressiveModel):
     (2, 4, 4, 1)
     """
 
+    config_args = (
+        "distribution",
+        "num_mixtures",
+        "num_filters",
+        "num_blocks",
+        "num_resnet",
+        "num_heads",
+        "key_dim",
+        "value_dim",
+        "dropout_rate",
+    )
+
     def __init__(
         self,
         image_shape,
@@ -154,13 +165,7 @@ class PixelSNAIL(ImageAutoregressiveModel):
             max(1, self.num_filters // 2) if value_dim is None else value_dim,
             minimum=1,
         )
-        if (
-            isinstance(dropout_rate, bool)
-            or not isinstance(dropout_rate, (int, float))
-            or not 0 <= dropout_rate < 1
-        ):
-            raise ValueError(f"`dropout_rate` must be in [0, 1), got {dropout_rate!r}")
-        self.dropout_rate = float(dropout_rate)
+        self.dropout_rate = check_rate("dropout_rate", dropout_rate)
         if self.distribution == "auto":
             self.head_type = (
                 "categorical"
@@ -218,17 +223,9 @@ class PixelSNAIL(ImageAutoregressiveModel):
         else:
             hidden = -(-f // channels) * channels  # a multiple of the groups
             self.hidden_dense = keras.layers.Dense(hidden, name="hidden", dtype=policy)
-            self.channel_conv = MaskedConv2D(
-                hidden, 1, mask_type="A", color_channels=channels,
-                name="channel_conv", dtype=policy,
-            )  # fmt: skip
-            self.logits_conv = MaskedConv2D(
-                channels * self.levels, 1, mask_type="B", color_channels=channels,
-                name="logits", dtype=policy,
-            )  # fmt: skip
-        # Build the weights now (symbolic call: shapes only), so that a
-        # `.keras` file loads into a fresh instance and summary() works.
-        self(keras.KerasTensor((1,) + self.image_shape, dtype="int32"))
+            self.channel_conv = self._masked_conv(hidden, 1, "A", "channel_conv")
+            self.logits_conv = self._logits_conv()
+        self._build_weights(symbolic=True)
 
     @property
     def steps_per_pixel(self):
@@ -421,22 +418,3 @@ class PixelSNAIL(ImageAutoregressiveModel):
             cache[f"attention_{b}/key"] = kv["key"]
             cache[f"attention_{b}/value"] = kv["value"]
         return {**state, "cache": cache}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_shape": self.image_shape,
-                "levels": self.levels,
-                "distribution": self.distribution,
-                "num_mixtures": self.num_mixtures,
-                "num_filters": self.num_filters,
-                "num_blocks": self.num_blocks,
-                "num_resnet": self.num_resnet,
-                "num_heads": self.num_heads,
-                "key_dim": self.key_dim,
-                "value_dim": self.value_dim,
-                "dropout_rate": self.dropout_rate,
-            }
-        )
-        return config

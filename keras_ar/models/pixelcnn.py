@@ -1,10 +1,7 @@
 """`PixelCNN` (van den Oord et al., 2016): the book's chapter-5 model."""
 
 import keras
-from keras import ops
 
-from keras_ar.backend.slicing import loop_slice
-from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.pixelcnn_residual_block import PixelCNNResidualBlock
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.validation import check_int
@@ -47,6 +44,11 @@ class PixelCNN(ImageAutoregressiveModel):
     (2, 4, 4, 1)
     """
 
+    config_args = (
+        "filters", "kernel_size", "num_residual_blocks", "residual_kernel_size",
+        "num_head_layers",
+    )  # fmt: skip
+
     def __init__(
         self,
         image_shape,
@@ -67,32 +69,25 @@ class PixelCNN(ImageAutoregressiveModel):
         )
         self.residual_kernel_size = residual_kernel_size
         self.num_head_layers = check_int("num_head_layers", num_head_layers, minimum=0)
-        policy = self.dtype_policy
-        self.input_conv = MaskedConv2D(
-            filters, kernel_size, mask_type="A", color_channels=channels,
-            activation="relu", name="input_conv", dtype=policy,
-        )  # fmt: skip
+        self.input_conv = self._masked_conv(
+            filters, kernel_size, "A", "input_conv", activation="relu"
+        )
         self.residual_blocks = [
             PixelCNNResidualBlock(
-                filters, residual_kernel_size, color_channels=channels,
-                name=f"residual_block_{i}", dtype=policy,
-            )  # fmt: skip
+                filters,
+                residual_kernel_size,
+                color_channels=channels,
+                name=f"residual_block_{i}",
+                dtype=self.dtype_policy,
+            )
             for i in range(self.num_residual_blocks)
         ]
         self.head_layers = [
-            MaskedConv2D(
-                filters, 1, mask_type="B", color_channels=channels,
-                activation="relu", name=f"head_{i}", dtype=policy,
-            )  # fmt: skip
+            self._masked_conv(filters, 1, "B", f"head_{i}", activation="relu")
             for i in range(self.num_head_layers)
         ]
-        self.logits_conv = MaskedConv2D(
-            channels * self.levels, 1, mask_type="B", color_channels=channels,
-            name="logits", dtype=policy,
-        )  # fmt: skip
-        # Build the weights now, so that a `.keras` file loads into a fresh
-        # instance and summary() works before any data is seen.
-        self(ops.zeros((1,) + self.image_shape, "int32"))
+        self.logits_conv = self._logits_conv()
+        self._build_weights()
 
     def call(self, inputs, training=False):
         x, _ = self.unpack_inputs(inputs)
@@ -101,18 +96,16 @@ class PixelCNN(ImageAutoregressiveModel):
             h = block(h)
         for layer in self.head_layers:
             h = layer(h)
-        logits = self.logits_conv(h)
-        batch = ops.shape(logits)[0]
-        height, width, channels = self.image_shape
-        logits = ops.reshape(logits, (batch, height, width, channels, self.levels))
-        return ops.cast(logits, "float32")
+        return self._image_logits(self.logits_conv(h))
 
     # -- cached generation -----------------------------------------------
     def _init_cache(self, batch_size, state):
         height, width, channels = self.image_shape
         dtype = self.compute_dtype
         return {
-            "image": self.input_conv.init_cache(batch_size, height, width, channels, dtype),
+            "image": self.input_conv.init_cache(
+                batch_size, height, width, channels, dtype
+            ),
             "blocks": [
                 block.init_cache(batch_size, height, width, dtype)
                 for block in self.residual_blocks
@@ -128,31 +121,9 @@ class PixelCNN(ImageAutoregressiveModel):
             blocks.append(block_cache)
         for layer in self.head_layers:
             h = layer.call_pixel(h)
-        logits = self.logits_conv.call_pixel(h)
-        logits = ops.reshape(logits, (-1, self.image_shape[-1], self.levels))
-        return ops.cast(logits, "float32"), {**cache, "blocks": blocks}
+        logits = self._pixel_logits(self.logits_conv.call_pixel(h))
+        return logits, {**cache, "blocks": blocks}
 
     def _cache_pixel_written(self, state, row, col):
-        # The first layer reads the image itself: store the pixel just written
-        # (its channels so far; the mask hides the ones still to come).
-        x = state["x"]
-        batch, _, _, channels = ops.shape(x)
-        pixel = ops.reshape(loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels))
-        cache = state["cache"]
-        image = self.input_conv.write_cache(cache["image"], self.scale_inputs(pixel), row, col)
-        return {**state, "cache": {**cache, "image": image}}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_shape": self.image_shape,
-                "levels": self.levels,
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "num_residual_blocks": self.num_residual_blocks,
-                "residual_kernel_size": self.residual_kernel_size,
-                "num_head_layers": self.num_head_layers,
-            }
-        )
-        return config
+        # The first layer reads the image itself.
+        return self._write_image_cache(state, row, col, self.input_conv)

@@ -22,7 +22,7 @@ from keras_ar.layers.shifted_conv import (
 )
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.ops.step_buffers import StepBuffers
-from keras_ar.validation import check_int
+from keras_ar.validation import check_int, check_rate
 
 
 def concat_elu(x):
@@ -166,6 +166,14 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
     (2, 4, 4, 1)
     """
 
+    config_args = (
+        "num_mixtures",
+        "num_filters",
+        "num_resnet",
+        "num_hierarchies",
+        "dropout_rate",
+    )
+
     def __init__(
         self,
         image_shape,
@@ -182,13 +190,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         self.num_filters = check_int("num_filters", num_filters, minimum=1)
         self.num_resnet = check_int("num_resnet", num_resnet, minimum=0)
         self.num_hierarchies = check_int("num_hierarchies", num_hierarchies, minimum=1)
-        if (
-            isinstance(dropout_rate, bool)
-            or not isinstance(dropout_rate, (int, float))
-            or not 0 <= dropout_rate < 1
-        ):
-            raise ValueError(f"`dropout_rate` must be in [0, 1), got {dropout_rate!r}")
-        self.dropout_rate = float(dropout_rate)
+        self.dropout_rate = check_rate("dropout_rate", dropout_rate)
         channels = self.image_shape[-1]
         # One uniform picks the mixture component, one per channel draws it.
         self.noise_width = 1 + channels
@@ -248,10 +250,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             num_mixtures=self.num_mixtures, levels=self.levels,
             color_channels=channels, name="mixture", dtype=policy,
         )  # fmt: skip
-        # Build the weights now, so that a `.keras` file loads into a fresh
-        # instance and summary() works before any data is seen. A symbolic
-        # call: shapes only, no kernels run (or compiled, on JAX).
-        self(keras.KerasTensor((1,) + self.image_shape, dtype="int32"))
+        self._build_weights(symbolic=True)
 
     @property
     def steps_per_pixel(self):
@@ -631,18 +630,3 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
                 buffers.write(stuffed_name, low, starts[stuffed_name][0])
                 value = op.layer.convolve(window(stuffed_name, i, j))
             buffers.write(op.out, value, starts[op.out][0])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_shape": self.image_shape,
-                "levels": self.levels,
-                "num_mixtures": self.num_mixtures,
-                "num_filters": self.num_filters,
-                "num_resnet": self.num_resnet,
-                "num_hierarchies": self.num_hierarchies,
-                "dropout_rate": self.dropout_rate,
-            }
-        )
-        return config

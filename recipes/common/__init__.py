@@ -22,7 +22,11 @@ common steps":
    `training_curve.png` (`plots.plot_history`) and the samples, and ends by
    printing the paths it wrote (`outputs.print_outputs`).
 
-Modules: `flags` (command line, backend, presets), `outputs` (metrics.json,
+A recipe declares its presets, model and titles (`declare.ImageRecipe`,
+`declare.text_recipe_main`, with `declare.model_factory`) and these steps
+run it.
+
+Modules: `declare` (recipes as declarations), `flags` (command line, backend, presets), `outputs` (metrics.json,
 printed paths), `plots` (curves, image grids), `run` (`Run` and its
 callbacks), `resume` (backup and progress of resumable runs), `nan_guard`
 (stopping on a NaN loss), `images` (the image recipes' data, samples and
@@ -32,6 +36,13 @@ None imports Keras or keras_ar at import time, so that `--backend` can still
 choose the backend. Nothing in `keras_ar/` imports `recipes/`.
 """
 
+from recipes.common.declare import (
+    TEXT_DATA_PRESETS,
+    ImageRecipe,
+    model_factory,
+    text_recipe_main,
+    with_common,
+)
 from recipes.common.flags import (
     BACKENDS,
     FASHION_MNIST_DATA_HELP,
@@ -72,9 +83,11 @@ from recipes.common.text import run_text_recipe, text_parser
 __all__ = [
     "BACKENDS",
     "FASHION_MNIST_DATA_HELP",
+    "ImageRecipe",
     "MODES",
     "NaNLossError",
     "REPO_ROOT",
+    "TEXT_DATA_PRESETS",
     "Run",
     "TrainingDiverged",
     "build_parser",
@@ -89,6 +102,7 @@ __all__ = [
     "load_fashion_mnist",
     "make_epoch_timer",
     "make_sample_callback",
+    "model_factory",
     "parse_args",
     "plot_history",
     "print_outputs",
@@ -99,6 +113,8 @@ __all__ = [
     "seed_everything",
     "settings_for",
     "text_parser",
+    "text_recipe_main",
     "tiny_steps",
+    "with_common",
     "write_metrics",
 ]
