@@ -13,6 +13,7 @@ import pickle
 import re
 import subprocess
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -318,6 +319,10 @@ def test_next_version_and_cli_arguments(tmp_path):
         export_keras_file(str(tmp_path / "none.keras"), str(tmp_path))
     model_file = tmp_path / "m.keras"
     model_file.write_bytes(b"")
+    with pytest.raises(ValueError, match="not a zip archive"):
+        export_keras_file(str(model_file), str(tmp_path))
+    with zipfile.ZipFile(model_file, "w") as archive:
+        archive.writestr("config.json", "{}")
     with pytest.raises(ValueError, match="exists"):
         export_keras_file(str(model_file), str(tmp_path), version=3)
 
