@@ -44,6 +44,12 @@ language models) of shape `(batch, *event_shape)`; class labels integers in
   returns outputs for the clipped values: check streamed data for `predict`
   yourself, or pass arrays.
 
+The dtype and value checks go through two hooks, `_check_dtype` and
+`_check_values` (integers in `[0, levels)` here); the real-valued families
+(`keras_ar.models.continuous_model.ContinuousAutoregressiveModel`,
+`data_dtype = "float32"`) override them to accept floats and refuse NaN,
+inf and wrong widths, with the same `ValueError`s naming the argument.
+
 Subclass contract
 -----------------
 Attributes set in `__init__`: `levels` (int), `event_shape` (tuple without

@@ -70,6 +70,10 @@ class DeepAR(ContinuousAutoregressiveModel):
         num_components: Gaussians in the output mixture (>= 1).
         lags: seasonal lags (ints >= 2) whose past steps are fed as inputs.
         cell: "lstm" or "gru".
+        level_input: feed the last value's level (True); False leaves it
+            out, so that the model sees steps only and is unchanged by a
+            shift of the whole series (for trending series whose future
+            levels lie outside the training range).
         min_log_scale, max_log_scale: the clamp of the head's log-scales
             (in units of `step_scale`).
         **kwargs: `keras.Model` arguments (name, dtype).
@@ -100,6 +104,7 @@ class DeepAR(ContinuousAutoregressiveModel):
         num_components=3,
         lags=(),
         cell="lstm",
+        level_input=True,
         min_log_scale=mog.MIN_LOG_SCALE,
         max_log_scale=mog.MAX_LOG_SCALE,
         **kwargs,
@@ -117,7 +122,10 @@ class DeepAR(ContinuousAutoregressiveModel):
             raise ValueError(f"`lags` must be a list of ints >= 2, got {lags!r}")
         self.lags = tuple(check_int("lags", lag, minimum=2) for lag in lags)
         self.cell = check_choice("cell", cell, tuple(_CELLS))
-        self.num_features = 3 + len(self.lags)
+        if not isinstance(level_input, (bool, np.bool_)):
+            raise TypeError(f"`level_input` must be a bool, got {level_input!r}")
+        self.level_input = bool(level_input)
+        self.num_features = 2 + int(self.level_input) + len(self.lags)
 
         policy = self.dtype_policy
         self.recurrent_layers = [
@@ -193,7 +201,9 @@ class DeepAR(ContinuousAutoregressiveModel):
         first = 1.0 - valid["prev1"]
         level = valid["prev1"] * (prev1 - loc) / level_scale
         step = valid["prev2"] * (prev1 - prev2) / step_scale
-        features = [first * ops.ones_like(level), level, step]
+        features = [first * ops.ones_like(level), step]
+        if self.level_input:
+            features.append(level)
         for (a, b), ok in zip(lagged, valid["lags"]):
             features.append(ok * (a - b) / step_scale)
         return ops.stack(features, axis=-1)
@@ -417,6 +427,7 @@ class DeepAR(ContinuousAutoregressiveModel):
                 "num_components": self.num_components,
                 "lags": list(self.lags),
                 "cell": self.cell,
+                "level_input": self.level_input,
                 "min_log_scale": self.head.min_log_scale,
                 "max_log_scale": self.head.max_log_scale,
             }

@@ -1,0 +1,64 @@
+"""Smoke tests of the real-valued recipe and benchmark (tiny settings).
+
+The recipe and the benchmark run the same keras_ar calls on every backend
+(`fit`, `forecast`, `log_prob`), which test_continuous.py checks per
+backend; their own code (data, SARIMAX, metrics, plots, tables) is NumPy,
+statsmodels and scikit-learn, so they run on one backend (PyTorch, where these tiny runs are quickest).
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="backend-independent recipe code: run on torch (the cheapest here)",
+)
+
+
+def test_crps_from_samples_matches_the_gaussian_formula():
+    from scipy import stats
+
+    from recipes.forecast_co2 import crps_from_samples
+
+    rng = np.random.default_rng(0)
+    samples = rng.normal(1.0, 2.0, (20000, 3))
+    truth = np.array([0.0, 1.0, 4.0])
+    z = (truth - 1.0) / 2.0
+    exact = 2.0 * (
+        z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi)
+    )
+    np.testing.assert_allclose(crps_from_samples(samples, truth), exact, rtol=0.02)
+
+
+def test_forecast_recipe_tiny(tmp_path, capsys):
+    from recipes import forecast_co2
+
+    out = tmp_path / "out"
+    result = forecast_co2.main(["--tiny", "--series", "sunspots", "--out", str(out)])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [r["model"] for r in metrics["rows"]] == ["keras_ar DeepAR", "SARIMAX"]
+    for row in result["rows"]:
+        for key in ("heldout_loglik_nats_per_point", "crps", "rmse", "coverage_80"):
+            assert np.isfinite(row[key]), (row, key)
+        assert 0.0 <= row["coverage_80"] <= 1.0
+    assert (out / "forecast_sunspots.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| sunspots | 20 | SARIMAX |" in (out / "results.md").read_text()
+    loaded = keras.saving.load_model(str(out / "model_sunspots.keras"))
+    assert loaded.lags == (11,)
+    with pytest.raises(SystemExit) as exit_info:
+        forecast_co2.main(["--tiny", "--series", "nile"])
+    assert exit_info.value.code == 2
+    assert "error: --series" in capsys.readouterr().err
+
+
+def test_tabular_benchmark_tiny(tmp_path):
+    from benchmarks import tabular_density
+
+    rows = tabular_density.main(
+        ["--mode", "tiny", "--datasets", "wine", "--out", str(tmp_path)]
+    )
+    assert len(rows) == 3 and all(np.isfinite(r["test_loglik"]) for r in rows)
+    assert "MADEMoG" in (tmp_path / "results.md").read_text()
