@@ -296,16 +296,16 @@ def main(argv=None):
     for backend in backends:
         print(f"[{backend}] ...", flush=True)
         env = dict(os.environ, KERAS_BACKEND=backend)
-        out = subprocess.run(
+        worker = subprocess.Popen(
             [sys.executable, __file__, "--worker", *argv],
-            env=env, capture_output=True, text=True,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
-        for line in out.stdout.splitlines():
+        for line in worker.stdout:  # Each row as soon as it is timed.
             if line.startswith("{"):
                 rows.append(json.loads(line))
-                print("  ", line, flush=True)
-        if out.returncode:
-            print(out.stderr[-3000:], file=sys.stderr)
+                print("  ", line.strip(), flush=True)
+        if worker.wait():
+            print(f"[{backend}] exited with {worker.returncode}", file=sys.stderr)
     from importlib.metadata import version
 
     header = (

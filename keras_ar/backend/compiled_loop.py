@@ -341,11 +341,6 @@ def _torch_loop(
                     eager = set()
                     if eager_step is not None:
                         eager = {j for j in range(i, stop) if eager_step(j)}
-                    variants = {
-                        _branch_key(static_branches, j)
-                        for j in range(i, stop)
-                        if j not in eager
-                    }
                     key = (backend, _signature(state))
                     if not explicit and key not in ready and key in decided:
                         per_step = decided[key]  # An earlier block decided.
@@ -387,6 +382,12 @@ def _torch_loop(
                     else:
                         per_step = None
                 if backend is not None and i < stop:
+                    # The branch combinations still to run (after any probe).
+                    variants = {
+                        _branch_key(static_branches, j)
+                        for j in range(i, stop)
+                        if j not in eager
+                    }
                     step = compiled_step(backend)
                     steps = torch.arange(stop, dtype=torch.int32)
                     temp = torch.tensor(float(temperature))
