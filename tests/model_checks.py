@@ -8,6 +8,7 @@ import itertools
 
 import keras
 import numpy as np
+import pytest
 from scipy import stats
 
 
@@ -106,3 +107,69 @@ def assert_save_load_log_prob(model, x, tmp_path, **kwargs):
         loss = loaded.evaluate(data, verbose=0, return_dict=True)["loss"]
         np.testing.assert_allclose(loss, -model.log_prob(x, **kwargs).sum() / x.size, rtol=1e-4)
     return loaded
+
+
+def assert_normalized_and_sampled(
+    model, image_shape, seed, num_samples=3000, cold=None
+):
+    """`assert_normalized`, then `num_samples` int32 samples of `image_shape`
+    follow exp(log_prob); with `cold` (a temperature near 0), cold samples
+    collapse onto fewer distinct images."""
+    inputs, probs = assert_normalized(model, image_shape)
+    samples = model.generate(num_samples=num_samples, seed=seed)
+    assert samples.shape == (num_samples,) + tuple(image_shape)
+    assert samples.dtype == np.int32
+    assert_samples_follow(samples, inputs, probs)
+    if cold is not None:
+        colder = model.generate(num_samples=num_samples, seed=seed, temperature=cold)
+        distinct = lambda s: len({v.tobytes() for v in s})  # noqa: E731
+        assert distinct(colder) < distinct(samples)
+    return inputs, probs, samples
+
+
+def assert_cached_equals_uncached(model, num_samples, prefix_rows=1, **kwargs):
+    """The cached and the reference path draw the same samples for a seed,
+    another seed draws others; with `prefix_rows`, both complete a partial
+    image alike and keep its rows. Returns the reference samples."""
+    a = model.generate(num_samples=num_samples, seed=7, use_cache=False, **kwargs)
+    b = model.generate(num_samples=num_samples, seed=7, use_cache=True, **kwargs)
+    np.testing.assert_array_equal(a, b)
+    other = model.generate(num_samples=num_samples, seed=8, **kwargs)
+    assert not np.array_equal(b, other)
+    if prefix_rows:
+        # Completing a partial image keeps the given rows, both paths alike.
+        prefix = a[:, :prefix_rows]
+        c = model.generate(
+            num_samples=num_samples, seed=9, use_cache=True, prefix=prefix, **kwargs
+        )
+        d = model.generate(
+            num_samples=num_samples, seed=9, use_cache=False, prefix=prefix, **kwargs
+        )
+        np.testing.assert_array_equal(c, d)
+        np.testing.assert_array_equal(c[:, :prefix_rows], prefix)
+    return a
+
+
+def stripes(rng, n=64, size=4, levels=4):
+    """`n` images of vertical stripes `(n, size, size, 1)`: structure that a
+    small model learns in a few epochs."""
+    columns = rng.integers(0, levels, size=(n, 1, size, 1))
+    return np.tile(columns, (1, size, 1, 1)).astype("int32")
+
+
+def assert_rejects_bad_images(model, levels, out_of_range=None, not_int=None):
+    """`log_prob` refuses values out of `[0, levels)`, float images and a
+    wrong shape; `generate` refuses a prefix of the wrong shape
+    (`model.event_shape` of at least 2 x 2 pixels). The first two messages
+    match `out_of_range` and `not_int` (regular expressions)."""
+    height, width, channels = model.image_shape
+    with pytest.raises(ValueError, match=out_of_range or rf"\[0, {levels}\)"):
+        model.log_prob(np.full((1, height, width, channels), levels))
+    with pytest.raises(ValueError, match=not_int or "dtype float"):
+        model.log_prob(np.zeros((1, height, width, channels), "float32"))
+    with pytest.raises(ValueError, match="shape"):
+        model.log_prob(np.zeros((1, height, width + 1, channels), "int32"))
+    with pytest.raises(ValueError, match="prefix"):
+        model.generate(
+            num_samples=2, prefix=np.zeros((2, height + 1, width, channels), "int32")
+        )

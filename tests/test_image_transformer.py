@@ -6,8 +6,11 @@ import pytest
 from keras_ar.models.image_transformer import ImageTransformer
 from tests.helpers import dependency_mask, to_numpy
 from tests.model_checks import (
+    assert_cached_equals_uncached,
     assert_fit_lowers_loss,
     assert_normalized,
+    assert_normalized_and_sampled,
+    assert_rejects_bad_images,
     assert_samples_follow,
     assert_save_load_log_prob,
     redraw_weights,
@@ -26,11 +29,7 @@ def tiny(image_shape, levels, **kwargs):
 
 @pytest.mark.parametrize("image_shape, levels", [((2, 2, 1), 3), ((1, 2, 3), 2)])
 def test_normalized_and_sampled(image_shape, levels):
-    model = tiny(image_shape, levels)
-    inputs, probs = assert_normalized(model, image_shape)
-    samples = model.generate(num_samples=3000, seed=0)
-    assert samples.shape == (3000,) + image_shape and samples.dtype == np.int32
-    assert_samples_follow(samples, inputs, probs)
+    assert_normalized_and_sampled(tiny(image_shape, levels), image_shape, seed=0)
 
 
 def test_conditional_normalized_per_class_and_sampled():
@@ -63,17 +62,10 @@ def test_model_causality_per_sub_pixel():
 def test_cached_equals_uncached(conditional):
     model = tiny((3, 2, 2), 4, num_classes=2 if conditional else None)
     labels = {"labels": [0, 1, 1, 0, 1, 0]} if conditional else {}
-    a = model.generate(num_samples=6, seed=7, use_cache=False, **labels)
-    b = model.generate(num_samples=6, seed=7, use_cache=True, **labels)
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(b, model.generate(num_samples=6, seed=8, **labels))
     # Completing the bottom of images: the cached path fills its cache with
     # the prefix in one pass, and matches the reference path.
+    a = assert_cached_equals_uncached(model, 6, prefix_rows=2, **labels)
     prefix = a[:, :2]
-    c = model.generate(num_samples=6, seed=9, use_cache=True, prefix=prefix, **labels)
-    d = model.generate(num_samples=6, seed=9, use_cache=False, prefix=prefix, **labels)
-    np.testing.assert_array_equal(c, d)
-    np.testing.assert_array_equal(c[:, :2], prefix)
     # A one-image prefix is broadcast to every sample.
     e = model.generate(num_samples=6, seed=9, prefix=prefix[0], **labels)
     np.testing.assert_array_equal(e[:, :2], np.broadcast_to(prefix[:1], (6, 2, 2, 2)))
@@ -106,14 +98,7 @@ def test_fit_and_save_load(tmp_path):
 
 def test_bad_inputs(monkeypatch):
     model = tiny((2, 2, 1), 3)
-    with pytest.raises(ValueError, match=r"\[0, 3\)"):
-        model.log_prob(np.full((1, 2, 2, 1), 3))
-    with pytest.raises(ValueError, match="dtype float"):
-        model.log_prob(np.zeros((1, 2, 2, 1), "float32"))
-    with pytest.raises(ValueError, match="shape"):
-        model.log_prob(np.zeros((1, 2, 3, 1), "int32"))
-    with pytest.raises(ValueError, match="prefix"):
-        model.generate(num_samples=2, prefix=np.zeros((2, 3, 2, 1), "int32"))
+    assert_rejects_bad_images(model, 3)
     with pytest.raises(ValueError, match="prefix"):
         model.generate(num_samples=2, prefix=np.full((2, 1, 2, 1), 5))
     with pytest.raises(ValueError, match="labels"):

@@ -7,11 +7,13 @@ import pytest
 from keras_ar.models.pixel_rnn import PixelRNN
 from tests.helpers import dependency_mask, to_numpy
 from tests.model_checks import (
+    assert_cached_equals_uncached,
     assert_fit_lowers_loss,
-    assert_normalized,
-    assert_samples_follow,
+    assert_normalized_and_sampled,
+    assert_rejects_bad_images,
     assert_save_load_log_prob,
     redraw_weights,
+    stripes,
 )
 
 KINDS = ["row_lstm", "diagonal_bilstm"]
@@ -33,11 +35,7 @@ def tiny(kind, image_shape=(2, 2, 1), levels=3, redraw=True, **kwargs):
 def test_normalized_and_sampled(kind):
     # Grayscale and colour (the RGB groups order the sub-pixels).
     for image_shape, levels in (((2, 2, 1), 3), ((1, 2, 3), 2)):
-        model = tiny(kind, image_shape, levels)
-        inputs, probs = assert_normalized(model, image_shape)
-        samples = model.generate(num_samples=3000, seed=0)
-        assert samples.shape == (3000,) + image_shape and samples.dtype == np.int32
-        assert_samples_follow(samples, inputs, probs)
+        assert_normalized_and_sampled(tiny(kind, image_shape, levels), image_shape, 0)
 
 
 def _sub_pixel_dependencies(model, image_shape):
@@ -49,7 +47,9 @@ def _sub_pixel_dependencies(model, image_shape):
 
     n = int(np.prod(image_shape))
     # Perturb by one level (mod levels): [input sub-pixel, output sub-pixel].
-    return dependency_mask(fn, x.astype("float32"), eps=1.0).reshape(n, n, levels).any(-1)
+    return (
+        dependency_mask(fn, x.astype("float32"), eps=1.0).reshape(n, n, levels).any(-1)
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -71,7 +71,9 @@ def test_receptive_fields_of_the_two_kinds():
     # reaches row 0 through the mask-"A" stem of a later pixel), and its
     # last pixel sees everything before it.
     shape = (2, 4, 1)
-    diagonal = _sub_pixel_dependencies(tiny("diagonal_bilstm", shape, redraw=False), shape)
+    diagonal = _sub_pixel_dependencies(
+        tiny("diagonal_bilstm", shape, redraw=False), shape
+    )
     row = _sub_pixel_dependencies(tiny("row_lstm", shape, redraw=False), shape)
     order = np.arange(8)
     for dep in (row, diagonal):
@@ -84,25 +86,13 @@ def test_receptive_fields_of_the_two_kinds():
 @pytest.mark.parametrize("kind", KINDS)
 def test_cached_equals_uncached(kind):
     for image_shape, levels in (((3, 4, 1), 4), ((2, 3, 3), 3)):
-        model = tiny(kind, image_shape, levels)
-        a = model.generate(num_samples=6, seed=7, use_cache=False)
-        b = model.generate(num_samples=6, seed=7, use_cache=True)
-        np.testing.assert_array_equal(a, b)
-        assert not np.array_equal(b, model.generate(num_samples=6, seed=8))
-        # Completing a partial image keeps the given rows, both paths alike.
-        prefix = a[:, :1]
-        c = model.generate(num_samples=6, seed=9, use_cache=True, prefix=prefix)
-        d = model.generate(num_samples=6, seed=9, use_cache=False, prefix=prefix)
-        np.testing.assert_array_equal(c, d)
-        np.testing.assert_array_equal(c[:, :1], prefix)
+        assert_cached_equals_uncached(tiny(kind, image_shape, levels), 6)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_fit_and_save_load(kind, tmp_path):
     model = PixelRNN((4, 4, 1), levels=4, kind=kind, num_layers=1, hidden_dim=8)
-    rng = np.random.default_rng(0)
-    # Structured data: vertical stripes that the model can learn quickly.
-    x = np.tile(rng.integers(0, 4, size=(64, 1, 4, 1)), (1, 4, 1, 1)).astype("int32")
+    x = stripes(np.random.default_rng(0))
     assert_fit_lowers_loss(model, x)
     assert_save_load_log_prob(model, x[:8], tmp_path)
 
@@ -118,18 +108,11 @@ def test_defaults_follow_the_paper():
 
 def test_bad_arguments():
     model = tiny("row_lstm", (2, 2, 1), levels=3)
-    with pytest.raises(ValueError, match=r"\[0, 3\)"):
-        model.log_prob(np.full((1, 2, 2, 1), 3))
-    with pytest.raises(ValueError, match="dtype float"):
-        model.log_prob(np.zeros((1, 2, 2, 1), "float32"))
-    with pytest.raises(ValueError, match="shape"):
-        model.log_prob(np.zeros((1, 2, 3, 1), "int32"))
+    assert_rejects_bad_images(model, 3)
     with pytest.raises(ValueError, match="num_samples"):
         model.generate(num_samples=0)
     with pytest.raises(ValueError, match="temperature"):
         model.generate(temperature=0.0)
-    with pytest.raises(ValueError, match="prefix"):
-        model.generate(num_samples=2, prefix=np.zeros((2, 3, 2, 1), "int32"))
     with pytest.raises(ValueError, match="kind"):
         PixelRNN((2, 2), levels=3, kind="lstm")
     with pytest.raises(ValueError, match="hidden_dim"):

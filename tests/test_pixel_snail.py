@@ -7,9 +7,9 @@ import pytest
 from keras_ar.models.pixel_snail import PixelSNAIL
 from tests.helpers import dependency_mask, to_numpy
 from tests.model_checks import (
+    assert_cached_equals_uncached,
     assert_fit_lowers_loss,
-    assert_normalized,
-    assert_samples_follow,
+    assert_normalized_and_sampled,
     assert_save_load_log_prob,
     redraw_weights,
 )
@@ -78,13 +78,7 @@ def test_model_causality(image_shape, levels, distribution):
 )  # fmt: skip
 def test_normalized_and_sampled(image_shape, levels, distribution, seed):
     model = tiny(image_shape, levels, distribution, seed=seed)
-    inputs, probs = assert_normalized(model, image_shape)
-    samples = model.generate(num_samples=3000, seed=seed)
-    assert samples.shape == (3000,) + image_shape and samples.dtype == np.int32
-    assert_samples_follow(samples, inputs, probs)
-    cold = model.generate(num_samples=3000, seed=seed, temperature=0.01)
-    distinct = lambda s: len({v.tobytes() for v in s})  # noqa: E731
-    assert distinct(cold) < distinct(samples)
+    assert_normalized_and_sampled(model, image_shape, seed, cold=0.01)
 
 
 @pytest.mark.parametrize(
@@ -95,18 +89,9 @@ def test_cached_equals_uncached(image_shape, levels, distribution, with_prefix):
     # Many levels: a parameter that differed between the two paths by more
     # than float rounding would move some samples to another bin.
     model = tiny(image_shape, levels, distribution)
-    a = model.generate(num_samples=5, seed=7, use_cache=False)
-    b = model.generate(num_samples=5, seed=7, use_cache=True)
-    np.testing.assert_array_equal(a, b)
-    assert len(np.unique(b)) > 2
-    assert not np.array_equal(b, model.generate(num_samples=5, seed=8))
-    if with_prefix:  # one case: each prefix run compiles another loop
-        # Completing a partial image keeps the given rows, both paths alike.
-        prefix = a[:, :1]
-        c = model.generate(num_samples=5, seed=9, use_cache=True, prefix=prefix)
-        d = model.generate(num_samples=5, seed=9, use_cache=False, prefix=prefix)
-        np.testing.assert_array_equal(c, d)
-        np.testing.assert_array_equal(c[:, :1], prefix)
+    # A prefix in one case only: each prefix run compiles another loop.
+    a = assert_cached_equals_uncached(model, 5, prefix_rows=int(with_prefix))
+    assert len(np.unique(a)) > 2
 
 
 def test_fit_and_save_load(tmp_path):

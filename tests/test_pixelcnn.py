@@ -4,11 +4,15 @@ import pytest
 from keras_ar.models.pixelcnn import PixelCNN
 from tests.helpers import dependency_mask, to_numpy
 from tests.model_checks import (
+    assert_cached_equals_uncached,
     assert_fit_lowers_loss,
     assert_normalized,
+    assert_normalized_and_sampled,
+    assert_rejects_bad_images,
     assert_samples_follow,
     assert_save_load_log_prob,
     redraw_weights,
+    stripes,
 )
 
 
@@ -21,11 +25,7 @@ def tiny(image_shape=(2, 2, 1), levels=3, **kwargs):
 
 
 def test_grayscale_normalized_and_sampled():
-    model = tiny((2, 2, 1), levels=3)
-    inputs, probs = assert_normalized(model, (2, 2, 1))
-    samples = model.generate(num_samples=3000, seed=0)
-    assert samples.shape == (3000, 2, 2, 1) and samples.dtype == np.int32
-    assert_samples_follow(samples, inputs, probs)
+    assert_normalized_and_sampled(tiny((2, 2, 1), levels=3), (2, 2, 1), seed=0)
 
 
 def test_colour_normalized_and_sampled():
@@ -45,7 +45,9 @@ def test_temperature_sharpens():
 
 
 def test_model_causality_per_sub_pixel():
-    model = PixelCNN((3, 3, 3), levels=4, filters=24, kernel_size=3, num_residual_blocks=2)
+    model = PixelCNN(
+        (3, 3, 3), levels=4, filters=24, kernel_size=3, num_residual_blocks=2
+    )
     redraw_weights([model.input_conv], scale=1.0)
     x = np.random.randint(0, 4, size=(1, 3, 3, 3))
 
@@ -66,45 +68,27 @@ def test_model_causality_per_sub_pixel():
 @pytest.mark.parametrize("image_shape, levels", [((3, 4, 1), 4), ((2, 3, 3), 3)])
 def test_cached_equals_uncached(image_shape, levels):
     model = tiny(image_shape, levels=levels, num_residual_blocks=2)
-    a = model.generate(num_samples=6, seed=7, use_cache=False)
-    b = model.generate(num_samples=6, seed=7, use_cache=True)
-    np.testing.assert_array_equal(a, b)
-    # The same seed gives the same samples; another seed does not.
-    np.testing.assert_array_equal(b, model.generate(num_samples=6, seed=7))
-    assert not np.array_equal(b, model.generate(num_samples=6, seed=8))
-    # Completing a partial image keeps the given rows, both paths alike.
-    prefix = a[:, :1]
-    c = model.generate(num_samples=6, seed=9, use_cache=True, prefix=prefix)
-    d = model.generate(num_samples=6, seed=9, use_cache=False, prefix=prefix)
-    np.testing.assert_array_equal(c, d)
-    np.testing.assert_array_equal(c[:, :1], prefix)
+    a = assert_cached_equals_uncached(model, 6)
+    # The same seed gives the same samples (another seed does not: above).
+    np.testing.assert_array_equal(a, model.generate(num_samples=6, seed=7))
 
 
 def test_fit_and_save_load(tmp_path):
     model = PixelCNN((4, 4, 1), levels=4, filters=8, num_residual_blocks=1)
-    rng = np.random.default_rng(0)
-    # Structured data: vertical stripes that a PixelCNN can learn quickly.
-    x = np.tile(rng.integers(0, 4, size=(64, 1, 4, 1)), (1, 4, 1, 1)).astype("int32")
+    x = stripes(np.random.default_rng(0))
     assert_fit_lowers_loss(model, x)
     assert_save_load_log_prob(model, x[:8], tmp_path)
 
 
 def test_bad_inputs():
     model = tiny((2, 2, 1), levels=3)
-    with pytest.raises(ValueError, match=r"\[0, 3\)"):
-        model.log_prob(np.full((1, 2, 2, 1), 3))
-    with pytest.raises(ValueError, match="dtype float"):
-        model.log_prob(np.zeros((1, 2, 2, 1), "float32"))
-    with pytest.raises(ValueError, match="shape"):
-        model.log_prob(np.zeros((1, 2, 3, 1), "int32"))
+    assert_rejects_bad_images(model, 3)
     with pytest.raises(ValueError, match="num_samples"):
         model.generate(num_samples=0)
     with pytest.raises(ValueError, match="temperature"):
         model.generate(temperature=0.0)
     with pytest.raises(ValueError, match="labels"):
         model.generate(labels=[0])
-    with pytest.raises(ValueError, match="prefix"):
-        model.generate(num_samples=2, prefix=np.zeros((2, 3, 2, 1), "int32"))
     with pytest.raises(ValueError, match="image_shape"):
         PixelCNN((2,), levels=3)
     with pytest.raises(ValueError, match="levels"):

@@ -13,9 +13,9 @@ from keras_ar.layers.shifted_conv import (
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from tests.helpers import dependency_mask, run_layer_test, to_numpy
 from tests.model_checks import (
+    assert_cached_equals_uncached,
     assert_fit_lowers_loss,
-    assert_normalized,
-    assert_samples_follow,
+    assert_normalized_and_sampled,
     assert_save_load_log_prob,
     redraw_weights,
 )
@@ -160,14 +160,8 @@ def test_model_causality(image_shape, num_hierarchies, num_resnet):
 )
 def test_normalized_and_sampled(image_shape, levels, num_hierarchies, seed):
     model = tiny(image_shape, levels, num_hierarchies)
-    inputs, probs = assert_normalized(model, image_shape)
-    samples = model.generate(num_samples=3000, seed=seed)
-    assert samples.shape == (3000,) + image_shape and samples.dtype == np.int32
-    assert_samples_follow(samples, inputs, probs)
     # Temperature: near 0, the images collapse onto few modes.
-    cold = model.generate(num_samples=3000, seed=seed, temperature=0.01)
-    distinct = lambda s: len({v.tobytes() for v in s})  # noqa: E731
-    assert distinct(cold) < distinct(samples)
+    assert_normalized_and_sampled(model, image_shape, seed, cold=0.01)
 
 
 @pytest.mark.parametrize(
@@ -177,17 +171,7 @@ def test_normalized_and_sampled(image_shape, levels, num_hierarchies, seed):
 def test_cached_equals_uncached(image_shape, levels, num_hierarchies):
     # Many levels: a parameter that differed between the two paths by more
     # than float rounding would move some of the samples to another bin.
-    model = tiny(image_shape, levels, num_hierarchies)
-    a = model.generate(num_samples=5, seed=7, use_cache=False)
-    b = model.generate(num_samples=5, seed=7, use_cache=True)
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(b, model.generate(num_samples=5, seed=8))
-    # Completing a partial image keeps the given rows, both paths alike.
-    prefix = a[:, :1]
-    c = model.generate(num_samples=5, seed=9, use_cache=True, prefix=prefix)
-    d = model.generate(num_samples=5, seed=9, use_cache=False, prefix=prefix)
-    np.testing.assert_array_equal(c, d)
-    np.testing.assert_array_equal(c[:, :1], prefix)
+    assert_cached_equals_uncached(tiny(image_shape, levels, num_hierarchies), 5)
 
 
 def test_fit_and_save_load(tmp_path):

@@ -243,11 +243,8 @@ class DownShiftedConv2DTranspose(_DownShifted, _ShiftedConv2D):
     convolved by a `DownShiftedConv2D` kernel with stride 1: a transposed
     convolution with the down-shifted causal offsets.
 
-    Args:
-        filters: output features.
-        kernel_size: `(kh, kw)` with `kw` odd; PixelCNN++ uses `(2, 3)`.
-        strides: the upsampling factor (PixelCNN++ uses 2).
-        use_bias, kernel_initializer, bias_initializer: as in `Conv2D`.
+    Args: as `DownShiftedConv2D`, but `strides` is the upsampling factor
+        (PixelCNN++ uses 2).
 
     Example:
     >>> import numpy as np
@@ -269,11 +266,8 @@ class DownRightShiftedConv2DTranspose(_DownRightShifted, _ShiftedConv2D):
     The input is zero-stuffed to `(sH, sW)` and convolved by a
     `DownRightShiftedConv2D` kernel with stride 1.
 
-    Args:
-        filters: output features.
-        kernel_size: `(kh, kw)`; PixelCNN++ uses `(2, 2)`.
-        strides: the upsampling factor (PixelCNN++ uses 2).
-        use_bias, kernel_initializer, bias_initializer: as in `Conv2D`.
+    Args: as `DownRightShiftedConv2D`, but `strides` is the upsampling factor
+        (PixelCNN++ uses 2).
 
     Example:
     >>> import numpy as np

@@ -244,6 +244,18 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         shape = (-1, self.image_shape[-1], self.levels)
         return ops.cast(ops.reshape(logits, shape), "float32")
 
+    def _stem_and_layer_caches(self, batch_size, key, layers):
+        """`{"image": ..., key: [...]}`: the cache of a stem
+        (`self.input_conv`, a `MaskedConv2D` that reads the image) and one of
+        each of `layers` (`layer.init_cache(batch, height, width, dtype)`)."""
+        height, width, channels = self.image_shape
+        dtype = self.compute_dtype
+        image = self.input_conv.init_cache(batch_size, height, width, channels, dtype)
+        return {
+            "image": image,
+            key: [layer.init_cache(batch_size, height, width, dtype) for layer in layers],
+        }
+
     def _write_image_cache(self, state, row, col, layer, key="image"):
         """For a first `layer` that reads the image itself: stores the pixel
         just written at (row, col), scaled, in `state["cache"][key]` (its

@@ -129,17 +129,7 @@ class PixelRNN(ImageAutoregressiveModel):
 
     # -- cached generation -----------------------------------------------
     def _init_cache(self, batch_size, state):
-        height, width, channels = self.image_shape
-        dtype = self.compute_dtype
-        return {
-            "image": self.input_conv.init_cache(
-                batch_size, height, width, channels, dtype
-            ),
-            "layers": [
-                lstm.init_cache(batch_size, height, width, dtype)
-                for lstm in self.lstm_layers
-            ],
-        }
+        return self._stem_and_layer_caches(batch_size, "layers", self.lstm_layers)
 
     def _cached_pixel_logits(self, state, row, col):
         cache = state["cache"]

@@ -100,17 +100,7 @@ class PixelCNN(ImageAutoregressiveModel):
 
     # -- cached generation -----------------------------------------------
     def _init_cache(self, batch_size, state):
-        height, width, channels = self.image_shape
-        dtype = self.compute_dtype
-        return {
-            "image": self.input_conv.init_cache(
-                batch_size, height, width, channels, dtype
-            ),
-            "blocks": [
-                block.init_cache(batch_size, height, width, dtype)
-                for block in self.residual_blocks
-            ],
-        }
+        return self._stem_and_layer_caches(batch_size, "blocks", self.residual_blocks)
 
     def _cached_pixel_logits(self, state, row, col):
         cache = state["cache"]
