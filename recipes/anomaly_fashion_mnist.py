@@ -74,8 +74,8 @@ PRESETS = {
         image_size=8, levels=256, num_mixtures=2, num_filters=4, num_resnet=1,
         num_hierarchies=1, dropout_rate=0.0, learning_rate=1e-3, batch_size=16,
         epochs=1, one_class_epochs=1, train_limit=32, class_train_limit=16,
-        test_limit=24, ood_limit=12, mu=0.1, weight_decay=0.0,
-        background_epochs=1, classes=(0, 1), sample_every=1,
+        test_limit=20, ood_limit=8, mu=0.1, weight_decay=0.0,
+        background_epochs=1, classes=(1,), sample_every=1,
         one_class_batch_size=16, one_class_learning_rate=1e-3,
     ),
 }  # fmt: skip
