@@ -74,11 +74,23 @@ PRESETS = {
         image_size=8, levels=256, num_mixtures=2, num_filters=4, num_resnet=1,
         num_hierarchies=1, dropout_rate=0.0, learning_rate=1e-3, batch_size=16,
         epochs=1, one_class_epochs=1, train_limit=32, class_train_limit=16,
-        test_limit=24, ood_limit=12, mu=0.1, weight_decay=0.0,
-        background_epochs=1, classes=(0, 1), sample_every=1,
+        test_limit=20, ood_limit=8, mu=0.1, weight_decay=0.0,
+        background_epochs=1, classes=(1,), sample_every=1,
         one_class_batch_size=16, one_class_learning_rate=1e-3,
     ),
 }  # fmt: skip
+
+
+def positive_int(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an int: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def build_parser():
@@ -88,6 +100,19 @@ def build_parser():
         choices=PROTOCOLS,
         default="both",
         help="one-class novelty detection, out-of-distribution sets, or both",
+    )
+    parser.add_argument(
+        "--classes",
+        type=int,
+        nargs="+",
+        choices=range(10),
+        metavar="CLASS",
+        help="the one-class protocol's normal classes, 0-9 (default: the mode's)",
+    )
+    parser.add_argument(
+        "--test-limit",
+        type=positive_int,
+        help="score the first N test images (default: the mode's)",
     )
     return parser
 
@@ -282,7 +307,7 @@ def _short(names):
 
 
 # -- one-class novelty detection ---------------------------------------------
-def one_class_protocol(run, data, results):
+def one_class_protocol(run, data, results, save):
     import numpy as np
     from sklearn.svm import OneClassSVM
 
@@ -328,11 +353,12 @@ def one_class_protocol(run, data, results):
             f"{rows[CLASS_NAMES[label]]['complexity_lzma']['auroc']:.3f} (LZMA), OC-SVM "
             f"{rows[CLASS_NAMES[label]]['oc_svm']['auroc']:.3f}"
         )
-    means = {
-        m: float(np.mean([row[m]["auroc"] for row in rows.values()]))
-        for m in ONE_CLASS_METHODS
-    }
-    results["one_class"] = {"classes": rows, "mean_auroc": means}
+        means = {
+            m: float(np.mean([row[m]["auroc"] for row in rows.values()]))
+            for m in ONE_CLASS_METHODS
+        }
+        results["one_class"] = {"classes": rows, "mean_auroc": means}
+        save()  # the classes done so far, should the run be stopped
     run.paths.append(
         anomaly.plot_roc_curves(
             curves, run.path("roc_one_class.png"), title="one-class, raw NLL"
@@ -398,25 +424,40 @@ def markdown(results, settings):
 
 
 def main(argv=None):
-    from recipes.common.outputs import _clean
-
     run = common.Run(RECIPE, build_parser(), PRESETS, argv)
     settings = run.settings
     if run.args.epochs is not None:
         settings["one_class_epochs"] = settings["background_epochs"] = run.args.epochs
+    if run.args.classes is not None:
+        settings["classes"] = tuple(run.args.classes)
+    if run.args.test_limit is not None:
+        settings["test_limit"] = run.args.test_limit
     data = _load(run)
     results = {}
+
+    def save():
+        return write_results(run, results)
+
     if run.args.protocol in ("both", "ood"):
         ood_protocol(run, data[0][0], data[1][0], results)
+        save()
     if run.args.protocol in ("both", "one_class"):
-        one_class_protocol(run, data, results)
-    table = markdown(results, settings)
-    print(table)
-    md_path = run.path("results.md")
-    with open(md_path, "w") as f:
-        f.write(table + "\n")
+        one_class_protocol(run, data, results, save)
+    json_path, md_path, payload = save()
+    print(markdown(results, settings))
+    common.print_outputs([json_path, md_path, *run.paths])
+    return {"results": json_path, "table": md_path, "metrics": payload}
+
+
+def write_results(run, results):
+    """Writes results.md and results.json; returns their paths and the dict."""
     import keras
 
+    from recipes.common.outputs import _clean
+
+    md_path = run.path("results.md")
+    with open(md_path, "w") as f:
+        f.write(markdown(results, run.settings) + "\n")
     payload = _clean(
         {
             "recipe": RECIPE,
@@ -424,7 +465,7 @@ def main(argv=None):
             "backend": keras.backend.backend(),
             "keras_version": keras.__version__,
             "args": vars(run.args),
-            "settings": settings,
+            "settings": run.settings,
             **results,
             "wall_time_s": time.perf_counter() - run.wall_start,
             "process_cpu_time_s": time.process_time(),
@@ -434,8 +475,7 @@ def main(argv=None):
     with open(json_path, "w") as f:
         json.dump(payload, f, indent=2)
         f.write("\n")
-    common.print_outputs([json_path, md_path, *run.paths])
-    return {"results": json_path, "table": md_path, "metrics": payload}
+    return json_path, md_path, payload
 
 
 def _load(run):

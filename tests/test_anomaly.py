@@ -43,7 +43,20 @@ HOOKS = [
 ]
 
 
-@pytest.mark.parametrize("name", HOOKS)
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.skipif(
+                name == "pixelcnn_plus_plus" and keras.backend.backend() == "jax",
+                reason="budget: the mixture head's hook (keras.ops only) is checked "
+                "on TensorFlow and PyTorch; its first eager pass costs most here",
+            ),
+        )
+        for name in HOOKS
+    ],
+)
 def test_log_prob_elements_sum_to_log_prob_and_are_conditionals(name):
     model, x, labels = build(name)
     x = x[:3]
@@ -63,6 +76,7 @@ def test_log_prob_elements_sum_to_log_prob_and_are_conditionals(name):
         rtol=1e-5,
         atol=1e-4,
     )
+    assert model.log_prob_elements(x[:0]).shape == (0,) + elements.shape[1:]
     if name == "made":
         return  # MADE's conditionals follow its own ordering
     before, after = np.split(elements.reshape(len(both), -1), 2)
@@ -70,13 +84,20 @@ def test_log_prob_elements_sum_to_log_prob_and_are_conditionals(name):
     assert np.any(np.abs(after[:, -1] - before[:, -1]) > 1e-6)
 
 
-def test_log_prob_elements_of_a_conditional_model_and_of_no_examples():
-    model, x, labels = build("gated_pixelcnn")
-    elements = model.log_prob_elements(x[:3], labels=labels[:3])
-    np.testing.assert_allclose(
-        elements.sum(axis=(1, 2)), model.log_prob(x[:3], labels=labels[:3]), rtol=1e-5
-    )
-    assert model.log_prob_elements(x[:0], labels=labels[:0]).shape == (0, 3, 3)
+def test_log_prob_elements_of_a_conditional_model():
+    from keras_ar.models import MADE
+
+    model = MADE(input_dim=5, levels=3, hidden_units=(16,), num_classes=2)
+    x = np.random.default_rng(0).integers(0, 3, (4, 5))
+    given = {label: np.full((4,), label) for label in (0, 1)}
+    elements = {k: model.log_prob_elements(x, labels=v) for k, v in given.items()}
+    for label in (0, 1):
+        np.testing.assert_allclose(
+            elements[label].sum(axis=1),
+            model.log_prob(x, labels=given[label]),
+            rtol=1e-5,
+        )
+    assert not np.allclose(elements[0], elements[1])  # the label is used
 
 
 def _pixelcnn(levels=4, shape=(4, 4, 1), seed=0):
@@ -330,7 +351,7 @@ def test_recipe_tiny_writes_tables_curves_and_heat_maps(fashion_dir, tmp_path, c
     # Uniform noise is far less likely than anything the model saw.
     assert sets["uniform noise"]["nll"]["auroc"] > 0.9
     one_class = results["one_class"]
-    assert set(one_class["classes"]) == {"T-shirt/top", "Trouser"}
+    assert set(one_class["classes"]) == {"Trouser"}
     mean = np.mean([row["nll"]["auroc"] for row in one_class["classes"].values()])
     assert one_class["mean_auroc"]["nll"] == pytest.approx(mean)
     table = (out / "results.md").read_text()
