@@ -378,10 +378,12 @@ def test_saved_model_export(tmp_path):
         assert np.isnan(log_p[~finite]).all()
         seeds = tf.constant([3, 3, 4], "int32")
         feeds = {"seed": seeds, "temperature": tf.constant(1.0)}
+        signature = "generate"
         if name == "deepar":
+            signature = "generate_from_prefix"
             feeds["prefix"] = tf.constant(x[[0, 0, 1]])
             feeds["prefix_length"] = tf.constant([5, 5, 0], "int32")
-        samples = served.signatures["generate"](**feeds)["samples"].numpy()
+        samples = served.signatures[signature](**feeds)["samples"].numpy()
         assert samples.dtype == np.float32 and np.isfinite(samples).all()
         np.testing.assert_allclose(samples[0], samples[1])  # same seed
         if name == "deepar":

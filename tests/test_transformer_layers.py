@@ -103,5 +103,5 @@ def test_causal_transformer_stack_errors(monkeypatch):
         stack(x, cache=stack.init_cache(1, 4)[:1], cache_update_index=0)
     # Without keras-hub: an ImportError that names the extra to install.
     monkeypatch.setitem(sys.modules, "keras_hub", None)
-    with pytest.raises(ImportError, match=r"keras-ar\[text\]"):
+    with pytest.raises(ImportError, match=r"pip install -e \"\.\[text\]\""):
         CausalTransformerStack(1, 1, 8)

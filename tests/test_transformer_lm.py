@@ -247,5 +247,5 @@ def test_bad_inputs(small, monkeypatch):
     with pytest.raises(TypeError, match="num_layers"):
         TransformerLM(10, 4, num_layers=None)
     monkeypatch.setitem(sys.modules, "keras_hub", None)
-    with pytest.raises(ImportError, match=r"TransformerLM.*keras-ar\[text\]"):
+    with pytest.raises(ImportError, match=r"TransformerLM.*pip install -e \"\.\[text\]\""):
         TransformerLM(10, 4, **ARCH)
