@@ -14,6 +14,6 @@ export TF_CPP_MIN_LOG_LEVEL=2
 for backend in ${KERAS_AR_BACKENDS:-tensorflow jax torch}; do
     echo "=== KERAS_BACKEND=$backend ==="
     # The docstrings' runnable examples run too (--doctest-modules keras_ar).
-    KERAS_BACKEND=$backend .venv/bin/python -m pytest -q -n 2 --doctest-modules "$@" tests keras_ar || status=1
+    KERAS_BACKEND=$backend .venv/bin/python -m pytest -q -n 2 --dist worksteal --doctest-modules "$@" tests keras_ar || status=1
 done
 exit $status
