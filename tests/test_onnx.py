@@ -21,6 +21,8 @@ from tests.tiny_models import TINY_MODELS, build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND = keras.backend.backend()
+# On JAX without jax2onnx: a conditional image model and a dense one.
+JAX_ROUTE_FAMILIES = ("gated_pixelcnn", "made")
 
 
 def _feeds(model, x, labels):
@@ -61,11 +63,15 @@ def exported(tmp_path_factory):
     `test_free_length_model` covers `model.export` itself on that route."""
     root = tmp_path_factory.mktemp("onnx")
     cases = {}
-    for name in sorted(TINY_MODELS):
+    through_tensorflow = BACKEND == "jax" and not _has("jax2onnx")
+    # That route runs TensorFlow's exporter, which the TensorFlow run checks
+    # on every family: here two families check the route itself.
+    names = JAX_ROUTE_FAMILIES if through_tensorflow else sorted(TINY_MODELS)
+    for name in names:
         model, x, labels = build(name)
         redraw_weights([model], scale=0.1)
         cases[name] = (root / f"{name}.onnx", model, x, labels)
-    if BACKEND == "jax" and not _has("jax2onnx"):
+    if through_tensorflow:
         files = []
         for name, (path, model, _, _) in cases.items():
             model.save(str(root / f"{name}.keras"))
@@ -79,6 +85,8 @@ def exported(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(TINY_MODELS))
 def test_forward_pass_matches_onnxruntime(name, exported):
+    if name not in exported:
+        pytest.skip("JAX hands the export to TensorFlow: checked there on every family")
     _check_session(*exported[name])
 
 
