@@ -6,6 +6,7 @@ axis, and outputs equal to Keras' within 1e-4 (weights redrawn away from
 their initial values, so the check sees real numbers).
 """
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -21,8 +22,11 @@ from tests.tiny_models import TINY_MODELS, build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND = keras.backend.backend()
-# On JAX without jax2onnx: a conditional image model and a dense one.
-JAX_ROUTE_FAMILIES = ("gated_pixelcnn", "made")
+# On JAX without jax2onnx, `model.export` hands the model to TensorFlow's
+# exporter, which the TensorFlow run checks on every family: there two
+# families (a conditional image model and a dense one) check the route.
+JAX_THROUGH_TENSORFLOW = BACKEND == "jax" and importlib.util.find_spec("jax2onnx") is None
+FAMILIES = ("gated_pixelcnn", "made") if JAX_THROUGH_TENSORFLOW else sorted(TINY_MODELS)
 
 
 def _feeds(model, x, labels):
@@ -55,7 +59,7 @@ def _check_session(path, model, x, labels):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """Every family exported once: `{name: (path, model, x, labels)}`.
+    """Each of `FAMILIES` exported once: `{name: (path, model, x, labels)}`.
 
     On JAX without jax2onnx, `model.export` hands each model to a TensorFlow
     process; the fixture exports all of them through one such process (the
@@ -63,15 +67,11 @@ def exported(tmp_path_factory):
     `test_free_length_model` covers `model.export` itself on that route."""
     root = tmp_path_factory.mktemp("onnx")
     cases = {}
-    through_tensorflow = BACKEND == "jax" and not _has("jax2onnx")
-    # That route runs TensorFlow's exporter, which the TensorFlow run checks
-    # on every family: here two families check the route itself.
-    names = JAX_ROUTE_FAMILIES if through_tensorflow else sorted(TINY_MODELS)
-    for name in names:
+    for name in FAMILIES:
         model, x, labels = build(name)
         redraw_weights([model], scale=0.1)
         cases[name] = (root / f"{name}.onnx", model, x, labels)
-    if through_tensorflow:
+    if JAX_THROUGH_TENSORFLOW:
         files = []
         for name, (path, model, _, _) in cases.items():
             model.save(str(root / f"{name}.keras"))
@@ -83,10 +83,8 @@ def exported(tmp_path_factory):
     return cases
 
 
-@pytest.mark.parametrize("name", sorted(TINY_MODELS))
+@pytest.mark.parametrize("name", FAMILIES)
 def test_forward_pass_matches_onnxruntime(name, exported):
-    if name not in exported:
-        pytest.skip("JAX hands the export to TensorFlow: checked there on every family")
     _check_session(*exported[name])
 
 
@@ -114,10 +112,7 @@ def test_free_length_model(tmp_path):
     redraw_weights([model], scale=0.1)
     x = np.random.default_rng(0).integers(0, 7, (4, 5))
     path = tmp_path / "lm.onnx"
-    tensorflow_exports = BACKEND == "tensorflow" or (
-        BACKEND == "jax" and not _has("jax2onnx")
-    )
-    if tensorflow_exports:
+    if BACKEND == "tensorflow" or JAX_THROUGH_TENSORFLOW:
         model.export(str(path), format="onnx", verbose=False)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         for length in (3, 5):
@@ -151,7 +146,7 @@ def test_needs_float32_policy(tmp_path):
 def test_command_line_exports_from_another_backend(tmp_path):
     """`python -m keras_ar.onnx MODEL.keras OUT.onnx --backend B`: a model
     saved on this backend, exported by another one, runs the same."""
-    if BACKEND == "jax" and not _has("jax2onnx"):
+    if JAX_THROUGH_TENSORFLOW:
         pytest.skip("the `exported` fixture runs this command on JAX")
     model, x, labels = build("gated_pixelcnn")
     redraw_weights([model], scale=0.1)
@@ -173,8 +168,3 @@ def _cli(args):
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
-
-def _has(module):
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
