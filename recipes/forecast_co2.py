@@ -34,6 +34,10 @@ Run:
 
     python recipes/forecast_co2.py --quick --out runs/forecast_quick
 
+`--backtest 1` forecasts the horizon before the held-out one instead (the
+series cut there), to see how much the comparison depends on the period;
+`--seed` changes DeepAR's initialisation and the sample paths.
+
 Outputs in --out: metrics.json (the table, settings, backend, times),
 results.md (the table in markdown), forecast_<series>.png (the fan plots:
 past, held-out truth, DeepAR's 50% and 80% bands and median, SARIMAX's mean
@@ -282,6 +286,12 @@ def build_parser():
                         help=f"comma-separated, from {', '.join(SERIES)}")  # fmt: skip
     parser.add_argument("--epochs", type=int, help="override the mode's epochs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--backtest", type=int, default=0,
+        help="forecast the horizon that ends this many horizons before the "
+        "end of the series (0: the last one); the points after it are "
+        "not used at all",
+    )  # fmt: skip
     parser.add_argument("--backend", choices=BACKENDS)
     parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
     return parser
@@ -298,6 +308,8 @@ def main(argv=None):
         )
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    if args.backtest < 0:
+        parser.error(f"--backtest must be >= 0, got {args.backtest}")
     try:
         backend = select_backend(args.backend)
     except ValueError as error:
@@ -312,6 +324,14 @@ def main(argv=None):
         settings = {**base_settings, **setup.get(args.mode, {})}
         values, years = load_series(name)
         horizon = setup["horizon"]
+        # A backtest cuts the series before the split: both forecasters
+        # see neither the held-out horizon nor anything after it.
+        end = len(values) - args.backtest * horizon
+        if end - horizon < settings["window"] + horizon:
+            parser.error(
+                f"--backtest {args.backtest} leaves too short a past for {name}"
+            )
+        values, years = values[:end], years[:end]
         past, future = values[:-horizon], values[-horizon:]
         scores, bands, extra, model = run_deepar(
             past.astype("float32"), future, setup, settings, args.seed, args.verbose
@@ -328,6 +348,7 @@ def main(argv=None):
             "settings": settings,
             "points": len(values),
             "past": len(past),
+            "backtest": args.backtest,
         }
         plot = os.path.join(args.out, f"forecast_{name}.png")
         plot_fan(plot, name, years, past, future, bands, s_bands, setup["unit"])

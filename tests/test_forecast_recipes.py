@@ -37,8 +37,12 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     from recipes import forecast_co2
 
     out = tmp_path / "out"
-    result = forecast_co2.main(["--tiny", "--series", "sunspots", "--out", str(out)])
+    result = forecast_co2.main(
+        ["--tiny", "--series", "sunspots", "--backtest", "1", "--out", str(out)]
+    )
     metrics = json.loads((out / "metrics.json").read_text())
+    # 309 years; the backtest drops the last 20, then holds out 20 more.
+    assert metrics["details"]["sunspots"]["past"] == 309 - 2 * 20
     assert [r["model"] for r in metrics["rows"]] == ["keras_ar DeepAR", "SARIMAX"]
     for row in result["rows"]:
         for key in ("heldout_loglik_nats_per_point", "crps", "rmse", "coverage_80"):
@@ -48,10 +52,15 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     assert "| sunspots | 20 | SARIMAX |" in (out / "results.md").read_text()
     loaded = keras.saving.load_model(str(out / "model_sunspots.keras"))
     assert loaded.lags == (11,)
-    with pytest.raises(SystemExit) as exit_info:
-        forecast_co2.main(["--tiny", "--series", "nile"])
-    assert exit_info.value.code == 2
-    assert "error: --series" in capsys.readouterr().err
+    for argv, message in (
+        (["--series", "nile"], "error: --series"),
+        (["--backtest", "-1"], "error: --backtest must be >= 0"),
+        (["--backtest", "20"], "error: --backtest 20 leaves too short a past"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            forecast_co2.main(["--tiny", "--series", "sunspots", *argv])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_tabular_benchmark_tiny(tmp_path):
