@@ -36,7 +36,10 @@ Run:
 
 `--backtest 1` forecasts the horizon before the held-out one instead (the
 series cut there), to see how much the comparison depends on the period;
-`--seed` changes DeepAR's initialisation and the sample paths.
+`--seed` changes DeepAR's initialisation and the sample paths, and
+`--early-stopping` holds the last horizon of the past out of DeepAR's
+training to choose its epoch (the conditional NLL of those points given the
+rest, after each epoch).
 
 Outputs in --out: metrics.json (the table, settings, backend, times),
 results.md (the table in markdown), forecast_<series>.png (the fan plots:
@@ -167,13 +170,48 @@ def run_sarimax(past, future, setup, num_samples, seed):
     return scores, {"mean": mean, "low": interval[:, 0], "high": interval[:, 1]}
 
 
-def run_deepar(past, future, setup, settings, seed, verbose):
+def conditional_nll(model, series, given):
+    """-log p(series[given:] | series[:given]) per point, in nats."""
+    whole = model.log_prob(series[None])[0] - model.log_prob(series[None, :given])[0]
+    return -float(whole) / (len(series) - given)
+
+
+def early_stopping(model, past, length):
+    """A callback that scores the last `length` points of `past` given the
+    rest after each epoch and restores the best epoch's weights at the end
+    (the model is then fitted on the rest only)."""
+    import keras
+
+    class BestTail(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_epoch, self.weights = float("inf"), 0, None
+            self.curve = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = conditional_nll(model, past, len(past) - length)
+            self.curve.append(value)
+            if value < self.best:
+                self.best, self.best_epoch = value, epoch + 1
+                self.weights = model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                model.set_weights(self.weights)
+
+    return BestTail()
+
+
+def run_deepar(past, future, setup, settings, seed, verbose, validation=0):
     import keras
 
     from keras_ar.models import DeepAR
 
     keras.utils.set_random_seed(seed)
-    data = windows(past, settings["window"], settings["stride"])
+    # With early stopping, the last `validation` points of the past are
+    # held out of training and pick the epoch.
+    fitted = past[: len(past) - validation]
+    data = windows(fitted, settings["window"], settings["stride"])
     # A free length: trained on windows, it scores and forecasts the whole
     # past.
     model = DeepAR(
@@ -186,6 +224,7 @@ def run_deepar(past, future, setup, settings, seed, verbose):
     )
     model.adapt(data)
     model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    callbacks = [early_stopping(model, past, validation)] if validation else []
     start = time.time()
     history = model.fit(
         data,
@@ -193,6 +232,7 @@ def run_deepar(past, future, setup, settings, seed, verbose):
         batch_size=settings["batch_size"],
         shuffle=True,
         verbose=verbose,
+        callbacks=callbacks,
     )
     train_seconds = time.time() - start
     start = time.time()
@@ -200,8 +240,8 @@ def run_deepar(past, future, setup, settings, seed, verbose):
         past, len(future), num_samples=settings["num_samples"], seed=seed
     )
     sample_seconds = time.time() - start
-    whole = np.concatenate([past, future])[None]
-    log_lik = float(model.log_prob(whole)[0] - model.log_prob(past[None])[0])
+    whole = np.concatenate([past, future])
+    log_lik = -conditional_nll(model, whole, len(past)) * len(future)
     low, median, high = np.quantile(paths, [0.1, 0.5, 0.9], axis=0)
     scores = metrics(paths, future, paths.mean(0), low, high, log_lik)
     bands = {
@@ -217,6 +257,9 @@ def run_deepar(past, future, setup, settings, seed, verbose):
         "final_loss": float(history.history["loss"][-1]),
         "train_windows": len(data),
     }
+    if callbacks:
+        extra["best_epoch"] = callbacks[0].best_epoch
+        extra["validation_nll_curve"] = callbacks[0].curve
     return scores, bands, extra, model
 
 
@@ -287,6 +330,11 @@ def build_parser():
     parser.add_argument("--epochs", type=int, help="override the mode's epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--early-stopping", action="store_true",
+        help="hold the last horizon of the past out of DeepAR's training and "
+        "keep the epoch that predicts it best (conditional NLL)",
+    )  # fmt: skip
+    parser.add_argument(
         "--backtest", type=int, default=0,
         help="forecast the horizon that ends this many horizons before the "
         "end of the series (0: the last one); the points after it are "
@@ -327,15 +375,17 @@ def main(argv=None):
         # A backtest cuts the series before the split: both forecasters
         # see neither the held-out horizon nor anything after it.
         end = len(values) - args.backtest * horizon
-        if end - horizon < settings["window"] + horizon:
+        validation = horizon if args.early_stopping else 0
+        if end - horizon - validation < settings["window"] + horizon:
             parser.error(
                 f"--backtest {args.backtest} leaves too short a past for {name}"
             )
         values, years = values[:end], years[:end]
         past, future = values[:-horizon], values[-horizon:]
         scores, bands, extra, model = run_deepar(
-            past.astype("float32"), future, setup, settings, args.seed, args.verbose
-        )
+            past.astype("float32"), future, setup, settings, args.seed,
+            args.verbose, validation,
+        )  # fmt: skip
         model_path = os.path.join(args.out, f"model_{name}.keras")
         model.save(model_path)
         s_scores, s_bands = run_sarimax(

@@ -37,12 +37,12 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     from recipes import forecast_co2
 
     out = tmp_path / "out"
-    result = forecast_co2.main(
-        ["--tiny", "--series", "sunspots", "--backtest", "1", "--out", str(out)]
-    )
+    argv = ["--tiny", "--series", "sunspots", "--backtest", "1", "--early-stopping"]
+    result = forecast_co2.main([*argv, "--epochs", "3", "--out", str(out)])
     metrics = json.loads((out / "metrics.json").read_text())
+    details = metrics["details"]["sunspots"]
     # 309 years; the backtest drops the last 20, then holds out 20 more.
-    assert metrics["details"]["sunspots"]["past"] == 309 - 2 * 20
+    assert details["past"] == 309 - 2 * 20
     assert [r["model"] for r in metrics["rows"]] == ["keras_ar DeepAR", "SARIMAX"]
     for row in result["rows"]:
         for key in ("heldout_loglik_nats_per_point", "crps", "rmse", "coverage_80"):
@@ -52,6 +52,12 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     assert "| sunspots | 20 | SARIMAX |" in (out / "results.md").read_text()
     loaded = keras.saving.load_model(str(out / "model_sunspots.keras"))
     assert loaded.lags == (11,)
+    # Early stopping kept the epoch that scored the last 20 past years best.
+    curve = details["deepar"]["validation_nll_curve"]
+    assert len(curve) == 3 and details["deepar"]["best_epoch"] == np.argmin(curve) + 1
+    past = forecast_co2.load_series("sunspots")[0][: 309 - 2 * 20].astype("float32")
+    kept = forecast_co2.conditional_nll(loaded, past, len(past) - 20)
+    np.testing.assert_allclose(kept, min(curve), rtol=1e-5)
     for argv, message in (
         (["--series", "nile"], "error: --series"),
         (["--backtest", "-1"], "error: --backtest must be >= 0"),
