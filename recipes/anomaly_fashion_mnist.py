@@ -5,7 +5,7 @@ ratio and input complexity, in two protocols.
    per class, trained on that class's training images; its test images
    (normal) are scored against the other nine classes' test images
    (anomalies). AUROC per class and the mean over the classes, for the raw
-   NLL and the input-complexity score (PNG and LZMA), next to a one-class
+   NLL and the input-complexity score (PNG, WebP and LZMA), next to a one-class
    SVM on raw pixels (scikit-learn) fitted on the same images.
 2. Out-of-distribution inputs (`--protocol ood`): one PixelCNN++ on all of
    Fashion-MNIST, its test set (normal) against uniform noise, constant
@@ -13,7 +13,7 @@ ratio and input complexity, in two protocols.
    digits (resized to 28x28, and MNIST-like: 20x20 centred on a black
    28x28). The raw NLL, the likelihood ratio with a background model
    trained on perturbed images (Ren et al., 2019) and the input-complexity
-   score with PNG and with LZMA (Serra et al., 2020) in one table.
+   score with PNG, WebP and LZMA (Serra et al., 2020) in one table.
 
 All images are 28x28 with 256 levels. Every score is oriented so that
 higher means more anomalous (`keras_ar.anomaly.anomaly_score`).
@@ -42,8 +42,12 @@ from recipes import common
 
 RECIPE = "anomaly_fashion_mnist"
 PROTOCOLS = ("both", "one_class", "ood")
-ONE_CLASS_METHODS = ("nll", "complexity", "complexity_lzma", "oc_svm")
-METHODS = ("nll", "likelihood_ratio", "complexity", "complexity_lzma")
+ONE_CLASS_METHODS = (
+    "nll", "complexity", "complexity_webp", "complexity_lzma", "oc_svm",
+)  # fmt: skip
+METHODS = (
+    "nll", "likelihood_ratio", "complexity", "complexity_webp", "complexity_lzma",
+)  # fmt: skip
 CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -203,13 +207,16 @@ def ood_sets(x_test, settings, rng):
     }
 
 
-def with_lzma(scores, x, levels):
-    """Adds the complexity score with LZMA (the raw NLL minus L(x) / dims)."""
+def with_other_codecs(scores, x, levels):
+    """Adds the complexity score with WebP and with LZMA (the raw NLL minus
+    L(x) / dims; `scores["complexity"]` is PNG's)."""
     from keras_ar import anomaly
 
     dims = x[0].size
-    bits = anomaly.compressed_bits(x, "lzma", levels)
-    return {**scores, "complexity_lzma": scores["nll"] - bits / dims}
+    for codec in ("webp", "lzma"):
+        bits = anomaly.compressed_bits(x, codec, levels)
+        scores = {**scores, f"complexity_{codec}": scores["nll"] - bits / dims}
+    return scores
 
 
 def ood_protocol(run, x_train, x_test, results):
@@ -242,13 +249,13 @@ def ood_protocol(run, x_train, x_test, results):
         saved.save(run.path(name))
         run.paths.append(run.path(name))
     levels = settings["levels"]
-    in_scores = with_lzma(
+    in_scores = with_other_codecs(
         anomaly.anomaly_scores(model, x_in, background, batch_size=batch), x_in, levels
     )
     rows = {}
     out_scores = {}
     for name, x_out in sets.items():
-        out_scores[name] = with_lzma(
+        out_scores[name] = with_other_codecs(
             anomaly.anomaly_scores(model, x_out, background, batch_size=batch),
             x_out,
             levels,
@@ -267,6 +274,7 @@ def ood_protocol(run, x_train, x_test, results):
             f"{name}: AUROC nll {rows[name]['nll']['auroc']:.3f}, ratio "
             f"{rows[name]['likelihood_ratio']['auroc']:.3f}, complexity "
             f"{rows[name]['complexity']['auroc']:.3f} (PNG), "
+            f"{rows[name]['complexity_webp']['auroc']:.3f} (WebP), "
             f"{rows[name]['complexity_lzma']['auroc']:.3f} (LZMA)"
         )
     results["ood"] = {
@@ -326,7 +334,7 @@ def one_class_protocol(run, data, results, save):
             settings["one_class_batch_size"],
         )  # fmt: skip
         normal = y_eval == label
-        scores = with_lzma(
+        scores = with_other_codecs(
             anomaly.anomaly_scores(model, x_eval, batch_size=settings["batch_size"]),
             x_eval,
             settings["levels"],
@@ -350,6 +358,7 @@ def one_class_protocol(run, data, results, save):
         run.log(
             f"  AUROC nll {rows[CLASS_NAMES[label]]['nll']['auroc']:.3f}, complexity "
             f"{rows[CLASS_NAMES[label]]['complexity']['auroc']:.3f} (PNG), "
+            f"{rows[CLASS_NAMES[label]]['complexity_webp']['auroc']:.3f} (WebP), "
             f"{rows[CLASS_NAMES[label]]['complexity_lzma']['auroc']:.3f} (LZMA), OC-SVM "
             f"{rows[CLASS_NAMES[label]]['oc_svm']['auroc']:.3f}"
         )
@@ -371,6 +380,7 @@ LABELS = {
     "nll": "raw NLL",
     "likelihood_ratio": "likelihood ratio",
     "complexity": "complexity (PNG)",
+    "complexity_webp": "complexity (WebP)",
     "complexity_lzma": "complexity (LZMA)",
     "oc_svm": "OC-SVM (raw pixels)",
 }

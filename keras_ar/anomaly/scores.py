@@ -17,7 +17,7 @@ from keras_ar.optional import import_optional
 from keras_ar.validation import check_choice, check_int
 
 _LN2 = math.log(2.0)
-CODECS = ("png", "lzma")
+CODECS = ("png", "webp", "lzma")
 METHODS = ("nll", "likelihood_ratio", "complexity")
 
 
@@ -146,19 +146,36 @@ def likelihood_ratio_map(
     )
 
 
-def _encode_png(example):
-    image_module = import_optional("PIL.Image", "The PNG codec", "anomaly", "Pillow")
-    if example.ndim != 3 or example.shape[-1] not in (1, 3, 4):
-        raise ValueError(
-            "codec='png' needs images (N, height, width, channels) with 1, 3 or 4 "
-            f"channels, got examples of shape {example.shape}; use codec='lzma'"
+def _image_codec(codec, **options):
+    """`example -> bytes`: a whole image file written by Pillow."""
+
+    def encode(example):
+        image_module = import_optional(
+            "PIL.Image", f"The {codec.upper()} codec", "anomaly", "Pillow"
         )
-    pixels = example[..., 0] if example.shape[-1] == 1 else example
-    buffer = io.BytesIO()
-    image_module.fromarray(pixels.astype("uint8")).save(
-        buffer, format="PNG", compress_level=9
-    )
-    return buffer.getvalue()
+        if example.ndim != 3 or example.shape[-1] not in (1, 3, 4):
+            raise ValueError(
+                f"codec='{codec}' needs images (N, height, width, channels) with "
+                f"1, 3 or 4 channels, got examples of shape {example.shape}; use "
+                "codec='lzma'"
+            )
+        pixels = example[..., 0] if example.shape[-1] == 1 else example
+        buffer = io.BytesIO()
+        image_module.fromarray(pixels.astype("uint8")).save(buffer, **options)
+        return buffer.getvalue()
+
+    return encode
+
+
+# PNG at its strongest deflate level; WebP lossless at its slowest, best
+# method (a stronger image codec: Serra et al. found that the better the
+# compressor, the better the complexity score).
+_ENCODERS = {
+    "png": _image_codec("png", format="PNG", compress_level=9),
+    "webp": _image_codec(
+        "webp", format="WEBP", lossless=True, quality=100, method=6, exact=True
+    ),
+}
 
 
 def _encode_lzma(example):
@@ -171,12 +188,14 @@ def compressed_bits(x, codec="png", levels=256):
     """L(x): the length of each example under a lossless codec, in bits.
 
     Args:
-        x: int array `(N, ...)` in `[0, levels)`; for "png", images
+        x: int array `(N, ...)` in `[0, levels)`; for "png" and "webp", images
             `(N, H, W, C)` with C in (1, 3, 4) and `levels <= 256` (levels are
             stored as they are, one byte each).
-        codec: "png" (Pillow, compression level 9, headers included), "lzma"
-            (raw LZMA2 stream of the bytes, preset 9 extreme; any shape), or a
-            function `example -> bytes`.
+        codec: "png" (Pillow, compression level 9, headers included),
+            "webp" (Pillow's WebP lossless, method 6, whole file; grey
+            images are stored as RGB), "lzma" (raw LZMA2 stream of the
+            bytes, preset 9 extreme; any shape), or a function
+            `example -> bytes`.
         levels: the number of levels of `x`.
     Returns:
         float64 `(N,)`: `8 * len(encoded bytes)` of each example.
@@ -185,7 +204,7 @@ def compressed_bits(x, codec="png", levels=256):
         encode = codec
     else:
         check_choice("codec", codec, CODECS)
-        encode = _encode_png if codec == "png" else _encode_lzma
+        encode = _ENCODERS.get(codec, _encode_lzma)
     levels = check_int("levels", levels, minimum=2)
     x = np.asarray(x)
     if x.ndim < 2:
@@ -196,8 +215,8 @@ def compressed_bits(x, codec="png", levels=256):
         raise ValueError(
             f"`x` values must be in [0, {levels}), got min {x.min()} and max {x.max()}"
         )
-    if codec == "png" and levels > 256:
-        raise ValueError(f"codec='png' needs levels <= 256, got levels={levels}")
+    if codec in _ENCODERS and levels > 256:
+        raise ValueError(f"codec='{codec}' needs levels <= 256, got levels={levels}")
     return np.array([8.0 * len(encode(example)) for example in x], "float64")
 
 
