@@ -1,8 +1,10 @@
-"""Plumbing shared by the layers: weight arguments, their config, kernel
-and bias creation, and the input checks of the image layers.
+"""Plumbing shared by the layers: weight arguments, the config, kernel and
+bias creation, and the input checks.
 
 Not layers themselves; each layer still lives in its own file.
 """
+
+import inspect
 
 import keras
 from keras import ops
@@ -10,6 +12,7 @@ from keras import ops
 from keras_ar.validation import check_input_rank
 
 _GETTERS = {
+    "activation": keras.activations,
     "initializer": keras.initializers,
     "regularizer": keras.regularizers,
     "constraint": keras.constraints,
@@ -20,21 +23,33 @@ def set_weight_args(layer, kinds=("initializer",), **values):
     """Stores `kernel_initializer=...`, `bias_regularizer=...` and the like
     on `layer`, each through its Keras getter (`kinds` says which families of
     argument the layer takes; `values` holds them by name)."""
-    names = []
     for kind in kinds:
         for weight in ("kernel", "bias"):
             name = f"{weight}_{kind}"
             setattr(layer, name, _GETTERS[kind].get(values.get(name)))
-            names.append(name)
-    layer._weight_arg_names = tuple(names)
 
 
-def weight_args_config(layer):
-    """The serialized weight arguments that `set_weight_args` stored."""
-    return {
-        name: _GETTERS[name.split("_", 1)[1]].serialize(getattr(layer, name))
-        for name in layer._weight_arg_names
-    }
+def arguments_config(layer, **values):
+    """The arguments of `layer`'s constructor, for `get_config`.
+
+    Every layer here keeps each (checked) argument in the attribute of the
+    same name, so its signature alone says what its config holds, as in
+    scikit-learn's `get_params`: no list of names to keep in step with the
+    constructor. A Keras object (activation, initializer, regularizer,
+    constraint) is serialized by the getter its name ends in; `values` gives
+    the arguments stored some other way.
+    """
+    config = {}
+    for name, param in inspect.signature(type(layer).__init__).parameters.items():
+        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if name in values:
+            config[name] = values[name]
+            continue
+        value = getattr(layer, name)
+        getter = _GETTERS.get(name.rsplit("_", 1)[-1])
+        config[name] = value if getter is None else getter.serialize(value)
+    return config
 
 
 def add_kernel_and_bias(layer, kernel_shape, filters, use_bias):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ar.layers._common import check_feature_maps
+from keras_ar.layers._common import arguments_config, check_feature_maps
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.masks.pixelcnn import check_color_groups
 from keras_ar.ops.pixel_lstm import gate_bias_init
@@ -62,16 +62,4 @@ class PixelLSTMLayer(keras.layers.Layer):
         )
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "mask_type": self.mask_type,
-                "color_channels": self.color_channels,
-                "unit_forget_bias": self.unit_forget_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

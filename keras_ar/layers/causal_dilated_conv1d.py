@@ -5,8 +5,8 @@ from keras import ops
 
 from keras_ar.layers._common import (
     add_kernel_and_bias,
+    arguments_config,
     set_weight_args,
-    weight_args_config,
 )
 from keras_ar.validation import check_input_rank, check_int
 
@@ -149,14 +149,4 @@ class CausalDilatedConv1D(keras.layers.Layer):
         return (input_shape[0], input_shape[1], self.filters)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "dilation_rate": self.dilation_rate,
-                "use_bias": self.use_bias,
-                **weight_args_config(self),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_ar.backend.constants import constant
 from keras_ar.backend.slicing import pad_zeros
+from keras_ar.layers._common import arguments_config
 from keras_ar.masks.pixelcnn import centre_channel_mask, check_color_groups
 from keras_ar.validation import check_choice, check_int
 
@@ -387,19 +388,4 @@ class GatedBlock(keras.layers.Layer):
         return [out, tuple(h_shape[:-1]) + (self.filters,)]
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "mask_type": self.mask_type,
-                "color_channels": self.color_channels,
-                "residual": self.residual,
-                "conditional": self.conditional,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

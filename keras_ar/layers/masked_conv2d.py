@@ -8,9 +8,9 @@ from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers._common import (
     add_bias_and_activate,
     add_kernel_and_bias,
+    arguments_config,
     check_feature_maps,
     set_weight_args,
-    weight_args_config,
 )
 from keras_ar.masks.pixelcnn import check_color_groups, pixelcnn_mask
 from keras_ar.validation import check_choice, check_int, check_kernel_size
@@ -166,16 +166,4 @@ class MaskedConv2D(keras.layers.Layer):
         return self.call_patch(ops.expand_dims(ops.expand_dims(values, 1), 1))
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "mask_type": self.mask_type,
-                "color_channels": self.color_channels,
-                "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                **weight_args_config(self),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

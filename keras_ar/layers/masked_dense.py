@@ -8,8 +8,8 @@ from keras_ar.backend.slicing import loop_slice
 from keras_ar.layers._common import (
     add_bias_and_activate,
     add_kernel_and_bias,
+    arguments_config,
     set_weight_args,
-    weight_args_config,
 )
 from keras_ar.validation import check_int
 
@@ -181,21 +181,11 @@ class MaskedDense(keras.layers.Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                # The exact mask, as nested lists of 0/1 ints: the layer is
-                # reproducible from its config alone.
-                "mask": None
-                if self.mask_values is None
-                else self.mask_values.astype("int64").tolist(),
-                "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                **weight_args_config(self),
-            }
-        )
-        return config
+        # The exact mask, as nested lists of 0/1 ints: the layer is
+        # reproducible from its config alone.
+        mask = self.mask_values
+        mask = None if mask is None else mask.astype("int64").tolist()
+        return {**super().get_config(), **arguments_config(self, mask=mask)}
 
 
 def _check_mask(mask, units):

@@ -6,6 +6,7 @@ Transformers", for an ImageGPT-style model)."""
 import keras
 from keras import ops
 
+from keras_ar.layers._common import arguments_config
 from keras_ar.validation import check_int
 
 
@@ -102,11 +103,4 @@ class RasterPositionEmbedding(keras.layers.Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_shape": self.image_shape,
-                "initializer": keras.initializers.serialize(self.initializer),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

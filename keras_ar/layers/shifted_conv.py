@@ -30,8 +30,8 @@ from keras import ops
 
 from keras_ar.layers._common import (
     add_kernel_and_bias,
+    arguments_config,
     set_weight_args,
-    weight_args_config,
 )
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
 
@@ -151,17 +151,7 @@ class _ShiftedConv2D(keras.layers.Layer):
         return (batch, size[0], size[1], self.filters)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "strides": self.strides,
-                "use_bias": self.use_bias,
-                **weight_args_config(self),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}
 
 
 class _DownShifted:
