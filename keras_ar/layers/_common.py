@@ -1,5 +1,5 @@
-"""Plumbing shared by the layers: weight arguments, the config, kernel and
-bias creation, and the input checks.
+"""Plumbing shared by the layers: weight and mask arguments, the config,
+kernel and bias creation, and the input checks.
 
 Not layers themselves; each layer still lives in its own file.
 """
@@ -9,7 +9,8 @@ import inspect
 import keras
 from keras import ops
 
-from keras_ar.validation import check_input_rank
+from keras_ar.masks.pixelcnn import check_color_groups
+from keras_ar.validation import check_choice, check_input_rank, check_int
 
 _GETTERS = {
     "activation": keras.activations,
@@ -50,6 +51,15 @@ def arguments_config(layer, **values):
         getter = _GETTERS.get(name.rsplit("_", 1)[-1])
         config[name] = value if getter is None else getter.serialize(value)
     return config
+
+
+def set_mask_args(layer, mask_type, color_channels, features):
+    """Checks and stores a masked layer's `mask_type` ("A" or "B") and
+    `color_channels`; its output size, the attribute named `features`, must
+    split evenly into the colour groups."""
+    layer.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
+    layer.color_channels = check_int("color_channels", color_channels, minimum=1)
+    check_color_groups(features, getattr(layer, features), layer.color_channels)
 
 
 def add_kernel_and_bias(layer, kernel_shape, filters, use_bias):
