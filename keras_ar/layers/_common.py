@@ -88,13 +88,21 @@ def add_bias_and_activate(outputs, bias, activation):
     return activation(outputs)
 
 
+def known_last_dim(layer, input_shape, what="last input dimension"):
+    """The input's last dimension, which sizes the layer's weights: an error
+    naming the layer (and `what` that dimension is) when it is unknown."""
+    if input_shape[-1] is None:
+        raise ValueError(
+            f"{type(layer).__name__} needs a known {what}, got input shape "
+            f"{tuple(input_shape)}"
+        )
+    return int(input_shape[-1])
+
+
 def check_feature_maps(
     layer, input_shape, what="NHWC feature maps (batch, height, width, features)"
 ):
     """Rank-4 input with a known last dimension; returns that dimension."""
-    name = type(layer).__name__
-    check_input_rank(name, input_shape, 4, what)
-    if input_shape[-1] is None:
-        noun = "channel" if "images" in what else "feature"
-        raise ValueError(f"{name} needs a known {noun} dimension")
-    return input_shape[-1]
+    check_input_rank(type(layer).__name__, input_shape, 4, what)
+    noun = "channel" if "images" in what else "feature"
+    return known_last_dim(layer, input_shape, f"{noun} dimension")

@@ -9,6 +9,7 @@ from keras_ar.layers._common import (
     add_bias_and_activate,
     add_kernel_and_bias,
     arguments_config,
+    known_last_dim,
     set_weight_args,
 )
 from keras_ar.validation import check_int
@@ -89,12 +90,7 @@ class MaskedDense(keras.layers.Layer):
         return self.mask_values.shape[0]
 
     def build(self, input_shape):
-        in_features = input_shape[-1]
-        if in_features is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a known last input dimension, got "
-                f"input shape {tuple(input_shape)}"
-            )
+        in_features = known_last_dim(self, input_shape)
         if self.mask_values is not None and self.mask_values.shape[-2] != in_features:
             raise ValueError(
                 f"`mask` has shape {self.mask_values.shape}, which needs "
