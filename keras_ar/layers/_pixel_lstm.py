@@ -3,11 +3,14 @@
 import keras
 from keras import ops
 
-from keras_ar.layers._common import check_feature_maps
+from keras_ar.layers._common import (
+    arguments_config,
+    check_feature_maps,
+    set_mask_args,
+)
 from keras_ar.layers.masked_conv2d import MaskedConv2D
-from keras_ar.masks.pixelcnn import check_color_groups
 from keras_ar.ops.pixel_lstm import gate_bias_init
-from keras_ar.validation import check_choice, check_int
+from keras_ar.validation import check_int
 
 
 class PixelLSTMLayer(keras.layers.Layer):
@@ -27,9 +30,7 @@ class PixelLSTMLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.units = check_int("units", units, minimum=1)
-        self.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
-        self.color_channels = check_int("color_channels", color_channels, minimum=1)
-        check_color_groups("units", self.units, self.color_channels)
+        set_mask_args(self, mask_type, color_channels, "units")
         self.unit_forget_bias = bool(unit_forget_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self._make_input_to_state()
@@ -62,16 +63,4 @@ class PixelLSTMLayer(keras.layers.Layer):
         )
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "mask_type": self.mask_type,
-                "color_channels": self.color_channels,
-                "unit_forget_bias": self.unit_forget_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

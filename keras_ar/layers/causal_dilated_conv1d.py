@@ -5,8 +5,9 @@ from keras import ops
 
 from keras_ar.layers._common import (
     add_kernel_and_bias,
+    arguments_config,
+    known_last_dim,
     set_weight_args,
-    weight_args_config,
 )
 from keras_ar.validation import check_input_rank, check_int
 
@@ -91,13 +92,9 @@ class CausalDilatedConv1D(keras.layers.Layer):
 
     def build(self, input_shape):
         check_input_rank(type(self).__name__, input_shape, 3, "(batch, time, channels)")
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a known number of input channels, "
-                f"got an input of shape {tuple(input_shape)}"
-            )
-        self.input_channels = int(channels)
+        self.input_channels = known_last_dim(
+            self, input_shape, "number of input channels"
+        )
         add_kernel_and_bias(
             self, (self.kernel_size, self.input_channels, self.filters), self.filters,
             self.use_bias,
@@ -149,14 +146,4 @@ class CausalDilatedConv1D(keras.layers.Layer):
         return (input_shape[0], input_shape[1], self.filters)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "dilation_rate": self.dilation_rate,
-                "use_bias": self.use_bias,
-                **weight_args_config(self),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

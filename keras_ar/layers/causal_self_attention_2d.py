@@ -8,6 +8,7 @@ import numpy as np
 from keras import ops
 
 from keras_ar.backend.slicing import loop_slice_update
+from keras_ar.layers._common import arguments_config
 from keras_ar.validation import check_input_rank, check_int
 
 
@@ -300,20 +301,4 @@ class CausalSelfAttention2D(keras.layers.Layer):
         return self._output(mixed), cache
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "key_dim": self.key_dim,
-                "value_dim": self.value_dim,
-                "output_dim": self.output_dim,
-                "include_current": self.include_current,
-                "use_position_features": self.use_position_features,
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

@@ -9,6 +9,7 @@ from keras import ops
 from keras_ar.backend.attention import flash_attention_impossible
 from keras_ar.backend.constants import constant
 from keras_ar.backend.slicing import loop_slice_update, slice_update
+from keras_ar.layers._common import arguments_config
 from keras_ar.optional import import_keras_hub
 from keras_ar.validation import check_int, check_positive_float
 
@@ -300,22 +301,7 @@ class CausalTransformerStack(keras.layers.Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "intermediate_dim": self.intermediate_dim,
-                "dropout": self.dropout,
-                "activation": keras.activations.serialize(self.activation),
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "normalize_first": self.normalize_first,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}
 
 
 def _check_cache(cache, num_layers):

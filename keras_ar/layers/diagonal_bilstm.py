@@ -43,12 +43,8 @@ class DiagonalBiLSTM(PixelLSTMLayer):
     r - 1 needs that whole row, runs once per row, when row r begins
     (`width` steps, i.e. one step per pixel on average).
 
-    Args:
-        units: hidden features h (a multiple of `color_channels`).
-        mask_type: "B" (the paper's, for every LSTM layer) or "A".
-        color_channels: colour groups (1 for grayscale, 3 for RGB).
-        unit_forget_bias: start the forget gates' bias at 1.
-        kernel_initializer: initializer of the convolution kernels.
+    Args: as `RowLSTM`, without `kernel_size` (the convolutions here are
+        1 x 1 from the input and 2 x 1 along the diagonals).
 
     Example:
     >>> import numpy as np

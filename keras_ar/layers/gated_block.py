@@ -7,8 +7,9 @@ from keras import ops
 
 from keras_ar.backend.constants import constant
 from keras_ar.backend.slicing import pad_zeros
-from keras_ar.masks.pixelcnn import centre_channel_mask, check_color_groups
-from keras_ar.validation import check_choice, check_int
+from keras_ar.layers._common import arguments_config, set_mask_args
+from keras_ar.masks.pixelcnn import centre_channel_mask
+from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -105,9 +106,7 @@ class GatedBlock(keras.layers.Layer):
                 "`kernel_size` must be odd so that the vertical stack is "
                 f"centred on the current column, got {kernel_size}"
             )
-        self.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
-        self.color_channels = check_int("color_channels", color_channels, minimum=1)
-        check_color_groups("filters", self.filters, self.color_channels)
+        set_mask_args(self, mask_type, color_channels, "filters")
         if not isinstance(residual, bool):
             raise TypeError(f"`residual` must be a bool, got {residual!r}")
         if not isinstance(conditional, bool):
@@ -387,19 +386,4 @@ class GatedBlock(keras.layers.Layer):
         return [out, tuple(h_shape[:-1]) + (self.filters,)]
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "mask_type": self.mask_type,
-                "color_channels": self.color_channels,
-                "residual": self.residual,
-                "conditional": self.conditional,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

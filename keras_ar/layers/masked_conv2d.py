@@ -8,12 +8,13 @@ from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers._common import (
     add_bias_and_activate,
     add_kernel_and_bias,
+    arguments_config,
     check_feature_maps,
+    set_mask_args,
     set_weight_args,
-    weight_args_config,
 )
-from keras_ar.masks.pixelcnn import check_color_groups, pixelcnn_mask
-from keras_ar.validation import check_choice, check_int, check_kernel_size
+from keras_ar.masks.pixelcnn import pixelcnn_mask
+from keras_ar.validation import check_int, check_kernel_size
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -72,9 +73,7 @@ class MaskedConv2D(keras.layers.Layer):
                 "`kernel_size` must be odd in both dimensions so that the mask "
                 f"has a centre pixel, got {self.kernel_size}"
             )
-        self.mask_type = check_choice("mask_type", mask_type, ("A", "B"))
-        self.color_channels = check_int("color_channels", color_channels, minimum=1)
-        check_color_groups("filters", self.filters, self.color_channels)
+        set_mask_args(self, mask_type, color_channels, "filters")
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         set_weight_args(
@@ -166,16 +165,4 @@ class MaskedConv2D(keras.layers.Layer):
         return self.call_patch(ops.expand_dims(ops.expand_dims(values, 1), 1))
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "mask_type": self.mask_type,
-                "color_channels": self.color_channels,
-                "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                **weight_args_config(self),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

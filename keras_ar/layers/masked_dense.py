@@ -8,8 +8,9 @@ from keras_ar.backend.slicing import loop_slice
 from keras_ar.layers._common import (
     add_bias_and_activate,
     add_kernel_and_bias,
+    arguments_config,
+    known_last_dim,
     set_weight_args,
-    weight_args_config,
 )
 from keras_ar.validation import check_int
 
@@ -89,12 +90,7 @@ class MaskedDense(keras.layers.Layer):
         return self.mask_values.shape[0]
 
     def build(self, input_shape):
-        in_features = input_shape[-1]
-        if in_features is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a known last input dimension, got "
-                f"input shape {tuple(input_shape)}"
-            )
+        in_features = known_last_dim(self, input_shape)
         if self.mask_values is not None and self.mask_values.shape[-2] != in_features:
             raise ValueError(
                 f"`mask` has shape {self.mask_values.shape}, which needs "
@@ -181,21 +177,11 @@ class MaskedDense(keras.layers.Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                # The exact mask, as nested lists of 0/1 ints: the layer is
-                # reproducible from its config alone.
-                "mask": None
-                if self.mask_values is None
-                else self.mask_values.astype("int64").tolist(),
-                "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                **weight_args_config(self),
-            }
-        )
-        return config
+        # The exact mask, as nested lists of 0/1 ints: the layer is
+        # reproducible from its config alone.
+        mask = self.mask_values
+        mask = None if mask is None else mask.astype("int64").tolist()
+        return {**super().get_config(), **arguments_config(self, mask=mask)}
 
 
 def _check_mask(mask, units):

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.layers._common import arguments_config
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.masks.pixelcnn import check_color_groups
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
@@ -78,13 +79,4 @@ class PixelCNNResidualBlock(keras.layers.Layer):
         return values + ops.cast(self.expand.call_pixel(middle), values.dtype), cache
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "color_channels": self.color_channels,
-                "activation": keras.activations.serialize(self.activation),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

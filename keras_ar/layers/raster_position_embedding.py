@@ -6,6 +6,7 @@ Transformers", for an ImageGPT-style model)."""
 import keras
 from keras import ops
 
+from keras_ar.layers._common import arguments_config, known_last_dim
 from keras_ar.validation import check_int
 
 
@@ -69,12 +70,7 @@ class RasterPositionEmbedding(keras.layers.Layer):
         return height * width * channels
 
     def build(self, input_shape):
-        hidden_dim = input_shape[-1]
-        if hidden_dim is None:
-            raise ValueError(
-                "RasterPositionEmbedding needs a known last input dimension, "
-                f"got input shape {tuple(input_shape)}"
-            )
+        hidden_dim = known_last_dim(self, input_shape)
         height, width, channels = self.image_shape
         tables = {}
         for name, size in (("row", height), ("column", width), ("channel", channels)):
@@ -102,11 +98,4 @@ class RasterPositionEmbedding(keras.layers.Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_shape": self.image_shape,
-                "initializer": keras.initializers.serialize(self.initializer),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

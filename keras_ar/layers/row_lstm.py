@@ -161,9 +161,6 @@ class RowLSTM(PixelLSTMLayer):
         c_all = loop_slice_update(c_all, [0, here, col, 0], _pixel(c, c_all.dtype))
         return h, {"inputs": inputs, "h": h_all, "c": c_all}
 
-    def get_config(self):
-        return {**super().get_config(), "kernel_size": self.kernel_size}
-
 
 def _pixel(values, dtype):
     """`(B, F)` -> `(B, 1, 1, F)`, for a `slice_update` at one pixel."""

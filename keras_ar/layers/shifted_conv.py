@@ -30,8 +30,8 @@ from keras import ops
 
 from keras_ar.layers._common import (
     add_kernel_and_bias,
+    arguments_config,
     set_weight_args,
-    weight_args_config,
 )
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
 
@@ -63,9 +63,9 @@ _DEFAULT = object()
 class _ShiftedConv2D(keras.layers.Layer):
     """Shared weights and kernel application of the shifted convolutions.
 
-    A subclass names its default `kernel_size` and `strides`, whether it is
-    `transposed`, and its `padding` and `_check` (through the `_DownShifted`
-    or `_DownRightShifted` mix-in).
+    A subclass takes its `padding`, `_check` and default `kernel_size` from
+    the `_DownShifted` or `_DownRightShifted` mix-in, and, for the transposed
+    forms, `transposed` and the default `strides` from `_Upsampling`.
     """
 
     transposed = False
@@ -151,20 +151,13 @@ class _ShiftedConv2D(keras.layers.Layer):
         return (batch, size[0], size[1], self.filters)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "strides": self.strides,
-                "use_bias": self.use_bias,
-                **weight_args_config(self),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}
 
 
 class _DownShifted:
+    # PixelCNN++'s kernel for this shift, plain or transposed alike.
+    default_kernel_size = (2, 3)
+
     def _check(self):
         if self.kernel_size[1] % 2 == 0:
             raise ValueError(
@@ -179,10 +172,21 @@ class _DownShifted:
 
 
 class _DownRightShifted:
+    # PixelCNN++'s kernel for this shift, plain or transposed alike.
+    default_kernel_size = (2, 2)
+
     @property
     def padding(self):
         kh, kw = self.kernel_size
         return (kh - 1, kw - 1, 0)
+
+
+class _Upsampling:
+    """What the two transposed forms share: zero-stuffed input (see
+    `_ShiftedConv2D.call`), upsampling by 2 unless told otherwise."""
+
+    transposed = True
+    default_strides = 2
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -208,8 +212,6 @@ class DownShiftedConv2D(_DownShifted, _ShiftedConv2D):
     (1, 3, 3, 8)
     """
 
-    default_kernel_size = (2, 3)
-
 
 @keras.saving.register_keras_serializable(package="keras_ar")
 class DownRightShiftedConv2D(_DownRightShifted, _ShiftedConv2D):
@@ -232,11 +234,9 @@ class DownRightShiftedConv2D(_DownRightShifted, _ShiftedConv2D):
     (1, 5, 6, 8)
     """
 
-    default_kernel_size = (2, 2)
-
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class DownShiftedConv2DTranspose(_DownShifted, _ShiftedConv2D):
+class DownShiftedConv2DTranspose(_Upsampling, _DownShifted, _ShiftedConv2D):
     """Upsampling by `strides` whose output row `r` sees input rows `<= r // s`.
 
     The input is zero-stuffed to `(sH, sW)` (`x[i, j]` at `(s i, s j)`) and
@@ -248,18 +248,15 @@ class DownShiftedConv2DTranspose(_DownShifted, _ShiftedConv2D):
 
     Example:
     >>> import numpy as np
-    >>> conv = DownShiftedConv2DTranspose(8, (2, 3), strides=2)
-    >>> tuple(conv(np.zeros((1, 3, 3, 4), "float32")).shape)
-    (1, 6, 6, 8)
+    >>> down = DownShiftedConv2D(8, (2, 3), strides=2)
+    >>> up = DownShiftedConv2DTranspose(4, (2, 3), strides=2)
+    >>> tuple(up(down(np.zeros((1, 6, 6, 4), "float32"))).shape)
+    (1, 6, 6, 4)
     """
-
-    transposed = True
-    default_kernel_size = (2, 3)
-    default_strides = 2
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class DownRightShiftedConv2DTranspose(_DownRightShifted, _ShiftedConv2D):
+class DownRightShiftedConv2DTranspose(_Upsampling, _DownRightShifted, _ShiftedConv2D):
     """Upsampling by `strides` whose output `(r, c)` sees input
     `(r // s, c // s)` and the positions above and left of it.
 
@@ -275,7 +272,3 @@ class DownRightShiftedConv2DTranspose(_DownRightShifted, _ShiftedConv2D):
     >>> tuple(conv(np.zeros((1, 3, 3, 4), "float32")).shape)
     (1, 6, 6, 8)
     """
-
-    transposed = True
-    default_kernel_size = (2, 2)
-    default_strides = 2

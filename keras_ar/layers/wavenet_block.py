@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.layers._common import arguments_config
 from keras_ar.layers.causal_dilated_conv1d import CausalDilatedConv1D
 from keras_ar.validation import check_input_rank, check_int
 
@@ -230,18 +231,4 @@ class WaveNetResidualBlock(keras.layers.Layer):
         ]
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "residual_channels": self.residual_channels,
-                "skip_channels": self.skip_channels,
-                "kernel_size": self.kernel_size,
-                "dilation_rate": self.dilation_rate,
-                "global_conditioning_channels": self.global_conditioning_channels,
-                "use_residual_projection": self.use_residual_projection,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}
