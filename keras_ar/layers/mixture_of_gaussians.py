@@ -50,19 +50,9 @@ class MixtureOfGaussians(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.num_components = check_int("num_components", num_components, minimum=1)
-        for name, value in (
-            ("min_log_scale", min_log_scale),
-            ("max_log_scale", max_log_scale),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"`{name}` must be a number, got {value!r}")
-        if not min_log_scale < max_log_scale:
-            raise ValueError(
-                "`min_log_scale` must be below `max_log_scale`, got "
-                f"{min_log_scale} and {max_log_scale}"
-            )
-        self.min_log_scale = float(min_log_scale)
-        self.max_log_scale = float(max_log_scale)
+        self.min_log_scale, self.max_log_scale = mog.check_log_scale_clamp(
+            min_log_scale, max_log_scale
+        )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.num_params = mog.num_params(self.num_components)
