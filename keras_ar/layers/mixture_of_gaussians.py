@@ -1,14 +1,14 @@
 """`MixtureOfGaussians`: a mixture density head for real-valued data."""
 
 import keras
-from keras import ops
 
+from keras_ar.layers._mixture import MixtureHead
 from keras_ar.ops import mixture_of_gaussians as mog
 from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class MixtureOfGaussians(keras.layers.Layer):
+class MixtureOfGaussians(MixtureHead):
     """Projects features to a mixture of Gaussians per real value.
 
     `call` is a dense projection of features `(..., F)` to the mixture
@@ -48,46 +48,12 @@ class MixtureOfGaussians(keras.layers.Layer):
         bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(kernel_initializer, bias_initializer, **kwargs)
         self.num_components = check_int("num_components", num_components, minimum=1)
-        for name, value in (
-            ("min_log_scale", min_log_scale),
-            ("max_log_scale", max_log_scale),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"`{name}` must be a number, got {value!r}")
-        if not min_log_scale < max_log_scale:
-            raise ValueError(
-                "`min_log_scale` must be below `max_log_scale`, got "
-                f"{min_log_scale} and {max_log_scale}"
-            )
-        self.min_log_scale = float(min_log_scale)
-        self.max_log_scale = float(max_log_scale)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.min_log_scale, self.max_log_scale = mog.check_log_scale_clamp(
+            min_log_scale, max_log_scale
+        )
         self.num_params = mog.num_params(self.num_components)
-
-    def build(self, input_shape):
-        features = input_shape[-1]
-        if features is None:
-            raise ValueError(
-                "MixtureOfGaussians needs a known feature dimension, got input "
-                f"shape {tuple(input_shape)}"
-            )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(features, self.num_params),
-            initializer=self.kernel_initializer,
-        )
-        self.bias = self.add_weight(
-            name="bias", shape=(self.num_params,), initializer=self.bias_initializer
-        )
-
-    def call(self, features):
-        return ops.matmul(features, self.kernel) + self.bias
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.num_params,)
 
     # -- the distribution ---------------------------------------------------
     def _clamp(self):
@@ -116,10 +82,6 @@ class MixtureOfGaussians(keras.layers.Layer):
                 "num_components": self.num_components,
                 "min_log_scale": self.min_log_scale,
                 "max_log_scale": self.max_log_scale,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             }
         )
         return config

@@ -1,14 +1,14 @@
 """`MixtureOfLogistics`: the PixelCNN++ output head (Salimans et al., 2017)."""
 
 import keras
-from keras import ops
 
+from keras_ar.layers._mixture import MixtureHead
 from keras_ar.ops import discretized_logistic as dl
 from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class MixtureOfLogistics(keras.layers.Layer):
+class MixtureOfLogistics(MixtureHead):
     """Projects features to a mixture of discretized logistics per pixel.
 
     `call` is a 1x1 projection (a per-position dense layer) of features
@@ -55,7 +55,7 @@ class MixtureOfLogistics(keras.layers.Layer):
         bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(kernel_initializer, bias_initializer, **kwargs)
         self.num_mixtures = check_int("num_mixtures", num_mixtures, minimum=1)
         self.levels = check_int("levels", levels, minimum=2)
         self.color_channels = check_int("color_channels", color_channels, minimum=1)
@@ -64,31 +64,7 @@ class MixtureOfLogistics(keras.layers.Layer):
         ):
             raise TypeError(f"`min_log_scale` must be a number, got {min_log_scale!r}")
         self.min_log_scale = float(min_log_scale)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
         self.num_params = dl.num_params(self.num_mixtures, self.color_channels)
-
-    def build(self, input_shape):
-        features = input_shape[-1]
-        if features is None:
-            raise ValueError(
-                "MixtureOfLogistics needs a known feature dimension, got input "
-                f"shape {tuple(input_shape)}"
-            )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(features, self.num_params),
-            initializer=self.kernel_initializer,
-        )
-        self.bias = self.add_weight(
-            name="bias", shape=(self.num_params,), initializer=self.bias_initializer
-        )
-
-    def call(self, features):
-        return ops.matmul(features, self.kernel) + self.bias
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.num_params,)
 
     # -- the distribution ---------------------------------------------------
     def _options(self):
@@ -125,10 +101,6 @@ class MixtureOfLogistics(keras.layers.Layer):
                 "levels": self.levels,
                 "color_channels": self.color_channels,
                 "min_log_scale": self.min_log_scale,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             }
         )
         return config

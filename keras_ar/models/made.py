@@ -2,20 +2,16 @@
 Estimation")."""
 
 import keras
-import numpy as np
 from keras import ops
 
-from keras_ar.backend.constants import constant
-from keras_ar.backend.slicing import loop_slice, loop_slice_update
-from keras_ar.layers.masked_dense import MaskedDense
-from keras_ar.masks.made import made_masks, resolve_ordering
+from keras_ar.models._made_common import MADENetwork
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops import categorical_log_prob, sample_categorical
 from keras_ar.validation import check_choice, check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class MADE(AutoregressiveModel):
+class MADE(MADENetwork, AutoregressiveModel):
     """Masked autoencoder for distribution estimation over D discrete values.
 
     An MLP whose weight matrices are multiplied by binary masks so that the
@@ -116,104 +112,22 @@ class MADE(AutoregressiveModel):
             **kwargs,
         )
         self.input_dim = input_dim
-        if isinstance(hidden_units, (int, np.integer)) and not isinstance(
-            hidden_units, bool
-        ):
-            hidden_units = (hidden_units,)
-        if not isinstance(hidden_units, (list, tuple)) or not hidden_units:
-            raise ValueError(
-                "`hidden_units` must be a non-empty list of hidden layer sizes, "
-                f"got {hidden_units!r}"
-            )
-        self.hidden_units = tuple(
-            check_int("hidden_units", u, minimum=1) for u in hidden_units
+        self._init_network(
+            hidden_units, hidden_degrees, seed, num_masks, direct_connection, activation
         )
-        self.hidden_degrees = check_choice(
-            "hidden_degrees", hidden_degrees, ("random", "equal")
-        )
-        self.num_masks = check_int("num_masks", num_masks, minimum=1)
-        if self.num_masks > 1 and self.hidden_degrees == "equal":
-            raise ValueError(
-                "`num_masks` > 1 needs hidden_degrees='random': 'equal' degrees "
-                "give the same mask set every time"
-            )
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        self.seed = check_int("seed", seed, minimum=0)
-        if not isinstance(direct_connection, (bool, np.bool_)):
-            raise TypeError(
-                f"`direct_connection` must be a bool, got {direct_connection!r}"
-            )
-        self.direct_connection = bool(direct_connection)
-        self.activation = keras.activations.get(activation)
         if input_encoding is None:
             input_encoding = "scaled" if self.levels == 2 else "one_hot"
         self.input_encoding = check_choice(
             "input_encoding", input_encoding, ("one_hot", "scaled")
         )
-        # The ordering as a permutation, and as given (for the config).
-        self.ordering = resolve_ordering(
-            input_dim, ordering, np.random.default_rng(self.seed)
-        )
-        self._ordering_arg = (
-            ordering if isinstance(ordering, str) else self.ordering.tolist()
-        )
-
         # Q input features and P output units per dimension.
-        self.inputs_per_dim = self.levels if self.input_encoding == "one_hot" else 1
-        self.outputs_per_dim = 1 if self.levels == 2 else self.levels
-        # Mask set k draws its hidden degrees from the seed sequence
-        # (seed, k): a new seed or another k re-samples the connectivity.
-        self.masks = [
-            made_masks(
-                input_dim,
-                list(self.hidden_units),
-                ordering=self.ordering,
-                hidden_degrees_mode=self.hidden_degrees,
-                seed=np.random.default_rng([self.seed, k]),
-                inputs_per_dim=self.inputs_per_dim,
-                outputs_per_dim=self.outputs_per_dim,
-                direct_connection=self.direct_connection,
-            )
-            for k in range(self.num_masks)
-        ]
-        # before[d', d] = 1 where d' comes strictly before d in the ordering.
-        m0 = self.masks[0].degrees[0]
-        self._before = (m0[:, None] < m0[None, :]).astype("float32")
-
-        policy = self.dtype_policy
-        self.hidden_layers = []
-        for i, units in enumerate(self.hidden_units):
-            self.hidden_layers.append(
-                MaskedDense(
-                    units,
-                    mask=self._stack([m.hidden[i] for m in self.masks]),
-                    # The first layer's activation is applied by the model,
-                    # after the label embedding is added.
-                    activation=None if i == 0 else self.activation,
-                    name=f"hidden_{i}",
-                    dtype=policy,
-                )
-            )
-        out_units = input_dim * self.outputs_per_dim
-        self.output_layer = MaskedDense(
-            out_units,
-            mask=self._stack([m.output for m in self.masks]),
-            name="output",
-            dtype=policy,
-        )
-        self.direct_layer = (
-            MaskedDense(
-                out_units,
-                mask=self.masks[0].direct,
-                use_bias=False,
-                name="direct",
-                dtype=policy,
-            )
-            if self.direct_connection
-            else None
+        self._build_network(
+            ordering,
+            inputs_per_dim=self.levels if self.input_encoding == "one_hot" else 1,
+            outputs_per_dim=1 if self.levels == 2 else self.levels,
         )
         if self.conditional:
+            policy = self.dtype_policy
             self.label_hidden = keras.layers.Embedding(
                 self.num_classes,
                 self.hidden_units[0],
@@ -221,27 +135,14 @@ class MADE(AutoregressiveModel):
                 dtype=policy,
             )
             self.label_output = keras.layers.Embedding(
-                self.num_classes, out_units, name="label_output", dtype=policy
+                self.num_classes,
+                self.output_layer.units,
+                name="label_output",
+                dtype=policy,
             )
-        if self.num_masks > 1:
-            self.mask_step = self.add_weight(
-                shape=(),
-                dtype="int32",
-                initializer="zeros",
-                trainable=False,
-                name="mask_step",
-            )
-        # Build every weight now, so that a `.keras` file loads into a fresh
-        # instance and summary() works before any data is seen.
-        x = ops.zeros((1, input_dim), "int32")
-        labels = ops.zeros((1,), "int32") if self.conditional else None
-        self(self.pack_inputs(x, labels))
+        self._build_now()
 
-    @staticmethod
-    def _stack(masks):
-        return masks[0] if len(masks) == 1 else np.stack(masks)
-
-    # ------------------------------------------------------------------
+    # -- the hooks of `MADENetwork` ----------------------------------------
     def _encode(self, x):
         """int `(B, n)` -> the network's input features `(B, n * Q)`."""
         if self.input_encoding == "one_hot":
@@ -251,171 +152,33 @@ class MADE(AutoregressiveModel):
             return ops.reshape(one_hot, (ops.shape(x)[0], -1))
         return ops.cast(x, self.compute_dtype) / float(self.levels - 1)
 
-    def _to_logits(self, outputs):
+    def _dim_outputs(self, units):
         """Output units `(B, n * P)` -> logits `(B, n, levels)` float32."""
-        outputs = ops.cast(outputs, "float32")
-        outputs = ops.reshape(
-            outputs, (ops.shape(outputs)[0], -1, self.outputs_per_dim)
-        )
+        outputs = super()._dim_outputs(units)
         if self.levels == 2:
             # One Bernoulli logit a per dimension: softmax((0, a)) = (1 - s, s).
             outputs = ops.concatenate([ops.zeros_like(outputs), outputs], axis=-1)
         return outputs
 
-    def _check_x(self, x):
-        shape = tuple(x.shape)
-        if len(shape) != 2 or (shape[1] is not None and shape[1] != self.input_dim):
-            raise ValueError(
-                f"MADE expects inputs of shape (batch, {self.input_dim}) "
-                f"(input_dim={self.input_dim}), got {shape}"
-            )
-
-    def _units(self, x, labels, mask_index):
-        """The output units `(B, D * P)` under mask set `mask_index`."""
-        features = self._encode(x)
-        pre = self.hidden_layers[0](features, mask_index=mask_index)
-        if labels is not None:
-            pre = pre + self.label_hidden(labels)
-        h = self.activation(pre)
-        for layer in self.hidden_layers[1:]:
-            h = layer(h, mask_index=mask_index)
-        out = self.output_layer(h, mask_index=mask_index)
-        if self.direct_layer is not None:
-            out = out + self.direct_layer(features)
-        if labels is not None:
-            out = out + self.label_output(labels)
-        return out
-
-    def call(self, inputs, training=False):
-        x, labels = self.unpack_inputs(inputs)
-        self._check_x(x)
-        if self.num_masks == 1:
-            return self._to_logits(self._units(x, labels, None))
-        if training:
-            # Connectivity-agnostic training: one mask set per step, in turn.
-            k = ops.convert_to_tensor(self.mask_step.value)
-            self.mask_step.assign((k + 1) % self.num_masks)
-            return self._to_logits(self._units(x, labels, k))
-        # The ensemble's conditionals: log p(x_d = v | x_<d) =
-        # logsumexp_k[log p_k(x_<d) + log p_k(x_d = v | x_<d)] + const.
+    def _member_log_prob(self, x, logits):
         one_hot = ops.one_hot(ops.cast(x, "int32"), self.levels, dtype="float32")
-        before = constant(self, "before", self._before, "float32")
-        terms = []
-        for k in range(self.num_masks):
-            log_p = ops.log_softmax(self._to_logits(self._units(x, labels, k)), axis=-1)
-            observed = ops.sum(log_p * one_hot, axis=-1)  # (B, D)
-            prefix = ops.matmul(observed, before)  # log p_k(x_<d), (B, D)
-            terms.append(ops.expand_dims(prefix, -1) + log_p)
+        return ops.sum(ops.log_softmax(logits, axis=-1) * one_hot, axis=-1)
+
+    def _mix_members(self, logits, log_weights):
+        # log p(x_d = v | x_<d) =
+        # logsumexp_k[log p_k(x_<d) + log p_k(x_d = v | x_<d)] + const.
+        terms = [
+            ops.expand_dims(log_weight, -1) + ops.log_softmax(member, axis=-1)
+            for member, log_weight in zip(logits, log_weights)
+        ]
         return ops.logsumexp(ops.stack(terms), axis=0)
+
+    def _sample_dim(self, logits, noise, temperature):
+        value = sample_categorical(logits, noise[:, 0], temperature)
+        return ops.cast(value, "int32")
 
     def element_log_probs(self, x, outputs):
         return categorical_log_prob(outputs, x)  # (B, D)
-
-    # -- generation ------------------------------------------------------
-    def _generation_setup(self, num_samples):
-        x0 = np.zeros((num_samples, self.input_dim), "int32")
-        return x0, 0, self.input_dim
-
-    def _generation_state(self, x0, labels, use_cache):
-        state = super()._generation_state(x0, labels, use_cache)
-        if not use_cache:
-            return state
-        batch = ops.shape(state["x"])[0]
-        first = self.hidden_layers[0]
-        # Running first-layer pre-activation: the bias (and label) plus the
-        # contributions of the dimensions drawn so far (none yet).
-        pre = ops.broadcast_to(
-            ops.cast(first.bias, self.compute_dtype), (batch, first.units)
-        )
-        if labels is not None:
-            pre = pre + self.label_hidden(state["labels"])
-        cache = {"pre": [pre for _ in range(self.num_masks)]}
-        if self.direct_layer is not None:
-            cache["direct"] = ops.zeros(
-                (batch, self.direct_layer.units), self.compute_dtype
-            )
-        if self.num_masks > 1:
-            cache["log_p"] = [
-                ops.zeros((batch,), "float32") for _ in range(self.num_masks)
-            ]
-        state["cache"] = cache
-        return state
-
-    def _generation_step(self, i, state, noise_i, temperature, use_cache):
-        x = state["x"]
-        labels = state.get("labels")
-        ordering = constant(self, "ordering", self.ordering, "int32")
-        d = ops.take(ordering, i)
-        if use_cache:
-            logits, component_log_p = self._cached_logits(state, d)
-        else:
-            outputs = self(self.pack_inputs(x, labels), training=False)
-            logits = ops.take(outputs, d, axis=1)
-        value = sample_categorical(logits, noise_i[:, 0], temperature)
-        value = ops.cast(value, "int32")
-        x = loop_slice_update(x, [0, d], ops.expand_dims(value, -1))
-        state = {**state, "x": x}
-        if use_cache:
-            state["cache"] = self._cache_written(
-                state["cache"], value, d, component_log_p
-            )
-        return state
-
-    def _cached_logits(self, state, d):
-        """Logits `(B, levels)` of dimension d from the running sums."""
-        cache = state["cache"]
-        labels = state.get("labels")
-        p = self.outputs_per_dim
-        batch = ops.shape(state["x"])[0]
-        extra = None
-        if self.direct_layer is not None:
-            extra = loop_slice(cache["direct"], [0, d * p], [batch, p])
-        if labels is not None:
-            label_out = loop_slice(self.label_output(labels), [0, d * p], [batch, p])
-            extra = label_out if extra is None else extra + label_out
-        component_logits = []
-        for k in range(self.num_masks):
-            k_index = None if self.num_masks == 1 else k
-            h = self.activation(cache["pre"][k])
-            for layer in self.hidden_layers[1:]:
-                h = layer(h, mask_index=k_index)
-            out = self.output_layer.call_columns(h, d * p, p, mask_index=k_index)
-            if extra is not None:
-                out = out + ops.cast(extra, out.dtype)
-            component_logits.append(self._to_logits(out)[:, 0])
-        if self.num_masks == 1:
-            return component_logits[0], None
-        log_ps = [ops.log_softmax(c, axis=-1) for c in component_logits]
-        terms = [
-            ops.expand_dims(prefix, -1) + lp
-            for prefix, lp in zip(cache["log_p"], log_ps)
-        ]
-        return ops.logsumexp(ops.stack(terms), axis=0), log_ps
-
-    def _cache_written(self, cache, value, d, component_log_p):
-        """Adds the contribution of dimension d, now drawn, to the sums."""
-        q = self.inputs_per_dim
-        features = self._encode(ops.expand_dims(value, -1))  # (B, Q)
-        first = self.hidden_layers[0]
-        pre = [
-            cache["pre"][k]
-            + first.call_rows(
-                features, d * q, mask_index=None if self.num_masks == 1 else k
-            )
-            for k in range(self.num_masks)
-        ]
-        cache = {**cache, "pre": pre}
-        if self.direct_layer is not None:
-            cache["direct"] = cache["direct"] + self.direct_layer.call_rows(
-                features, d * q
-            )
-        if component_log_p is not None:
-            one_hot = ops.one_hot(value, self.levels, dtype="float32")
-            cache["log_p"] = [
-                prefix + ops.sum(lp * one_hot, axis=-1)
-                for prefix, lp in zip(cache["log_p"], component_log_p)
-            ]
-        return cache
 
     def get_config(self):
         config = super().get_config()
@@ -423,13 +186,7 @@ class MADE(AutoregressiveModel):
             {
                 "input_dim": self.input_dim,
                 "levels": self.levels,
-                "hidden_units": list(self.hidden_units),
-                "ordering": self._ordering_arg,
-                "hidden_degrees": self.hidden_degrees,
-                "seed": self.seed,
-                "num_masks": self.num_masks,
-                "direct_connection": self.direct_connection,
-                "activation": keras.activations.serialize(self.activation),
+                **self._network_config(),
                 "input_encoding": self.input_encoding,
                 "num_classes": self.num_classes,
             }

@@ -56,6 +56,26 @@ def num_params(num_components):
     return 3 * int(num_components)
 
 
+def check_log_scale_clamp(min_log_scale, max_log_scale):
+    """Checks a clamp `[min_log_scale, max_log_scale]`; returns two floats.
+
+    For the models and layers that take the clamp as arguments, so that
+    each reports a bad one the same way.
+    """
+    for name, value in (
+        ("min_log_scale", min_log_scale),
+        ("max_log_scale", max_log_scale),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"`{name}` must be a number, got {value!r}")
+    if not min_log_scale < max_log_scale:
+        raise ValueError(
+            "`min_log_scale` must be below `max_log_scale`, got "
+            f"{min_log_scale} and {max_log_scale}"
+        )
+    return float(min_log_scale), float(max_log_scale)
+
+
 def split_params(
     params, num_components, min_log_scale=MIN_LOG_SCALE, max_log_scale=MAX_LOG_SCALE
 ):

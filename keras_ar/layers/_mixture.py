@@ -1,0 +1,55 @@
+"""`MixtureHead`: the projection that the mixture output layers share.
+
+`MixtureOfGaussians` and `MixtureOfLogistics` are the same per-position
+dense layer, features `(..., F)` to a parameter vector `(..., num_params)`;
+they differ only in the parameter layout and in how the distribution reads
+it, so the projection, its weights and their config live here once.
+"""
+
+import keras
+from keras import ops
+
+from keras_ar.layers._common import (
+    add_kernel_and_bias,
+    set_weight_args,
+    weight_args_config,
+)
+
+
+class MixtureHead(keras.layers.Layer):
+    """Base of the mixture heads. Not used directly.
+
+    A subclass sets `num_params` in its `__init__` and adds the
+    distribution's methods; the kernel `(F, num_params)` and bias are made
+    in `build` (named "kernel" and "bias", as in the saved files).
+    """
+
+    def __init__(
+        self, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs
+    ):
+        super().__init__(**kwargs)
+        set_weight_args(
+            self,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+        )
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        if features is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a known feature dimension, got "
+                f"input shape {tuple(input_shape)}"
+            )
+        add_kernel_and_bias(self, (features, self.num_params), self.num_params, True)
+
+    def call(self, features):
+        return ops.matmul(features, self.kernel) + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.num_params,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(weight_args_config(self))
+        return config
