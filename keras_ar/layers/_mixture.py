@@ -11,8 +11,9 @@ from keras import ops
 
 from keras_ar.layers._common import (
     add_kernel_and_bias,
+    arguments_config,
+    known_last_dim,
     set_weight_args,
-    weight_args_config,
 )
 
 
@@ -35,12 +36,7 @@ class MixtureHead(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        features = input_shape[-1]
-        if features is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a known feature dimension, got "
-                f"input shape {tuple(input_shape)}"
-            )
+        features = known_last_dim(self, input_shape, "feature dimension")
         add_kernel_and_bias(self, (features, self.num_params), self.num_params, True)
 
     def call(self, features):
@@ -50,6 +46,5 @@ class MixtureHead(keras.layers.Layer):
         return tuple(input_shape[:-1]) + (self.num_params,)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(weight_args_config(self))
-        return config
+        # Each subclass keeps its arguments under their own names.
+        return {**super().get_config(), **arguments_config(self)}

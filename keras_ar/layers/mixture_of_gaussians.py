@@ -74,14 +74,3 @@ class MixtureOfGaussians(MixtureHead):
         return mog.sample_gaussian_mixture(
             params, uniforms, self.num_components, temperature, **self._clamp()
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_components": self.num_components,
-                "min_log_scale": self.min_log_scale,
-                "max_log_scale": self.max_log_scale,
-            }
-        )
-        return config

@@ -92,15 +92,3 @@ class MixtureOfLogistics(MixtureHead):
         return dl.discretized_logistic_mixture_probs(
             params, temperature=temperature, **self._options()
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_mixtures": self.num_mixtures,
-                "levels": self.levels,
-                "color_channels": self.color_channels,
-                "min_log_scale": self.min_log_scale,
-            }
-        )
-        return config
