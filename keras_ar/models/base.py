@@ -329,9 +329,9 @@ class AutoregressiveModel(keras.Model):
                 )
 
     def _out_of_range(self, x, labels):
-        """Scalar bool tensor: does the batch hold a value out of range?"""
-        x = ops.cast(x, "int32")
-        bad = ops.logical_or(ops.min(x) < 0, ops.max(x) >= self.levels)
+        """Scalar bool tensor: does the batch hold a value out of range (see
+        `_bad_values`) or a label outside `[0, num_classes)`?"""
+        bad = self._bad_values(x)
         if labels is not None and self.num_classes is not None:
             labels = ops.cast(labels, "int32")
             bad = ops.logical_or(
@@ -341,6 +341,13 @@ class AutoregressiveModel(keras.Model):
                 ),
             )
         return bad
+
+    def _bad_values(self, x):
+        """Scalar bool tensor: a value outside `[0, levels)`. The hook the
+        real-valued base overrides (a NaN or an inf); the labels' check is
+        the same for every family."""
+        x = ops.cast(x, "int32")
+        return ops.logical_or(ops.min(x) < 0, ops.max(x) >= self.levels)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, with the data checks described in the module
