@@ -678,9 +678,17 @@ class AutoregressiveModel(keras.Model):
             state["labels"] = ops.convert_to_tensor(labels, "int32")
         return state
 
+    #: Whether the cached path replays the given steps (a prefix) to fill
+    #: its caches: the loop then starts at step 0 with
+    #: `state["given_steps"] = start`, the steps before it keeping their
+    #: values, as they do for the export's per-sample prefix.
+    _replays_prefix = False
+
     def _prepare_loop(self, state, start, use_cache):
-        """Returns `(state, start)`; e.g. a cached path that must replay the
-        given steps (a prefix) to fill its caches starts the loop earlier."""
+        """Returns `(state, start)`; see `_replays_prefix`."""
+        if self._replays_prefix and use_cache and start > 0:
+            state = {**state, "given_steps": ops.convert_to_tensor(start, "int32")}
+            start = 0
         return state, start
 
     def _generation_step(self, i, state, noise_i, temperature, use_cache):

@@ -91,13 +91,8 @@ class ImageAutoregressiveModel(AutoregressiveModel):
             state["cache"] = self._init_cache(ops.shape(state["x"])[0], state)
         return state
 
-    def _prepare_loop(self, state, start, use_cache):
-        if use_cache and start > 0:
-            # The caches must hold the prefix's activations: replay its steps
-            # through the cached path, keeping the given values.
-            state = {**state, "given_steps": ops.convert_to_tensor(start, "int32")}
-            start = 0
-        return state, start
+    # The caches must hold the prefix's activations.
+    _replays_prefix = True
 
     def _serving_prefix(self):
         # The exported `generate_from_prefix` keeps the first `prefix_rows` rows.
