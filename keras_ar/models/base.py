@@ -671,6 +671,28 @@ class AutoregressiveModel(keras.Model):
         """
         raise NotImplementedError
 
+    def _given_prefix(self, prefix, num_samples, shape, what, unit):
+        """`prefix` checked as the given start of samples of shape `shape`
+        (the generated array's, without the batch axis): int32 NumPy
+        `(num_samples or 1, P, *shape[1:])` with `P <= shape[0]`, one sample
+        without the batch axis standing for all. `what` and `unit` name the
+        given part and its units in the error (the families' words for it)."""
+        prefix = np.asarray(prefix)
+        if prefix.ndim == len(shape):
+            prefix = prefix[None]
+        if (
+            prefix.ndim != len(shape) + 1
+            or prefix.shape[2:] != tuple(shape[1:])
+            or prefix.shape[1] > shape[0]
+            or prefix.shape[0] not in (1, num_samples)
+        ):
+            rest = "".join(f", {size}" for size in shape[1:])
+            raise ValueError(
+                f"`prefix` must be the given {what}, of shape "
+                f"(num_samples or 1, {unit} <= {shape[0]}{rest}), got {prefix.shape}"
+            )
+        return self.validate_values(prefix, "prefix")
+
     def _generation_state(self, x0, labels, use_cache):
         """Returns the loop state: a dict of tensors (at least "x")."""
         state = {"x": ops.convert_to_tensor(x0, "int32")}

@@ -64,21 +64,9 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         x0 = np.zeros((num_samples, height, width, channels), "int32")
         start_row = 0
         if prefix is not None:
-            prefix = np.asarray(prefix)
-            if prefix.ndim == 3:
-                prefix = prefix[None]
-            if (
-                prefix.ndim != 4
-                or prefix.shape[2:] != (width, channels)
-                or prefix.shape[1] > height
-                or prefix.shape[0] not in (1, num_samples)
-            ):
-                raise ValueError(
-                    "`prefix` must be the given top rows of the images, of shape "
-                    f"(num_samples or 1, rows <= {height}, {width}, {channels}), "
-                    f"got {prefix.shape}"
-                )
-            prefix = self.validate_values(prefix, "prefix")
+            prefix = self._given_prefix(
+                prefix, num_samples, self.image_shape, "top rows of the images", "rows"
+            )
             start_row = prefix.shape[1]
             x0[:, :start_row] = prefix
         start = start_row * width * self.steps_per_pixel
