@@ -46,6 +46,13 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         """Maps int levels to floats in [-1, 1], the network's input range."""
         return ops.cast(x, self.compute_dtype) * (2.0 / (self.levels - 1)) - 1.0
 
+    def _inputs_with_ones(self, x):
+        """The scaled image and a channel of ones: the input of the families
+        with zero-padded shifted convolutions (PixelCNN++, PixelSNAIL), so
+        that the padding is told apart from black pixels, as in PixelCNN++."""
+        scaled = self.scale_inputs(x)
+        return ops.concatenate([scaled, ops.ones_like(scaled[..., :1])], axis=-1)
+
     # -- likelihood (categorical head) ---------------------------------
     def element_log_probs(self, x, outputs):
         return categorical_log_prob(outputs, x)  # (B, H, W, C)
