@@ -519,19 +519,12 @@ class AutoregressiveModel(keras.Model):
             float64 NumPy array `(N,)`; `exp(log_prob)` sums to one over all
             possible `x` of that shape.
         """
-        x = self.validate_x(x)
-        labels = self.validate_labels(labels, len(x))
-        check_int("batch_size", batch_size, minimum=1)
-        results = []
-        for start in range(0, len(x), batch_size):
-            xb = x[start : start + batch_size]
-            lb = None if labels is None else labels[start : start + batch_size]
-            outputs = self(self.pack_inputs(xb, lb), training=False)
-            log_prob, _ = self.log_prob_and_dims(ops.convert_to_tensor(xb), outputs)
-            results.append(ops.convert_to_numpy(log_prob))
-        if not results:
-            return np.zeros((0,), "float64")
-        return np.concatenate(results).astype("float64")
+
+        def score(x, outputs):
+            log_prob, _ = self.log_prob_and_dims(x, outputs)
+            return ops.convert_to_numpy(log_prob)
+
+        return self._score_in_batches(x, labels, batch_size, score)
 
     def log_prob_elements(self, x, labels=None, batch_size=128):
         """Where `x` is (un)likely: the log-likelihood of each position.
@@ -546,6 +539,22 @@ class AutoregressiveModel(keras.Model):
             the end of a text), `(N, input_dim)` for MADE; in nats. Summed
             over all but the first axis it is `log_prob(x)`.
         """
+
+        def score(x, outputs):
+            elements = self.element_log_probs(x, outputs)
+            return self._per_position(ops.convert_to_numpy(elements))
+
+        return self._score_in_batches(
+            x, labels, batch_size, score, self._per_position_shape
+        )
+
+    def _score_in_batches(self, x, labels, batch_size, score, position_shape=None):
+        """The loop `log_prob` and `log_prob_elements` share: checks the
+        arguments, runs the model on `batch_size` examples at a time and
+        returns `score(x_batch, outputs)` (NumPy, a row per example) of all
+        batches as float64; without examples, zeros of shape
+        `(0, *position_shape(event_shape))` (`(0,)` without `position_shape`).
+        """
         x = self.validate_x(x)
         labels = self.validate_labels(labels, len(x))
         check_int("batch_size", batch_size, minimum=1)
@@ -554,10 +563,10 @@ class AutoregressiveModel(keras.Model):
             xb = x[start : start + batch_size]
             lb = None if labels is None else labels[start : start + batch_size]
             outputs = self(self.pack_inputs(xb, lb), training=False)
-            elements = self.element_log_probs(ops.convert_to_tensor(xb), outputs)
-            results.append(self._per_position(ops.convert_to_numpy(elements)))
+            results.append(score(ops.convert_to_tensor(xb), outputs))
         if not results:
-            return np.zeros((0,) + self._per_position_shape(x.shape[1:]), "float64")
+            shape = () if position_shape is None else position_shape(x.shape[1:])
+            return np.zeros((0,) + tuple(shape), "float64")
         return np.concatenate(results).astype("float64")
 
     def _per_position(self, elements):
