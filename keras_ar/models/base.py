@@ -529,10 +529,7 @@ class AutoregressiveModel(keras.Model):
     def log_prob_elements(self, x, labels=None, batch_size=128):
         """Where `x` is (un)likely: the log-likelihood of each position.
 
-        Args:
-            x: int array `(N, *event_shape)` with values in `[0, levels)`.
-            labels: for a class-conditional model, int array `(N,)`.
-            batch_size: examples per forward pass.
+        Args: as `log_prob`.
         Returns:
             float64 NumPy array: `(N, height, width)` for image models (a
             pixel's channels summed), `(N, length)` for sequences (0 after
