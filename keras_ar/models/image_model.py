@@ -93,12 +93,6 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         # The exported `generate_from_prefix` keeps the first `prefix_rows` rows.
         return ("prefix", "prefix_rows", self.image_shape[1] * self.steps_per_pixel)
 
-    def _init_cache(self, batch_size, state):
-        raise NotImplementedError(
-            f"{type(self).__name__} has no cached generation path; "
-            "use generate(use_cache=False)."
-        )
-
     def _position(self, i):
         """Step index -> (row, col, channel), as int32 tensors."""
         i = ops.cast(i, "int32")
@@ -152,10 +146,6 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         given = ops.reshape(given, ops.shape(value))
         keep = i < ops.reshape(state["given_steps"], (-1, 1))
         return ops.where(keep, given, ops.cast(value, given.dtype))
-
-    def _cache_pixel_written(self, state, row, col):
-        """Hook: update the caches once a value was written at (row, col)."""
-        return state
 
     def _outputs_at(self, outputs, row, col):
         """The outputs at one pixel, without the row and column axes."""
@@ -234,17 +224,41 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         shape = (-1, self.image_shape[-1], self.levels)
         return ops.cast(ops.reshape(logits, shape), "float32")
 
-    def _stem_and_layer_caches(self, batch_size, key, layers):
-        """`{"image": ..., key: [...]}`: the cache of a stem
-        (`self.input_conv`, a `MaskedConv2D` that reads the image) and one of
-        each of `layers` (`layer.init_cache(batch, height, width, dtype)`)."""
+    # A family whose first layer, `self.input_conv`, is a `MaskedConv2D`
+    # that reads the image (PixelCNN, PixelRNN) sets `_stem_cached_layers`
+    # to the attribute listing the layers after the stem that keep a cache
+    # (`layer.init_cache(batch, height, width, dtype)`): the caches, and
+    # feeding the stem each written pixel, are then the same for all.
+    _stem_cached_layers = None
+
+    def _init_cache(self, batch_size, state):
+        if self._stem_cached_layers is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no cached generation path; "
+                "use generate(use_cache=False)."
+            )
         height, width, channels = self.image_shape
         dtype = self.compute_dtype
         image = self.input_conv.init_cache(batch_size, height, width, channels, dtype)
+        layers = getattr(self, self._stem_cached_layers)
         return {
             "image": image,
-            key: [layer.init_cache(batch_size, height, width, dtype) for layer in layers],
+            "layers": [
+                layer.init_cache(batch_size, height, width, dtype) for layer in layers
+            ],
         }
+
+    def _stem_at(self, state, row, col):
+        """`(h, layer_caches)`: the stem's output at (row, col), from the
+        image cache, and the caches of the layers after it."""
+        cache = state["cache"]
+        return self.input_conv.call_at(cache["image"], row, col), cache["layers"]
+
+    def _cache_pixel_written(self, state, row, col):
+        """Hook: update the caches once a value was written at (row, col)."""
+        if self._stem_cached_layers is None:
+            return state
+        return self._write_image_cache(state, row, col, self.input_conv)
 
     def _write_image_cache(self, state, row, col, layer, key="image"):
         """For a first `layer` that reads the image itself: stores the pixel
