@@ -329,9 +329,9 @@ class AutoregressiveModel(keras.Model):
                 )
 
     def _out_of_range(self, x, labels):
-        """Scalar bool tensor: does the batch hold a value out of range?"""
-        x = ops.cast(x, "int32")
-        bad = ops.logical_or(ops.min(x) < 0, ops.max(x) >= self.levels)
+        """Scalar bool tensor: does the batch hold a value out of range (see
+        `_bad_values`) or a label outside `[0, num_classes)`?"""
+        bad = self._bad_values(x)
         if labels is not None and self.num_classes is not None:
             labels = ops.cast(labels, "int32")
             bad = ops.logical_or(
@@ -341,6 +341,13 @@ class AutoregressiveModel(keras.Model):
                 ),
             )
         return bad
+
+    def _bad_values(self, x):
+        """Scalar bool tensor: a value outside `[0, levels)`. The hook the
+        real-valued base overrides (a NaN or an inf); the labels' check is
+        the same for every family."""
+        x = ops.cast(x, "int32")
+        return ops.logical_or(ops.min(x) < 0, ops.max(x) >= self.levels)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, with the data checks described in the module
@@ -512,32 +519,38 @@ class AutoregressiveModel(keras.Model):
             float64 NumPy array `(N,)`; `exp(log_prob)` sums to one over all
             possible `x` of that shape.
         """
-        x = self.validate_x(x)
-        labels = self.validate_labels(labels, len(x))
-        check_int("batch_size", batch_size, minimum=1)
-        results = []
-        for start in range(0, len(x), batch_size):
-            xb = x[start : start + batch_size]
-            lb = None if labels is None else labels[start : start + batch_size]
-            outputs = self(self.pack_inputs(xb, lb), training=False)
-            log_prob, _ = self.log_prob_and_dims(ops.convert_to_tensor(xb), outputs)
-            results.append(ops.convert_to_numpy(log_prob))
-        if not results:
-            return np.zeros((0,), "float64")
-        return np.concatenate(results).astype("float64")
+
+        def score(x, outputs):
+            log_prob, _ = self.log_prob_and_dims(x, outputs)
+            return ops.convert_to_numpy(log_prob)
+
+        return self._score_in_batches(x, labels, batch_size, score)
 
     def log_prob_elements(self, x, labels=None, batch_size=128):
         """Where `x` is (un)likely: the log-likelihood of each position.
 
-        Args:
-            x: int array `(N, *event_shape)` with values in `[0, levels)`.
-            labels: for a class-conditional model, int array `(N,)`.
-            batch_size: examples per forward pass.
+        Args: as `log_prob`.
         Returns:
             float64 NumPy array: `(N, height, width)` for image models (a
             pixel's channels summed), `(N, length)` for sequences (0 after
             the end of a text), `(N, input_dim)` for MADE; in nats. Summed
             over all but the first axis it is `log_prob(x)`.
+        """
+
+        def score(x, outputs):
+            elements = self.element_log_probs(x, outputs)
+            return self._per_position(ops.convert_to_numpy(elements))
+
+        return self._score_in_batches(
+            x, labels, batch_size, score, self._per_position_shape
+        )
+
+    def _score_in_batches(self, x, labels, batch_size, score, position_shape=None):
+        """The loop `log_prob` and `log_prob_elements` share: checks the
+        arguments, runs the model on `batch_size` examples at a time and
+        returns `score(x_batch, outputs)` (NumPy, a row per example) of all
+        batches as float64; without examples, zeros of shape
+        `(0, *position_shape(event_shape))` (`(0,)` without `position_shape`).
         """
         x = self.validate_x(x)
         labels = self.validate_labels(labels, len(x))
@@ -547,10 +560,10 @@ class AutoregressiveModel(keras.Model):
             xb = x[start : start + batch_size]
             lb = None if labels is None else labels[start : start + batch_size]
             outputs = self(self.pack_inputs(xb, lb), training=False)
-            elements = self.element_log_probs(ops.convert_to_tensor(xb), outputs)
-            results.append(self._per_position(ops.convert_to_numpy(elements)))
+            results.append(score(ops.convert_to_tensor(xb), outputs))
         if not results:
-            return np.zeros((0,) + self._per_position_shape(x.shape[1:]), "float64")
+            shape = () if position_shape is None else position_shape(x.shape[1:])
+            return np.zeros((0,) + tuple(shape), "float64")
         return np.concatenate(results).astype("float64")
 
     def _per_position(self, elements):
@@ -664,6 +677,28 @@ class AutoregressiveModel(keras.Model):
         """
         raise NotImplementedError
 
+    def _given_prefix(self, prefix, num_samples, shape, what, unit):
+        """`prefix` checked as the given start of samples of shape `shape`
+        (the generated array's, without the batch axis): int32 NumPy
+        `(num_samples or 1, P, *shape[1:])` with `P <= shape[0]`, one sample
+        without the batch axis standing for all. `what` and `unit` name the
+        given part and its units in the error (the families' words for it)."""
+        prefix = np.asarray(prefix)
+        if prefix.ndim == len(shape):
+            prefix = prefix[None]
+        if (
+            prefix.ndim != len(shape) + 1
+            or prefix.shape[2:] != tuple(shape[1:])
+            or prefix.shape[1] > shape[0]
+            or prefix.shape[0] not in (1, num_samples)
+        ):
+            rest = "".join(f", {size}" for size in shape[1:])
+            raise ValueError(
+                f"`prefix` must be the given {what}, of shape "
+                f"(num_samples or 1, {unit} <= {shape[0]}{rest}), got {prefix.shape}"
+            )
+        return self.validate_values(prefix, "prefix")
+
     def _generation_state(self, x0, labels, use_cache):
         """Returns the loop state: a dict of tensors (at least "x")."""
         state = {"x": ops.convert_to_tensor(x0, "int32")}
@@ -671,9 +706,17 @@ class AutoregressiveModel(keras.Model):
             state["labels"] = ops.convert_to_tensor(labels, "int32")
         return state
 
+    #: Whether the cached path replays the given steps (a prefix) to fill
+    #: its caches: the loop then starts at step 0 with
+    #: `state["given_steps"] = start`, the steps before it keeping their
+    #: values, as they do for the export's per-sample prefix.
+    _replays_prefix = False
+
     def _prepare_loop(self, state, start, use_cache):
-        """Returns `(state, start)`; e.g. a cached path that must replay the
-        given steps (a prefix) to fill its caches starts the loop earlier."""
+        """Returns `(state, start)`; see `_replays_prefix`."""
+        if self._replays_prefix and use_cache and start > 0:
+            state = {**state, "given_steps": ops.convert_to_tensor(start, "int32")}
+            start = 0
         return state, start
 
     def _generation_step(self, i, state, noise_i, temperature, use_cache):

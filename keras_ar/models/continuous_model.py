@@ -74,18 +74,9 @@ class ContinuousAutoregressiveModel(AutoregressiveModel):
         self._check_values(x, name)
         return x
 
-    def _out_of_range(self, x, labels):
-        """Scalar bool tensor: a NaN or inf in the batch (or a bad label)."""
-        bad = ops.logical_not(ops.all(ops.isfinite(ops.cast(x, "float32"))))
-        if labels is not None and self.num_classes is not None:
-            labels = ops.cast(labels, "int32")
-            bad = ops.logical_or(
-                bad,
-                ops.logical_or(
-                    ops.min(labels) < 0, ops.max(labels) >= self.num_classes
-                ),
-            )
-        return bad
+    def _bad_values(self, x):
+        """Scalar bool tensor: a NaN or inf in the batch."""
+        return ops.logical_not(ops.all(ops.isfinite(ops.cast(x, "float32"))))
 
     def unpack_inputs(self, inputs):
         """`(x, labels)`: `x` as float32 (non-finite values are left to the

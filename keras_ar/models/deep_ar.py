@@ -96,6 +96,9 @@ class DeepAR(ContinuousAutoregressiveModel):
     ```
     """
 
+    # The recurrent state must have read the history.
+    _replays_prefix = True
+
     def __init__(
         self,
         sequence_length=None,
@@ -308,14 +311,6 @@ class DeepAR(ContinuousAutoregressiveModel):
                 for j, size in enumerate(_sizes(rnn))
             }
         return state
-
-    def _prepare_loop(self, state, start, use_cache):
-        if use_cache and start > 0:
-            # The recurrent state must have read the history: replay its
-            # steps through the cells, keeping the given values.
-            state = {**state, "given_steps": ops.convert_to_tensor(start, "int32")}
-            start = 0
-        return state, start
 
     def _serving_prefix(self):
         # The exported `generate` keeps the first `prefix_length` values.

@@ -46,6 +46,13 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         """Maps int levels to floats in [-1, 1], the network's input range."""
         return ops.cast(x, self.compute_dtype) * (2.0 / (self.levels - 1)) - 1.0
 
+    def _inputs_with_ones(self, x):
+        """The scaled image and a channel of ones: the input of the families
+        with zero-padded shifted convolutions (PixelCNN++, PixelSNAIL), so
+        that the padding is told apart from black pixels, as in PixelCNN++."""
+        scaled = self.scale_inputs(x)
+        return ops.concatenate([scaled, ops.ones_like(scaled[..., :1])], axis=-1)
+
     # -- likelihood (categorical head) ---------------------------------
     def element_log_probs(self, x, outputs):
         return categorical_log_prob(outputs, x)  # (B, H, W, C)
@@ -64,21 +71,9 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         x0 = np.zeros((num_samples, height, width, channels), "int32")
         start_row = 0
         if prefix is not None:
-            prefix = np.asarray(prefix)
-            if prefix.ndim == 3:
-                prefix = prefix[None]
-            if (
-                prefix.ndim != 4
-                or prefix.shape[2:] != (width, channels)
-                or prefix.shape[1] > height
-                or prefix.shape[0] not in (1, num_samples)
-            ):
-                raise ValueError(
-                    "`prefix` must be the given top rows of the images, of shape "
-                    f"(num_samples or 1, rows <= {height}, {width}, {channels}), "
-                    f"got {prefix.shape}"
-                )
-            prefix = self.validate_values(prefix, "prefix")
+            prefix = self._given_prefix(
+                prefix, num_samples, self.image_shape, "top rows of the images", "rows"
+            )
             start_row = prefix.shape[1]
             x0[:, :start_row] = prefix
         start = start_row * width * self.steps_per_pixel
@@ -91,23 +86,12 @@ class ImageAutoregressiveModel(AutoregressiveModel):
             state["cache"] = self._init_cache(ops.shape(state["x"])[0], state)
         return state
 
-    def _prepare_loop(self, state, start, use_cache):
-        if use_cache and start > 0:
-            # The caches must hold the prefix's activations: replay its steps
-            # through the cached path, keeping the given values.
-            state = {**state, "given_steps": ops.convert_to_tensor(start, "int32")}
-            start = 0
-        return state, start
+    # The caches must hold the prefix's activations.
+    _replays_prefix = True
 
     def _serving_prefix(self):
         # The exported `generate_from_prefix` keeps the first `prefix_rows` rows.
         return ("prefix", "prefix_rows", self.image_shape[1] * self.steps_per_pixel)
-
-    def _init_cache(self, batch_size, state):
-        raise NotImplementedError(
-            f"{type(self).__name__} has no cached generation path; "
-            "use generate(use_cache=False)."
-        )
 
     def _position(self, i):
         """Step index -> (row, col, channel), as int32 tensors."""
@@ -162,10 +146,6 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         given = ops.reshape(given, ops.shape(value))
         keep = i < ops.reshape(state["given_steps"], (-1, 1))
         return ops.where(keep, given, ops.cast(value, given.dtype))
-
-    def _cache_pixel_written(self, state, row, col):
-        """Hook: update the caches once a value was written at (row, col)."""
-        return state
 
     def _outputs_at(self, outputs, row, col):
         """The outputs at one pixel, without the row and column axes."""
@@ -244,17 +224,41 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         shape = (-1, self.image_shape[-1], self.levels)
         return ops.cast(ops.reshape(logits, shape), "float32")
 
-    def _stem_and_layer_caches(self, batch_size, key, layers):
-        """`{"image": ..., key: [...]}`: the cache of a stem
-        (`self.input_conv`, a `MaskedConv2D` that reads the image) and one of
-        each of `layers` (`layer.init_cache(batch, height, width, dtype)`)."""
+    # A family whose first layer, `self.input_conv`, is a `MaskedConv2D`
+    # that reads the image (PixelCNN, PixelRNN) sets `_stem_cached_layers`
+    # to the attribute listing the layers after the stem that keep a cache
+    # (`layer.init_cache(batch, height, width, dtype)`): the caches, and
+    # feeding the stem each written pixel, are then the same for all.
+    _stem_cached_layers = None
+
+    def _init_cache(self, batch_size, state):
+        if self._stem_cached_layers is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no cached generation path; "
+                "use generate(use_cache=False)."
+            )
         height, width, channels = self.image_shape
         dtype = self.compute_dtype
         image = self.input_conv.init_cache(batch_size, height, width, channels, dtype)
+        layers = getattr(self, self._stem_cached_layers)
         return {
             "image": image,
-            key: [layer.init_cache(batch_size, height, width, dtype) for layer in layers],
+            "layers": [
+                layer.init_cache(batch_size, height, width, dtype) for layer in layers
+            ],
         }
+
+    def _stem_at(self, state, row, col):
+        """`(h, layer_caches)`: the stem's output at (row, col), from the
+        image cache, and the caches of the layers after it."""
+        cache = state["cache"]
+        return self.input_conv.call_at(cache["image"], row, col), cache["layers"]
+
+    def _cache_pixel_written(self, state, row, col):
+        """Hook: update the caches once a value was written at (row, col)."""
+        if self._stem_cached_layers is None:
+            return state
+        return self._write_image_cache(state, row, col, self.input_conv)
 
     def _write_image_cache(self, state, row, col, layer, key="image"):
         """For a first `layer` that reads the image itself: stores the pixel

@@ -6,12 +6,11 @@ import keras
 from keras import ops
 
 from keras_ar.backend import no_grad
-from keras_ar.layers.causal_transformer_stack import CausalTransformerStack
 from keras_ar.layers.raster_position_embedding import RasterPositionEmbedding
+from keras_ar.models._transformer import set_transformer_args, transformer_trunk
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.ops.categorical import sample_categorical
 from keras_ar.optional import import_keras_hub
-from keras_ar.validation import check_int, check_positive_float
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -101,23 +100,10 @@ class ImageTransformer(ImageAutoregressiveModel):
         super().__init__(
             image_shape=image_shape, levels=levels, num_classes=num_classes, **kwargs
         )
-        self.num_layers = check_int("num_layers", num_layers, minimum=1)
-        self.num_heads = check_int("num_heads", num_heads, minimum=1)
-        self.hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(
-                f"`hidden_dim` ({hidden_dim}) must be a multiple of `num_heads` "
-                f"({num_heads})"
-            )
-        self.intermediate_dim = check_int(
-            "intermediate_dim", intermediate_dim, minimum=1
-        )
-        self.dropout = check_positive_float("dropout", dropout, allow_zero=True)
-        if self.dropout >= 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
-        self.layer_norm_epsilon = check_positive_float(
-            "layer_norm_epsilon", layer_norm_epsilon
-        )
+        set_transformer_args(
+            self, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+            layer_norm_epsilon,
+        )  # fmt: skip
         policy = self.dtype_policy
         # Ids 0..levels-1 are sub-pixel values; id `levels` is the start token.
         self.token_embedding = keras.layers.Embedding(
@@ -131,18 +117,7 @@ class ImageTransformer(ImageAutoregressiveModel):
             self.class_embedding = keras.layers.Embedding(
                 self.num_classes, self.hidden_dim, name="class_embedding", dtype=policy
             )
-        self.embedding_dropout = keras.layers.Dropout(
-            self.dropout, name="embedding_dropout", dtype=policy
-        )
-        self.transformer = CausalTransformerStack(
-            num_layers=self.num_layers,
-            num_heads=self.num_heads,
-            intermediate_dim=self.intermediate_dim,
-            dropout=self.dropout,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-            name="transformer",
-            dtype=policy,
-        )
+        self.embedding_dropout, self.transformer = transformer_trunk(self)
         self.head = keras.layers.Dense(self.levels, name="logits", dtype=policy)
         self._build_weights()
 

@@ -128,15 +128,13 @@ class PixelRNN(ImageAutoregressiveModel):
         )
 
     # -- cached generation -----------------------------------------------
-    def _init_cache(self, batch_size, state):
-        return self._stem_and_layer_caches(batch_size, "layers", self.lstm_layers)
+    _stem_cached_layers = "lstm_layers"
 
     def _cached_pixel_logits(self, state, row, col):
-        cache = state["cache"]
-        h = self.input_conv.call_at(cache["image"], row, col)
+        h, caches = self._stem_at(state, row, col)
         layers = []
         for lstm, residual, layer_cache in zip(
-            self.lstm_layers, self.residual_convs, cache["layers"]
+            self.lstm_layers, self.residual_convs, caches
         ):
             out, layer_cache = lstm.call_at(h, layer_cache, row, col)
             h = h + ops.cast(residual.call_pixel(out), h.dtype)
@@ -144,7 +142,7 @@ class PixelRNN(ImageAutoregressiveModel):
         logits = self.logits_conv.call_pixel(
             ops.relu(self.head_conv.call_pixel(ops.relu(h)))
         )
-        return self._pixel_logits(logits), {**cache, "layers": layers}
+        return self._pixel_logits(logits), {**state["cache"], "layers": layers}
 
     def _eager_step(self, step):
         """On PyTorch, the steps a compiled sampling loop runs eagerly: the
@@ -153,7 +151,3 @@ class PixelRNN(ImageAutoregressiveModel):
         into a graph that took minutes to compile (for 1 step in `width`).
         Same samples either way."""
         return self.kind == "diagonal_bilstm" and self._static_branches(step)["new_row"]
-
-    def _cache_pixel_written(self, state, row, col):
-        # The stem reads the image itself.
-        return self._write_image_cache(state, row, col, self.input_conv)

@@ -232,15 +232,9 @@ class PixelSNAIL(ImageAutoregressiveModel):
         return 1 if self.head_type == "mixture" else self.image_shape[-1]
 
     # -- the network ------------------------------------------------------
-    def _network_input(self, x):
-        """The scaled image and a channel of ones (so that the zero padding
-        is told apart from black pixels, as in the paper)."""
-        scaled = self.scale_inputs(x)
-        return ops.concatenate([scaled, ops.ones_like(scaled[..., :1])], axis=-1)
-
     def call(self, inputs, training=False):
         x, _ = self.unpack_inputs(inputs)
-        x_in = self._network_input(x)
+        x_in = self._inputs_with_ones(x)
         # Pixel i sees the row above (1x3) and the pixel to its left (2x1).
         h = down_shift(self.init_row_conv(x_in)) + right_shift(self.init_col_conv(x_in))
         for resnets, attention, mix in zip(
@@ -402,7 +396,7 @@ class PixelSNAIL(ImageAutoregressiveModel):
         pixel = ops.reshape(
             loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
         )
-        pixel_in = self._network_input(pixel)
+        pixel_in = self._inputs_with_ones(pixel)
         cache = dict(state["cache"])
         cache["x_in"] = loop_slice_update(
             cache["x_in"], [0, row + 1, col + 1, 0], pixel_in[:, None, None]

@@ -99,21 +99,15 @@ class PixelCNN(ImageAutoregressiveModel):
         return self._image_logits(self.logits_conv(h))
 
     # -- cached generation -----------------------------------------------
-    def _init_cache(self, batch_size, state):
-        return self._stem_and_layer_caches(batch_size, "blocks", self.residual_blocks)
+    _stem_cached_layers = "residual_blocks"
 
     def _cached_pixel_logits(self, state, row, col):
-        cache = state["cache"]
-        h = self.input_conv.call_at(cache["image"], row, col)
+        h, caches = self._stem_at(state, row, col)
         blocks = []
-        for block, block_cache in zip(self.residual_blocks, cache["blocks"]):
+        for block, block_cache in zip(self.residual_blocks, caches):
             h, block_cache = block.call_at(h, block_cache, row, col)
             blocks.append(block_cache)
         for layer in self.head_layers:
             h = layer.call_pixel(h)
         logits = self._pixel_logits(self.logits_conv.call_pixel(h))
-        return logits, {**cache, "blocks": blocks}
-
-    def _cache_pixel_written(self, state, row, col):
-        # The first layer reads the image itself.
-        return self._write_image_cache(state, row, col, self.input_conv)
+        return logits, {**state["cache"], "layers": blocks}

@@ -305,15 +305,9 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         assert not u_stack and not ul_stack
         return plan, ul
 
-    def _network_input(self, x):
-        """The scaled image and a channel of ones (so that the zero padding
-        is told apart from black pixels, as in the paper)."""
-        scaled = self.scale_inputs(x)
-        return ops.concatenate([scaled, ops.ones_like(scaled[..., :1])], axis=-1)
-
     def call(self, inputs, training=False):
         x, _ = self.unpack_inputs(inputs)
-        x_in = self._network_input(x)
+        x_in = self._inputs_with_ones(x)
         plan, final = self._plan()
         t = {}
         for op in plan:
@@ -370,14 +364,14 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
 
     def _padded_input(self, x):
         # Two rows of zeros on top: the first layer of "u" reads two rows up.
-        return pad_zeros(self._network_input(x), [[0, 0], [2, 0], [1, 1], [0, 0]])
+        return pad_zeros(self._inputs_with_ones(x), [[0, 0], [2, 0], [1, 1], [0, 0]])
 
     def _cache_pixel_written(self, state, row, col):
         x, cache = state["x"], state["cache"]
         batch, _, _, channels = ops.shape(x)
         pixel = loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels])
         x_pad = loop_slice_update(
-            cache["x_pad"], [0, row + 2, col + 1, 0], self._network_input(pixel)
+            cache["x_pad"], [0, row + 2, col + 1, 0], self._inputs_with_ones(pixel)
         )
         return {**state, "cache": {**cache, "x_pad": x_pad}}
 

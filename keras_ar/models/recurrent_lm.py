@@ -113,13 +113,12 @@ class RecurrentLM(TextAutoregressiveModel):
         dropout = check_positive_float("dropout", dropout, allow_zero=True)
         if dropout >= 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
-        if start_token_id is not None:
-            check_int("start_token_id", start_token_id, minimum=0, maximum=vocab_size - 1)
         super().__init__(
             vocab_size=vocab_size,
             sequence_length=sequence_length,
             pad_token_id=pad_token_id,
             tokenizer=tokenizer,
+            start_token_id=start_token_id,
             **kwargs,
         )
         self.embedding_dim = int(embedding_dim)
@@ -127,7 +126,6 @@ class RecurrentLM(TextAutoregressiveModel):
         self.cell = cell
         self.num_layers = int(num_layers)
         self.dropout = dropout
-        self.start_token_id = None if start_token_id is None else int(start_token_id)
 
         self.embedding = keras.layers.Embedding(
             vocab_size, embedding_dim, name="embedding"
@@ -282,7 +280,6 @@ class RecurrentLM(TextAutoregressiveModel):
                 "cell": self.cell,
                 "num_layers": self.num_layers,
                 "dropout": self.dropout,
-                "start_token_id": self.start_token_id,
             }
         )
         return config

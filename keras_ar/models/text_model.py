@@ -96,6 +96,8 @@ class TextAutoregressiveModel(AutoregressiveModel):
             masked). None scores every position and never ends a text.
         tokenizer: optional tokenizer (see the module docstring), saved with
             the model.
+        start_token_id: int or None: the token whose embedding is fed at
+            position 0; None: the family's learned start embedding.
         **kwargs: `keras.Model` arguments (e.g. `name`).
     """
 
@@ -105,17 +107,23 @@ class TextAutoregressiveModel(AutoregressiveModel):
         sequence_length=None,
         pad_token_id=0,
         tokenizer=None,
+        start_token_id=None,
         **kwargs,
     ):
         check_int("vocab_size", vocab_size, minimum=2)
         if sequence_length is not None:
             check_int("sequence_length", sequence_length, minimum=1)
-        if pad_token_id is not None:
-            check_int("pad_token_id", pad_token_id, minimum=0, maximum=vocab_size - 1)
+        for name, token in (
+            ("pad_token_id", pad_token_id),
+            ("start_token_id", start_token_id),
+        ):
+            if token is not None:
+                check_int(name, token, minimum=0, maximum=vocab_size - 1)
         super().__init__(levels=vocab_size, event_shape=(sequence_length,), **kwargs)
         self.vocab_size = int(vocab_size)
         self.sequence_length = None if sequence_length is None else int(sequence_length)
         self.pad_token_id = None if pad_token_id is None else int(pad_token_id)
+        self.start_token_id = None if start_token_id is None else int(start_token_id)
         self.perplexity_metric = NegativeLogLikelihood(unit="perplexity")
         # Not a tracked sublayer (it is no part of the network), but an
         # attribute: Keras' saving walks attributes, so the tokenizer's
@@ -619,6 +627,7 @@ class TextAutoregressiveModel(AutoregressiveModel):
                 "vocab_size": self.vocab_size,
                 "sequence_length": self.sequence_length,
                 "pad_token_id": self.pad_token_id,
+                "start_token_id": self.start_token_id,
                 "tokenizer": serialize_tokenizer(self._tokenizer),
             }
         )

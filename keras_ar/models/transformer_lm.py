@@ -6,10 +6,10 @@ import keras
 from keras import ops
 
 from keras_ar.backend import no_grad
-from keras_ar.layers.causal_transformer_stack import CausalTransformerStack
+from keras_ar.models._transformer import set_transformer_args, transformer_trunk
 from keras_ar.models.text_model import TextAutoregressiveModel
 from keras_ar.optional import import_keras_hub
-from keras_ar.validation import check_int, check_positive_float
+from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -107,36 +107,19 @@ class TransformerLM(TextAutoregressiveModel):
                 "position embedding per position"
             )
         check_int("sequence_length", sequence_length, minimum=1)
-        num_layers = check_int("num_layers", num_layers, minimum=1)
-        num_heads = check_int("num_heads", num_heads, minimum=1)
-        hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
-        if hidden_dim % num_heads:
-            raise ValueError(
-                f"`hidden_dim` ({hidden_dim}) must be a multiple of `num_heads` "
-                f"({num_heads})"
-            )
-        intermediate_dim = check_int("intermediate_dim", intermediate_dim, minimum=1)
-        dropout = check_positive_float("dropout", dropout, allow_zero=True)
-        if dropout >= 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
-        if start_token_id is not None:
-            check_int("start_token_id", start_token_id, minimum=0, maximum=vocab_size - 1)
-        layer_norm_epsilon = check_positive_float("layer_norm_epsilon", layer_norm_epsilon)
         super().__init__(
             vocab_size=vocab_size,
             sequence_length=sequence_length,
             pad_token_id=pad_token_id,
             tokenizer=tokenizer,
+            start_token_id=start_token_id,
             **kwargs,
         )
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.start_token_id = None if start_token_id is None else int(start_token_id)
+        set_transformer_args(
+            self, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+            layer_norm_epsilon,
+        )  # fmt: skip
         self.tie_weights = bool(tie_weights)
-        self.layer_norm_epsilon = layer_norm_epsilon
 
         policy = self.dtype_policy
         # Without a start token id, row `vocab_size` of the embedding is the
@@ -145,24 +128,13 @@ class TransformerLM(TextAutoregressiveModel):
         self.embeddings = keras_hub.layers.TokenAndPositionEmbedding(
             vocabulary_size=vocab_size + (start_token_id is None),
             sequence_length=sequence_length,
-            embedding_dim=hidden_dim,
+            embedding_dim=self.hidden_dim,
             tie_weights=self.tie_weights,
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
             name="embeddings",
             dtype=policy,
         )
-        self.embedding_dropout = keras.layers.Dropout(
-            dropout, name="embedding_dropout", dtype=policy
-        )
-        self.transformer = CausalTransformerStack(
-            num_layers=num_layers,
-            num_heads=num_heads,
-            intermediate_dim=intermediate_dim,
-            dropout=dropout,
-            layer_norm_epsilon=layer_norm_epsilon,
-            name="transformer",
-            dtype=policy,
-        )
+        self.embedding_dropout, self.transformer = transformer_trunk(self)
         # Build every weight now so that `.keras` loading and `summary()`
         # need no data.
         self(ops.zeros((1, sequence_length), "int32"))
@@ -226,7 +198,6 @@ class TransformerLM(TextAutoregressiveModel):
                 "hidden_dim": self.hidden_dim,
                 "intermediate_dim": self.intermediate_dim,
                 "dropout": self.dropout,
-                "start_token_id": self.start_token_id,
                 "tie_weights": self.tie_weights,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
             }

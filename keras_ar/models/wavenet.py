@@ -257,19 +257,9 @@ class WaveNet(AutoregressiveModel):
         x0 = np.zeros((num_samples, length), "int32")
         start = 0
         if prefix is not None:
-            prefix = np.asarray(prefix)
-            if prefix.ndim == 1:
-                prefix = prefix[None]
-            if (
-                prefix.ndim != 2
-                or prefix.shape[0] not in (1, num_samples)
-                or prefix.shape[1] > length
-            ):
-                raise ValueError(
-                    "`prefix` must be the given first samples, of shape "
-                    f"(num_samples or 1, steps <= {length}), got {prefix.shape}"
-                )
-            prefix = self.validate_values(prefix, "prefix")
+            prefix = self._given_prefix(
+                prefix, num_samples, (length,), "first samples", "steps"
+            )
             start = prefix.shape[1]
             x0[:, :start] = prefix
         return x0, start, length

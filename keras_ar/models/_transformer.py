@@ -1,0 +1,50 @@
+"""What the two transformer families (`TransformerLM`, `ImageTransformer`)
+share: the checks of their hyperparameters and the trunk after the
+embeddings, so that each family file holds only its embeddings and head."""
+
+import keras
+
+from keras_ar.layers.causal_transformer_stack import CausalTransformerStack
+from keras_ar.validation import check_int, check_positive_float
+
+
+def set_transformer_args(
+    model, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+    layer_norm_epsilon,
+):  # fmt: skip
+    """Checks the sizes of a `CausalTransformerStack` and stores them on
+    `model` under their names (as ints and floats, for `get_config`)."""
+    model.num_layers = check_int("num_layers", num_layers, minimum=1)
+    model.num_heads = check_int("num_heads", num_heads, minimum=1)
+    model.hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
+    if model.hidden_dim % model.num_heads:
+        raise ValueError(
+            f"`hidden_dim` ({hidden_dim}) must be a multiple of `num_heads` "
+            f"({num_heads})"
+        )
+    model.intermediate_dim = check_int("intermediate_dim", intermediate_dim, minimum=1)
+    model.dropout = check_positive_float("dropout", dropout, allow_zero=True)
+    if model.dropout >= 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
+    model.layer_norm_epsilon = check_positive_float(
+        "layer_norm_epsilon", layer_norm_epsilon
+    )
+
+
+def transformer_trunk(model):
+    """`(embedding_dropout, transformer)`: the layers between a family's
+    embeddings and its head, sized by the model's checked attributes."""
+    policy = model.dtype_policy
+    embedding_dropout = keras.layers.Dropout(
+        model.dropout, name="embedding_dropout", dtype=policy
+    )
+    transformer = CausalTransformerStack(
+        num_layers=model.num_layers,
+        num_heads=model.num_heads,
+        intermediate_dim=model.intermediate_dim,
+        dropout=model.dropout,
+        layer_norm_epsilon=model.layer_norm_epsilon,
+        name="transformer",
+        dtype=policy,
+    )
+    return embedding_dropout, transformer
