@@ -44,10 +44,7 @@ RECIPE = "anomaly_fashion_mnist"
 PROTOCOLS = ("both", "one_class", "ood")
 ONE_CLASS_METHODS = ("nll", "complexity", "complexity_lzma", "oc_svm")
 METHODS = ("nll", "likelihood_ratio", "complexity", "complexity_lzma")
-CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+CLASS_NAMES = common.FASHION_MNIST_CLASSES
 
 PRESETS = {
     # Meant for a GPU: whole training sets, longer training.
