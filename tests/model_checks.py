@@ -84,6 +84,30 @@ def padded_texts(vocab_size, length):
     )
 
 
+def counting_texts(n=64, length=8):
+    """`n` padded texts that count up modulo 9 (tokens 1..9) from a random
+    start and end at random: structure that a small language model learns
+    in a few epochs."""
+    rng = np.random.default_rng(0)
+    starts = rng.integers(1, 10, size=(n, 1))
+    x = (starts + np.arange(length)) % 9 + 1
+    x[rng.random((n, length)).cumsum(1) > 5.0] = 0
+    return x
+
+
+def assert_lm_fit_lowers_loss(model, x, learning_rate, epochs, factor):
+    """Adam at `learning_rate` for `epochs` of one batch each brings the
+    loss below `factor` times the first epoch's, and the dims-weighted
+    perplexity is exp(loss). Returns the history."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history = model.fit(x, epochs=epochs, batch_size=len(x), verbose=0).history
+    assert history["loss"][-1] < factor * history["loss"][0]
+    np.testing.assert_allclose(
+        history["perplexity"], np.exp(history["loss"]), rtol=1e-4
+    )
+    return history
+
+
 def assert_padded_texts_follow(model, texts, num_samples):
     """`num_samples` texts of a language model with a pad (seed 0): int32,
     some but not all ended, each a valid padded text (one of `texts`: words,

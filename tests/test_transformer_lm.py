@@ -12,8 +12,10 @@ import pytest
 
 from keras_ar.models.transformer_lm import TransformerLM
 from tests.model_checks import (
+    assert_lm_fit_lowers_loss,
     assert_padded_texts_follow,
     assert_tokenizer_travels,
+    counting_texts,
     padded_texts,
     redraw_weights,
     word_piece_tokenizer,
@@ -164,16 +166,9 @@ def test_keras_hub_sampler_cached_equals_uncached(small):
 # Training, tokenizer, saving
 def test_fit_lowers_loss_and_reports_perplexity():
     keras.utils.set_random_seed(5)
-    rng = np.random.default_rng(0)
-    # Texts that count up modulo 9 from a random start, ending at random.
-    starts = rng.integers(1, 10, size=(64, 1))
-    x = (starts + np.arange(8)) % 9 + 1
-    x[rng.random((64, 8)).cumsum(1) > 5.0] = 0
+    x = counting_texts()
     model = TransformerLM(vocab_size=11, sequence_length=8, dropout=0.1, **ARCH)
-    model.compile(optimizer=keras.optimizers.Adam(0.02))
-    history = model.fit(x, epochs=10, batch_size=64, verbose=0).history
-    assert history["loss"][-1] < 0.8 * history["loss"][0]
-    np.testing.assert_allclose(history["perplexity"], np.exp(history["loss"]), rtol=1e-4)
+    assert_lm_fit_lowers_loss(model, x, learning_rate=0.02, epochs=10, factor=0.8)
     evaluated = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
     np.testing.assert_allclose(model.perplexity(x), evaluated["perplexity"], rtol=1e-4)
 
