@@ -176,6 +176,12 @@ TEXT_DATA_PRESETS = {
 }  # fmt: skip
 
 
+# A few batches of 8x8 images, for the tests, whatever the levels.
+_TINY_IMAGE_DATA = dict(
+    image_size=8, learning_rate=1e-3, batch_size=16, epochs=2, train_limit=32,
+    test_limit=16, sample_every=1,
+)  # fmt: skip
+
 #: The image recipes' data and schedule per mode, by number of levels (each
 #: recipe adds its model's settings and its sample count, and may change a
 #: value): 4, the book's PixelCNN data (16x16, its optimizer and schedule for
@@ -193,11 +199,7 @@ IMAGE_DATA_PRESETS = {
             image_size=16, levels=4, learning_rate=1e-3, batch_size=128,
             epochs=4, train_limit=12000, test_limit=2000, sample_every=1,
         ),
-        # A few batches, for the tests.
-        "tiny": dict(
-            image_size=8, levels=4, learning_rate=1e-3, batch_size=16,
-            epochs=2, train_limit=32, test_limit=16, sample_every=1,
-        ),
+        "tiny": dict(_TINY_IMAGE_DATA, levels=4),
     },
     256: {
         "full": dict(
@@ -209,9 +211,6 @@ IMAGE_DATA_PRESETS = {
             image_size=28, levels=256, learning_rate=2e-3, batch_size=64,
             epochs=3, train_limit=3000, test_limit=500, sample_every=1,
         ),
-        "tiny": dict(
-            image_size=8, levels=256, learning_rate=1e-3, batch_size=16,
-            epochs=2, train_limit=32, test_limit=16, sample_every=1,
-        ),
+        "tiny": dict(_TINY_IMAGE_DATA, levels=256),
     },
 }  # fmt: skip
