@@ -226,9 +226,10 @@ def stripes(rng, n=64, size=4, levels=4):
 
 def assert_rejects_bad_images(model, levels, out_of_range=None, not_int=None):
     """`log_prob` refuses values out of `[0, levels)`, float images and a
-    wrong shape; `generate` refuses a prefix of the wrong shape
-    (`model.event_shape` of at least 2 x 2 pixels). The first two messages
-    match `out_of_range` and `not_int` (regular expressions)."""
+    wrong shape; `generate` refuses no samples, a zero temperature and a
+    prefix of the wrong shape (`model.event_shape` of at least 2 x 2
+    pixels). The first two messages match `out_of_range` and `not_int`
+    (regular expressions)."""
     height, width, channels = model.image_shape
     with pytest.raises(ValueError, match=out_of_range or rf"\[0, {levels}\)"):
         model.log_prob(np.full((1, height, width, channels), levels))
@@ -236,6 +237,10 @@ def assert_rejects_bad_images(model, levels, out_of_range=None, not_int=None):
         model.log_prob(np.zeros((1, height, width, channels), "float32"))
     with pytest.raises(ValueError, match="shape"):
         model.log_prob(np.zeros((1, height, width + 1, channels), "int32"))
+    with pytest.raises(ValueError, match="num_samples"):
+        model.generate(num_samples=0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(temperature=0.0)
     with pytest.raises(ValueError, match="prefix"):
         model.generate(
             num_samples=2, prefix=np.zeros((2, height + 1, width, channels), "int32")
