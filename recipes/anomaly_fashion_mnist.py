@@ -48,10 +48,7 @@ ONE_CLASS_METHODS = (
 METHODS = (
     "nll", "likelihood_ratio", "complexity", "complexity_webp", "complexity_lzma",
 )  # fmt: skip
-CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+CLASS_NAMES = common.FASHION_MNIST_CLASSES
 
 PRESETS = {
     # Meant for a GPU: whole training sets, longer training.

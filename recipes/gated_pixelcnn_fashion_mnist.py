@@ -28,31 +28,23 @@ if __package__ in (None, ""):
 from recipes import common
 
 NAME = "gated_pixelcnn_fashion_mnist"
-CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
 
-PRESETS = {
+PRESETS = common.with_common(
+    common.IMAGE_DATA_PRESETS[4],
     # The book's PixelCNN data and optimizer; a Gated PixelCNN of 10 layers.
-    "full": dict(
-        image_size=16, levels=4, filters=128, num_layers=10, kernel_size=3,
-        first_kernel_size=7, learning_rate=5e-4, batch_size=128, epochs=150,
-        train_limit=None, test_limit=None, samples_per_class=8,
-        sample_every=10,
+    full=dict(
+        filters=128, num_layers=10, kernel_size=3, first_kernel_size=7,
+        samples_per_class=8,
     ),
-    "quick": dict(
-        image_size=16, levels=4, filters=48, num_layers=5, kernel_size=3,
-        first_kernel_size=7, learning_rate=1e-3, batch_size=128, epochs=4,
-        train_limit=12000, test_limit=2000, samples_per_class=8,
-        sample_every=1,
+    quick=dict(
+        filters=48, num_layers=5, kernel_size=3, first_kernel_size=7,
+        samples_per_class=8,
     ),
-    "tiny": dict(
-        image_size=8, levels=4, filters=8, num_layers=2, kernel_size=3,
-        first_kernel_size=3, learning_rate=1e-3, batch_size=16, epochs=2,
-        train_limit=32, test_limit=16, samples_per_class=1, sample_every=1,
+    tiny=dict(
+        filters=8, num_layers=2, kernel_size=3, first_kernel_size=3,
+        samples_per_class=1,
     ),
-}  # fmt: skip
+)  # fmt: skip
 
 
 RECIPE = common.ImageRecipe(
@@ -65,7 +57,7 @@ RECIPE = common.ImageRecipe(
         f"Gated PixelCNN samples by class ({s['levels']} levels)",
         "Class-conditional Gated PixelCNN, Fashion-MNIST",
     ),
-    class_names=CLASS_NAMES,
+    class_names=common.FASHION_MNIST_CLASSES,
 )  # fmt: skip
 build_parser, main = RECIPE.build_parser, RECIPE.main
 

@@ -42,13 +42,6 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from recipes import common
-from recipes.common.text import (  # noqa: F401  (the recipe's prompts and temperatures)
-    BOOK_PROMPTS,
-    BOOK_TEMPERATURES,
-    DEFAULT_DATA,
-    SAMPLE_TEMPERATURES,
-    TRAINING_PROMPT,
-)
 
 PRESETS = common.with_common(
     common.TEXT_DATA_PRESETS,

@@ -27,31 +27,25 @@ from recipes import common
 
 NAME = "pixelcnn_fashion_mnist"
 
-PRESETS = {
+PRESETS = common.with_common(
+    common.IMAGE_DATA_PRESETS[4],
     # The book's settings.
-    "full": dict(
-        image_size=16, levels=4, filters=128, kernel_size=7,
-        num_residual_blocks=5, num_head_layers=2, learning_rate=5e-4,
-        batch_size=128, epochs=150, train_limit=None, test_limit=None,
-        num_samples=36, sample_every=10,
+    full=dict(
+        filters=128, kernel_size=7, num_residual_blocks=5, num_head_layers=2,
+        num_samples=36,
     ),
-    # Same architecture with fewer filters, a fifth of the training set and
-    # a few epochs: minutes on 2 CPU cores, and the samples already look like
-    # clothes.
-    "quick": dict(
-        image_size=16, levels=4, filters=64, kernel_size=7,
-        num_residual_blocks=5, num_head_layers=2, learning_rate=1e-3,
-        batch_size=128, epochs=4, train_limit=12000, test_limit=2000,
-        num_samples=36, sample_every=1,
+    # Same architecture with fewer filters, on the quick data: the samples
+    # already look like clothes.
+    quick=dict(
+        filters=64, kernel_size=7, num_residual_blocks=5, num_head_layers=2,
+        num_samples=36,
     ),
-    # A few batches of a tiny model, for the tests.
-    "tiny": dict(
-        image_size=8, levels=4, filters=8, kernel_size=3,
-        num_residual_blocks=1, num_head_layers=1, learning_rate=1e-3,
-        batch_size=16, epochs=2, train_limit=32, test_limit=16,
-        num_samples=4, sample_every=1,
+    # A tiny model, for the tests.
+    tiny=dict(
+        filters=8, kernel_size=3, num_residual_blocks=1, num_head_layers=1,
+        num_samples=4,
     ),
-}  # fmt: skip
+)  # fmt: skip
 
 
 RECIPE = common.ImageRecipe(

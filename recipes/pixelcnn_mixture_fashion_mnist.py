@@ -30,30 +30,24 @@ from recipes import common
 
 NAME = "pixelcnn_mixture_fashion_mnist"
 
-PRESETS = {
-    # The book's settings (TFP PixelCNN).
-    "full": dict(
-        image_size=28, pad_to=32, levels=256, num_mixtures=5, num_resnet=1,
-        num_hierarchies=2, num_filters=32, dropout_rate=0.3,
-        learning_rate=1e-3, batch_size=128, epochs=10, train_limit=None,
-        test_limit=None, num_samples=16, sample_every=2,
+PRESETS = common.with_common(
+    common.IMAGE_DATA_PRESETS[256],
+    # The book's settings (TFP PixelCNN), on 28x28 images padded to 32x32.
+    full=dict(
+        pad_to=32, num_mixtures=5, num_resnet=1, num_hierarchies=2,
+        num_filters=32, dropout_rate=0.3, num_samples=16,
     ),
-    # The book's data and network shape with half the filters, on 3000
-    # training images for 3 epochs.
-    "quick": dict(
-        image_size=28, pad_to=32, levels=256, num_mixtures=5, num_resnet=1,
-        num_hierarchies=2, num_filters=16, dropout_rate=0.3,
-        learning_rate=2e-3, batch_size=64, epochs=3, train_limit=3000,
-        test_limit=500, num_samples=16, sample_every=1,
+    # The book's data and network shape with half the filters.
+    quick=dict(
+        pad_to=32, num_mixtures=5, num_resnet=1, num_hierarchies=2,
+        num_filters=16, dropout_rate=0.3, num_samples=16,
     ),
-    # A few batches of a tiny model, for the tests.
-    "tiny": dict(
-        image_size=8, pad_to=None, levels=256, num_mixtures=2, num_resnet=1,
-        num_hierarchies=1, num_filters=4, dropout_rate=0.3,
-        learning_rate=1e-3, batch_size=16, epochs=2, train_limit=32,
-        test_limit=16, num_samples=4, sample_every=1,
+    # A tiny model, for the tests.
+    tiny=dict(
+        pad_to=None, num_mixtures=2, num_resnet=1, num_hierarchies=1,
+        num_filters=4, dropout_rate=0.3, num_samples=4,
     ),
-}  # fmt: skip
+)  # fmt: skip
 
 
 RECIPE = common.ImageRecipe(

@@ -29,29 +29,20 @@ from recipes import common
 NAME = "pixelrnn_fashion_mnist"
 KINDS = ("row_lstm", "diagonal_bilstm")
 
-PRESETS = {
+PRESETS = common.with_common(
+    common.IMAGE_DATA_PRESETS[4],
     # The book's PixelCNN data and optimizer; the paper's MNIST PixelRNN
     # depth (7 Diagonal BiLSTM layers) with h = 64.
-    "full": dict(
-        image_size=16, levels=4, kind="diagonal_bilstm", num_layers=7,
-        hidden_dim=64, learning_rate=5e-4, batch_size=128, epochs=150,
-        train_limit=None, test_limit=None, num_samples=36, sample_every=10,
+    full=dict(kind="diagonal_bilstm", num_layers=7, hidden_dim=64, num_samples=36),
+    # The PixelCNN recipe's quick data with a small Row LSTM model, a higher
+    # learning rate and 3 epochs. Not yet timed on an idle machine.
+    quick=dict(
+        kind="row_lstm", num_layers=3, hidden_dim=32, learning_rate=2e-3,
+        epochs=3, num_samples=36,
     ),
-    # The PixelCNN recipe's quick data (12 000 training images, 2 000 test
-    # images, 16x16, 4 levels) with a small Row LSTM model and 3 epochs.
-    # Not yet timed on an idle machine.
-    "quick": dict(
-        image_size=16, levels=4, kind="row_lstm", num_layers=3, hidden_dim=32,
-        learning_rate=2e-3, batch_size=128, epochs=3, train_limit=12000,
-        test_limit=2000, num_samples=36, sample_every=1,
-    ),
-    # A few batches of a tiny model, for the tests.
-    "tiny": dict(
-        image_size=8, levels=4, kind="diagonal_bilstm", num_layers=1,
-        hidden_dim=4, learning_rate=1e-3, batch_size=16, epochs=2,
-        train_limit=32, test_limit=16, num_samples=4, sample_every=1,
-    ),
-}  # fmt: skip
+    # A tiny model, for the tests.
+    tiny=dict(kind="diagonal_bilstm", num_layers=1, hidden_dim=4, num_samples=4),
+)  # fmt: skip
 
 
 def _titles(settings):

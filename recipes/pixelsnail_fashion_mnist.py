@@ -37,56 +37,49 @@ from recipes import common
 NAME = "pixelsnail_fashion_mnist"
 
 PRESETS = {
-    4: {
+    4: common.with_common(
+        common.IMAGE_DATA_PRESETS[4],
         # A GPU-sized PixelSNAIL on the book's PixelCNN data and optimizer.
-        "full": dict(
-            image_size=16, levels=4, distribution="categorical", num_mixtures=5,
-            num_filters=128, num_blocks=4, num_resnet=2, key_dim=16,
-            value_dim=64, dropout_rate=0.5, learning_rate=5e-4,
-            batch_size=128, epochs=150, train_limit=None, test_limit=None,
-            num_samples=36, sample_every=10,
+        full=dict(
+            distribution="categorical", num_mixtures=5, num_filters=128,
+            num_blocks=4, num_resnet=2, key_dim=16, value_dim=64,
+            dropout_rate=0.5, num_samples=36,
         ),
         # The data and schedule of pixelcnn_fashion_mnist.py --quick.
-        "quick": dict(
-            image_size=16, levels=4, distribution="categorical", num_mixtures=5,
-            num_filters=48, num_blocks=2, num_resnet=2, key_dim=16,
-            value_dim=24, dropout_rate=0.0, learning_rate=1e-3,
-            batch_size=128, epochs=4, train_limit=12000, test_limit=2000,
-            num_samples=36, sample_every=1,
+        quick=dict(
+            distribution="categorical", num_mixtures=5, num_filters=48,
+            num_blocks=2, num_resnet=2, key_dim=16, value_dim=24,
+            dropout_rate=0.0, num_samples=36,
         ),
-        # A few batches of a tiny model, for the tests.
-        "tiny": dict(
-            image_size=8, levels=4, distribution="categorical", num_mixtures=2,
-            num_filters=8, num_blocks=1, num_resnet=1, key_dim=4, value_dim=4,
-            dropout_rate=0.1, learning_rate=1e-3, batch_size=16, epochs=2,
-            train_limit=32, test_limit=16, num_samples=4, sample_every=1,
+        # A tiny model, for the tests.
+        tiny=dict(
+            distribution="categorical", num_mixtures=2, num_filters=8,
+            num_blocks=1, num_resnet=1, key_dim=4, value_dim=4,
+            dropout_rate=0.1, num_samples=4,
         ),
-    },
-    256: {
-        # The paper's head at full resolution, a GPU-sized network.
-        "full": dict(
-            image_size=28, levels=256, distribution="mixture", num_mixtures=10,
-            num_filters=128, num_blocks=4, num_resnet=2, key_dim=16,
-            value_dim=64, dropout_rate=0.5, learning_rate=1e-3,
-            batch_size=64, epochs=30, train_limit=None, test_limit=None,
-            num_samples=16, sample_every=2,
+    ),
+    256: common.with_common(
+        common.IMAGE_DATA_PRESETS[256],
+        # The paper's head at full resolution, a GPU-sized network, with
+        # smaller batches for longer.
+        full=dict(
+            distribution="mixture", num_mixtures=10, num_filters=128,
+            num_blocks=4, num_resnet=2, key_dim=16, value_dim=64,
+            dropout_rate=0.5, batch_size=64, epochs=30, num_samples=16,
         ),
         # The data and schedule of pixelcnn_mixture_fashion_mnist.py --quick
         # (28x28, not padded: attention needs no power-of-two size).
-        "quick": dict(
-            image_size=28, levels=256, distribution="mixture", num_mixtures=5,
-            num_filters=32, num_blocks=2, num_resnet=1, key_dim=16,
-            value_dim=16, dropout_rate=0.0, learning_rate=2e-3,
-            batch_size=64, epochs=3, train_limit=3000, test_limit=500,
-            num_samples=16, sample_every=1,
+        quick=dict(
+            distribution="mixture", num_mixtures=5, num_filters=32,
+            num_blocks=2, num_resnet=1, key_dim=16, value_dim=16,
+            dropout_rate=0.0, num_samples=16,
         ),
-        "tiny": dict(
-            image_size=8, levels=256, distribution="mixture", num_mixtures=2,
-            num_filters=8, num_blocks=1, num_resnet=1, key_dim=4, value_dim=4,
-            dropout_rate=0.1, learning_rate=1e-3, batch_size=16, epochs=2,
-            train_limit=32, test_limit=16, num_samples=4, sample_every=1,
+        tiny=dict(
+            distribution="mixture", num_mixtures=2, num_filters=8,
+            num_blocks=1, num_resnet=1, key_dim=4, value_dim=4,
+            dropout_rate=0.1, num_samples=4,
         ),
-    },
+    ),
 }  # fmt: skip
 
 

@@ -17,16 +17,8 @@ Run:
     python recipes/transformer_recipes.py --quick --out runs/transformer_quick
     python recipes/transformer_recipes.py --data full_format_recipes.json --out runs/transformer
 
-`--data` defaults to ../shared/data/epicurious_sample_158.json next to the
-repository, when present (158 recipes); the book's data set is Kaggle's
-"Epicurious - Recipes with Rating and Nutrition" `full_format_recipes.json`.
-
-Outputs in --out: metrics.json, model.keras (with its TextVectorization
-vocabulary: `keras.saving.load_model` gives back a model that generates from
-text), training_curve.png, generated_during_training.txt, samples.txt
-(temperatures 0.2, 0.5 and 1.0, each recipe up to its end or
-`sequence_length` tokens, then one from the reloaded model.keras) and
-next_word_probs.txt (the book's prompts). Needs keras-hub (the `text` extra).
+`--data` (the default data) and the outputs in --out are those of
+`lstm_recipes.py` (see its docstring). Needs keras-hub (the `text` extra).
 """
 
 import os
@@ -37,13 +29,6 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from recipes import common
-from recipes.common.text import (  # noqa: F401  (the recipe's prompts and temperatures)
-    BOOK_PROMPTS,
-    BOOK_TEMPERATURES,
-    DEFAULT_DATA,
-    SAMPLE_TEMPERATURES,
-    TRAINING_PROMPT,
-)
 
 PRESETS = common.with_common(
     common.TEXT_DATA_PRESETS,

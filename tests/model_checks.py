@@ -71,6 +71,60 @@ def assert_samples_follow(samples, inputs, probs, min_p=1e-3):
     return p
 
 
+def padded_texts(vocab_size, length):
+    """Every valid right-padded text (0 is the pad, the end of a text): k
+    tokens in `[1, vocab_size)`, then pads, for k = 0..length."""
+    return np.array(
+        [
+            list(words) + [0] * (length - k)
+            for k in range(length + 1)
+            for words in itertools.product(range(1, vocab_size), repeat=k)
+        ],
+        "int32",
+    )
+
+
+def counting_texts(n=64, length=8):
+    """`n` padded texts that count up modulo 9 (tokens 1..9) from a random
+    start and end at random: structure that a small language model learns
+    in a few epochs."""
+    rng = np.random.default_rng(0)
+    starts = rng.integers(1, 10, size=(n, 1))
+    x = (starts + np.arange(length)) % 9 + 1
+    x[rng.random((n, length)).cumsum(1) > 5.0] = 0
+    return x
+
+
+def assert_lm_fit_lowers_loss(model, x, learning_rate, epochs, factor):
+    """Adam at `learning_rate` for `epochs` of one batch each brings the
+    loss below `factor` times the first epoch's, and the dims-weighted
+    perplexity is exp(loss). Returns the history."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history = model.fit(x, epochs=epochs, batch_size=len(x), verbose=0).history
+    assert history["loss"][-1] < factor * history["loss"][0]
+    np.testing.assert_allclose(
+        history["perplexity"], np.exp(history["loss"]), rtol=1e-4
+    )
+    return history
+
+
+def assert_padded_texts_follow(model, texts, num_samples):
+    """`num_samples` texts of a language model with a pad (seed 0): int32,
+    some but not all ended, each a valid padded text (one of `texts`: words,
+    the end, then pads) and together following exp(log_prob) over `texts`;
+    the uncached path draws the same. Returns the samples."""
+    samples = model.generate(num_samples=num_samples, seed=0)
+    assert samples.shape == (num_samples, texts.shape[1])
+    assert samples.dtype == np.int32
+    ended = (samples == 0).any(axis=1)
+    assert 0 < ended.mean() < 1
+    assert_samples_follow(samples, texts, np.exp(model.log_prob(texts)))
+    np.testing.assert_array_equal(
+        model.generate(num_samples=num_samples, seed=0, use_cache=False), samples
+    )
+    return samples
+
+
 def assert_fit_lowers_loss(model, x, epochs=6, batch_size=16, lr=1e-2, **fit_kwargs):
     """A few epochs lower the loss, and the loss equals -log_prob / dims."""
     model.compile(optimizer=keras.optimizers.Adam(lr))
@@ -91,14 +145,17 @@ def assert_fit_lowers_loss(model, x, epochs=6, batch_size=16, lr=1e-2, **fit_kwa
     return history
 
 
-def assert_save_load_log_prob(model, x, tmp_path, **kwargs):
-    """A `.keras` round trip keeps the config and the log-likelihoods."""
+def assert_save_load_log_prob(model, x, tmp_path, atol=1e-5, rtol=1e-7, **kwargs):
+    """A `.keras` round trip keeps the config and the log-likelihoods
+    (within `atol` and `rtol`; `kwargs` go to `log_prob`)."""
     path = str(tmp_path / "model.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert type(loaded) is type(model)
     assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(loaded.log_prob(x, **kwargs), model.log_prob(x, **kwargs), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.log_prob(x, **kwargs), model.log_prob(x, **kwargs), atol=atol, rtol=rtol
+    )
     if model.compiled:
         # The compile state comes back too: the loaded model evaluates and
         # trains on with the default NLL loss, no compile() call needed.
@@ -107,6 +164,16 @@ def assert_save_load_log_prob(model, x, tmp_path, **kwargs):
         loss = loaded.evaluate(data, verbose=0, return_dict=True)["loss"]
         np.testing.assert_allclose(loss, -model.log_prob(x, **kwargs).sum() / x.size, rtol=1e-4)
     return loaded
+
+
+def assert_fit_and_save_load_3x3(model, tmp_path):
+    """For a `(3, 3, 1)` model of 8 levels: a few epochs on images around
+    level 2 (a rounded normal, which a logistic mixture fits quickly) lower
+    the loss, and a `.keras` round trip keeps the log-likelihoods."""
+    rng = np.random.default_rng(0)
+    x = np.clip(rng.normal(2.0, 1.0, size=(32, 3, 3, 1)).round(), 0, 7).astype("int32")
+    assert_fit_lowers_loss(model, x, epochs=4, batch_size=16, lr=1e-2)
+    assert_save_load_log_prob(model, x, tmp_path)
 
 
 def assert_normalized_and_sampled(
@@ -159,9 +226,10 @@ def stripes(rng, n=64, size=4, levels=4):
 
 def assert_rejects_bad_images(model, levels, out_of_range=None, not_int=None):
     """`log_prob` refuses values out of `[0, levels)`, float images and a
-    wrong shape; `generate` refuses a prefix of the wrong shape
-    (`model.event_shape` of at least 2 x 2 pixels). The first two messages
-    match `out_of_range` and `not_int` (regular expressions)."""
+    wrong shape; `generate` refuses no samples, a zero temperature and a
+    prefix of the wrong shape (`model.event_shape` of at least 2 x 2
+    pixels). The first two messages match `out_of_range` and `not_int`
+    (regular expressions)."""
     height, width, channels = model.image_shape
     with pytest.raises(ValueError, match=out_of_range or rf"\[0, {levels}\)"):
         model.log_prob(np.full((1, height, width, channels), levels))
@@ -169,7 +237,47 @@ def assert_rejects_bad_images(model, levels, out_of_range=None, not_int=None):
         model.log_prob(np.zeros((1, height, width, channels), "float32"))
     with pytest.raises(ValueError, match="shape"):
         model.log_prob(np.zeros((1, height, width + 1, channels), "int32"))
+    with pytest.raises(ValueError, match="num_samples"):
+        model.generate(num_samples=0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(temperature=0.0)
     with pytest.raises(ValueError, match="prefix"):
         model.generate(
             num_samples=2, prefix=np.zeros((2, height + 1, width, channels), "int32")
         )
+
+
+# -- language models with a tokenizer ------------------------------------------
+def word_piece_tokenizer(texts, vocabulary_size):
+    """A keras-hub WordPiece tokenizer (lowercase, "[PAD]" and "[UNK]"
+    reserved) fitted on `texts`, and its vocabulary; skips the test where
+    keras-hub is missing."""
+    keras_hub = pytest.importorskip("keras_hub")
+    import tensorflow as tf  # keras-hub's vocabulary tools read tf.data
+
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(texts),
+        vocabulary_size=vocabulary_size,
+        lowercase=True,
+        reserved_tokens=["[PAD]", "[UNK]"],
+    )
+    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=vocabulary, lowercase=True
+    )
+    return tokenizer, vocabulary
+
+
+def assert_tokenizer_travels(model, vocabulary, tmp_path, num_samples=3, seed=1):
+    """A `.keras` round trip, with no side files, brings the tokenizer back:
+    the same `vocabulary`, and the same continuations of a text prompt.
+    Returns the loaded model."""
+    path = str(tmp_path / "lm.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [str(w) for w in loaded.tokenizer.get_vocabulary()] == list(vocabulary)
+    texts = loaded.generate("Recipe for roasted", num_samples=num_samples, seed=seed)
+    assert texts == model.generate(
+        "Recipe for roasted", num_samples=num_samples, seed=seed
+    )
+    assert all(t.startswith("recipe for roasted") for t in texts)
+    return loaded

@@ -17,6 +17,7 @@ from PIL import Image
 
 from keras_ar import anomaly
 from keras_ar.models import PixelCNN, RecurrentLM
+from tests.helpers import write_fashion_mnist
 from tests.tiny_models import build
 
 only_jax = pytest.mark.skipif(
@@ -323,22 +324,9 @@ def test_bad_inputs_name_the_argument(pair):
 
 @pytest.fixture(scope="module")
 def fashion_dir(tmp_path_factory):
-    """40 training and 30 test images (bright rectangles on black), labels
-    cycling through the ten classes."""
-    from keras_ar.datasets.idx import write_idx
-
-    root = tmp_path_factory.mktemp("fashion")
-    rng = np.random.default_rng(0)
-    for stem, n in (("train", 40), ("t10k", 30)):
-        images = np.zeros((n, 28, 28), np.uint8)
-        for image in images:
-            top, left = rng.integers(2, 10, size=2)
-            image[top : top + 14, left : left + 10] = rng.integers(100, 256)
-        write_idx(root / f"{stem}-images-idx3-ubyte.gz", images)
-        write_idx(
-            root / f"{stem}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8)
-        )
-    return root
+    """40 training and 30 test images, labels cycling through the ten
+    classes."""
+    return write_fashion_mnist(tmp_path_factory.mktemp("fashion"), 40, 30, "cycle")
 
 
 @pytest.mark.skipif(

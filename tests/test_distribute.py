@@ -23,25 +23,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ar.datasets.idx import write_idx
 from recipes import pixelcnn_fashion_mnist
+from tests.helpers import write_fashion_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND = keras.backend.backend()
 RTOL = 1e-4
-
-
-def write_fashion_idx(root):
-    rng = np.random.default_rng(0)
-    for stem, n in (("train", 32), ("t10k", 16)):
-        images = np.zeros((n, 28, 28), np.uint8)
-        for image in images:
-            top, left = rng.integers(2, 10, size=2)
-            image[top : top + 14, left : left + 10] = rng.integers(100, 256)
-        write_idx(root / f"{stem}-images-idx3-ubyte.gz", images)
-        write_idx(
-            root / f"{stem}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8)
-        )
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +38,7 @@ def worker_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("distribute")
     data = out / "fashion"
     data.mkdir()
-    write_fashion_idx(data)
+    write_fashion_mnist(data, 32, 16)
     env = dict(os.environ, PYTHONPATH=ROOT, JAX_NUM_CPU_DEVICES="2")
     for part in ("library", "recipe"):
         result = subprocess.run(

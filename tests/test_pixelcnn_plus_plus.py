@@ -14,9 +14,8 @@ from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from tests.helpers import dependency_mask, run_layer_test, to_numpy
 from tests.model_checks import (
     assert_cached_equals_uncached,
-    assert_fit_lowers_loss,
+    assert_fit_and_save_load_3x3,
     assert_normalized_and_sampled,
-    assert_save_load_log_prob,
     redraw_weights,
 )
 
@@ -176,10 +175,7 @@ def test_cached_equals_uncached(image_shape, levels, num_hierarchies):
 
 def test_fit_and_save_load(tmp_path):
     model = tiny((3, 3, 1), 8, num_resnet=0, dropout_rate=0.1)
-    rng = np.random.default_rng(0)
-    x = np.clip(rng.normal(2.0, 1.0, size=(32, 3, 3, 1)).round(), 0, 7).astype("int32")
-    assert_fit_lowers_loss(model, x, epochs=4, batch_size=16, lr=1e-2)
-    assert_save_load_log_prob(model, x, tmp_path)
+    assert_fit_and_save_load_3x3(model, tmp_path)
 
 
 def test_bad_arguments():

@@ -11,12 +11,11 @@ import math
 import os
 
 import keras
-import numpy as np
 import pytest
 
-from keras_ar.datasets.idx import write_idx
 from recipes import common, pixelcnn_fashion_mnist
 from recipes.common import run as run_module
+from tests.helpers import write_fashion_mnist
 
 EPOCHS = 3
 STEPS_PER_EPOCH = 2  # --tiny: 32 training images, batches of 16
@@ -24,16 +23,7 @@ STEPS_PER_EPOCH = 2  # --tiny: 32 training images, batches of 16
 
 @pytest.fixture(scope="module")
 def fashion_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fashion")
-    rng = np.random.default_rng(0)
-    for stem, n in (("train", 32), ("t10k", 16)):
-        images = np.zeros((n, 28, 28), np.uint8)
-        for image in images:
-            top, left = rng.integers(2, 10, size=2)
-            image[top : top + 14, left : left + 10] = rng.integers(100, 256)
-        write_idx(root / f"{stem}-images-idx3-ubyte", images)
-        write_idx(root / f"{stem}-labels-idx1-ubyte", rng.integers(0, 10, n).astype("uint8"))
-    return root
+    return write_fashion_mnist(tmp_path_factory.mktemp("fashion"), 32, 16)
 
 
 class Killed(Exception):

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from keras_ar.datasets.fashion_mnist import load_fashion_mnist_for_pixelcnn
-from keras_ar.datasets.idx import write_idx
 from recipes import (
     common,
     gated_pixelcnn_fashion_mnist,
@@ -29,6 +28,8 @@ from recipes import (
     pixelsnail_fashion_mnist,
     transformer_recipes,
 )
+from recipes.common.text import BOOK_PROMPTS, SAMPLE_TEMPERATURES
+from tests.helpers import write_fashion_mnist
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -49,19 +50,8 @@ COMMON_KEYS = {
 
 @pytest.fixture(scope="module")
 def fashion_dir(tmp_path_factory):
-    """64 training and 32 test images, random strokes on black, with labels."""
-    root = tmp_path_factory.mktemp("fashion")
-    rng = np.random.default_rng(0)
-    for stem, n in (("train", 64), ("t10k", 32)):
-        images = np.zeros((n, 28, 28), np.uint8)
-        # Bright rectangles on a black background, like garments.
-        for image in images:
-            top, left = rng.integers(2, 10, size=2)
-            image[top : top + 14, left : left + 10] = rng.integers(100, 256)
-        write_idx(root / f"{stem}-images-idx3-ubyte.gz", images)
-        labels = rng.integers(0, 10, size=n).astype(np.uint8)
-        write_idx(root / f"{stem}-labels-idx1-ubyte", labels)
-    return root
+    """64 training and 32 test images, with labels."""
+    return write_fashion_mnist(tmp_path_factory.mktemp("fashion"), 64, 32)
 
 
 @pytest.fixture(scope="module")
@@ -170,52 +160,60 @@ def check_image_recipe(out, result, printed, labels=False):
     return metrics, loaded
 
 
+def run_image_recipe(module, tmp_path, data, capsys, labels=False):
+    """Runs an image recipe (--tiny) and checks what it wrote: the metrics
+    and the reloaded model."""
+    out, result, printed = run_recipe(module, tmp_path, data, capsys)
+    return check_image_recipe(out, result, printed, labels=labels)
+
+
+def check_tiny_samples(model, levels=4):
+    """Samples of a --tiny (8x8) model are valid images."""
+    images = model.generate(num_samples=2, seed=0)
+    assert images.shape == (2, 8, 8, 1) and images.min() >= 0 and images.max() < levels
+
+
 def test_pixelcnn_recipe(fashion_dir, tmp_path, capsys):
-    out, result, printed = run_recipe(
+    metrics, loaded = run_image_recipe(
         pixelcnn_fashion_mnist, tmp_path, fashion_dir, capsys
     )
-    metrics, loaded = check_image_recipe(out, result, printed)
     assert metrics["history"]["bits_per_dim"][-1] > 0
     # Samples drawn from the reloaded model are valid images.
-    images = loaded.generate(num_samples=2, seed=0)
-    assert images.shape == (2, 8, 8, 1) and images.min() >= 0 and images.max() < 4
+    check_tiny_samples(loaded)
 
 
 @on_torch
 def test_pixelcnn_mixture_recipe(fashion_dir, tmp_path, capsys):
-    out, result, printed = run_recipe(
+    metrics, loaded = run_image_recipe(
         pixelcnn_mixture_fashion_mnist, tmp_path, fashion_dir, capsys
     )
-    metrics, loaded = check_image_recipe(out, result, printed)
     assert metrics["settings"]["levels"] == 256
     assert loaded.num_mixtures == metrics["settings"]["num_mixtures"]
 
 
 @on_torch
 def test_gated_pixelcnn_recipe(fashion_dir, tmp_path, capsys):
-    out, result, printed = run_recipe(
-        gated_pixelcnn_fashion_mnist, tmp_path, fashion_dir, capsys
+    metrics, loaded = run_image_recipe(
+        gated_pixelcnn_fashion_mnist, tmp_path, fashion_dir, capsys, labels=True
     )
-    metrics, loaded = check_image_recipe(out, result, printed, labels=True)
     assert loaded.num_classes == 10
     assert metrics["class_names"][0] == "T-shirt/top"
 
 
 @on_torch
 def test_pixelrnn_recipe(fashion_dir, tmp_path, capsys):
-    out, result, printed = run_recipe(pixelrnn_fashion_mnist, tmp_path, fashion_dir, capsys)
-    metrics, loaded = check_image_recipe(out, result, printed)
+    metrics, loaded = run_image_recipe(
+        pixelrnn_fashion_mnist, tmp_path, fashion_dir, capsys
+    )
     assert loaded.kind == metrics["settings"]["kind"] == "diagonal_bilstm"
-    images = loaded.generate(num_samples=2, seed=0)
-    assert images.shape == (2, 8, 8, 1) and images.min() >= 0 and images.max() < 4
+    check_tiny_samples(loaded)
 
 
 @on_torch
 def test_pixelsnail_recipe(fashion_dir, tmp_path, capsys):
-    out, result, printed = run_recipe(
+    metrics, loaded = run_image_recipe(
         pixelsnail_fashion_mnist, tmp_path, fashion_dir, capsys
     )
-    metrics, loaded = check_image_recipe(out, result, printed)
     assert loaded.head_type == "categorical" and loaded.levels == 4
     assert metrics["settings"]["num_blocks"] == loaded.num_blocks
     # --levels 256 switches to the 28x28 mixture settings of the same mode.
@@ -243,11 +241,11 @@ def test_text_recipe(recipe, recipes_json, tmp_path, capsys):
     assert "val_perplexity" in metrics["history"]
 
     samples = (out / "samples.txt").read_text()
-    for t in recipe.SAMPLE_TEMPERATURES:
+    for t in SAMPLE_TEMPERATURES:
         assert f"=== temperature {t} ===" in samples
-    assert samples.count("recipe for") >= len(recipe.SAMPLE_TEMPERATURES)
+    assert samples.count("recipe for") >= len(SAMPLE_TEMPERATURES)
     probs = (out / "next_word_probs.txt").read_text()
-    for prompt in recipe.BOOK_PROMPTS:
+    for prompt in BOOK_PROMPTS:
         assert prompt in probs
     assert "%" in probs
     during = (out / "generated_during_training.txt").read_text()
@@ -256,7 +254,7 @@ def test_text_recipe(recipe, recipes_json, tmp_path, capsys):
     per_temperature = metrics["settings"]["samples_per_temperature"]
     assert samples.count("[ended after ") + samples.count(
         "[no end within "
-    ) == per_temperature * len(recipe.SAMPLE_TEMPERATURES)
+    ) == per_temperature * len(SAMPLE_TEMPERATURES)
     assert 0.0 <= metrics["samples_ended"] <= 1.0
     assert "=== model.keras reloaded" in samples
     assert not (out / "vocabulary.txt").exists()

@@ -7,7 +7,6 @@ prompts; tokenizers saved inside the .keras file (TextVectorization and
 keras-hub WordPiece); training, saving and input errors."""
 
 import itertools
-import os
 
 import keras
 import numpy as np
@@ -16,6 +15,16 @@ from scipy import stats
 
 from keras_ar.models.recurrent_lm import RecurrentLM
 from keras_ar.samplers import BeamSampler, TopPSampler
+from tests.model_checks import (
+    assert_lm_fit_lowers_loss,
+    assert_padded_texts_follow,
+    assert_samples_follow,
+    assert_save_load_log_prob,
+    assert_tokenizer_travels,
+    counting_texts,
+    padded_texts,
+    word_piece_tokenizer,
+)
 
 VOCAB, LENGTH = 3, 3
 ALL_SEQUENCES = np.array(list(itertools.product(range(VOCAB), repeat=LENGTH)), "int32")
@@ -92,14 +101,7 @@ def test_exp_log_prob_sums_to_one(kwargs):
 # Every valid right-padded text of a 4-token vocabulary (0 is the pad, the
 # end of a text): k real tokens then pads, k = 0..3; 1 + 3 + 9 + 27 texts.
 PAD_VOCAB = 4
-PADDED_TEXTS = np.array(
-    [
-        list(words) + [0] * (LENGTH - k)
-        for k in range(LENGTH + 1)
-        for words in itertools.product(range(1, PAD_VOCAB), repeat=k)
-    ],
-    "int32",
-)
+PADDED_TEXTS = padded_texts(PAD_VOCAB, LENGTH)
 
 
 @pytest.fixture(scope="module")
@@ -120,32 +122,9 @@ def test_exp_log_prob_is_a_distribution_over_padded_texts(kwargs):
     np.testing.assert_allclose(probs[0], start[0], rtol=1e-4)
 
 
-def _chi_square_p_value(samples, texts, probs):
-    """p-value of samples (rows of `texts`) against the probabilities."""
-    index = {tuple(t): i for i, t in enumerate(texts.tolist())}
-    codes = np.array([index[tuple(row)] for row in samples.tolist()])
-    observed = np.bincount(codes, minlength=len(texts))
-    expected = probs * len(samples)
-    # Pool the rare texts into one bin so every expected count is >= 5.
-    rare = expected < 5
-    obs = np.append(observed[~rare], observed[rare].sum())
-    exp = np.append(expected[~rare], expected[rare].sum())
-    return stats.chisquare(obs, exp * obs.sum() / exp.sum())[1]
-
-
 def test_generated_texts_end_and_follow_exp_log_prob(padded):
-    n = 4000
-    samples = padded.generate(num_samples=n, seed=0)
-    assert samples.shape == (n, LENGTH) and samples.dtype == np.int32
-    # Every text ends at its first pad: only padding follows it (a KeyError
-    # in the chi-square below would mean an invalid text).
-    ended = (samples == 0).any(axis=1)
-    assert 0 < ended.mean() < 1
-    probs = np.exp(padded.log_prob(PADDED_TEXTS))
-    assert _chi_square_p_value(samples, PADDED_TEXTS, probs) > 1e-3
-    np.testing.assert_array_equal(
-        padded.generate(num_samples=n, seed=0, use_cache=False), samples
-    )
+    # Every text ends at its first pad: only padding follows it.
+    assert_padded_texts_follow(padded, PADDED_TEXTS, 4000)
     # stop_token_ids=None draws the pad like any token: texts with words
     # after a pad appear.
     free = padded.generate(num_samples=500, seed=0, stop_token_ids=None)
@@ -172,8 +151,7 @@ def test_keras_hub_random_sampler_follows_exp_log_prob(padded):
     samples = padded.generate(
         num_samples=n, sampler=keras_hub.samplers.RandomSampler(seed=3)
     )
-    probs = np.exp(padded.log_prob(PADDED_TEXTS))
-    assert _chi_square_p_value(samples, PADDED_TEXTS, probs) > 1e-3
+    assert_samples_follow(samples, PADDED_TEXTS, np.exp(padded.log_prob(PADDED_TEXTS)))
 
 
 def test_logits_are_causal(tiny):
@@ -230,18 +208,9 @@ def test_the_end_is_scored_and_what_follows_is_masked():
 
 def test_fit_lowers_loss_and_reports_perplexity():
     keras.utils.set_random_seed(5)
-    rng = np.random.default_rng(0)
-    # Sequences that count up modulo 9 from a random start, padded at the end.
-    starts = rng.integers(1, 10, size=(64, 1))
-    x = (starts + np.arange(8)) % 9 + 1
-    x[rng.random((64, 8)).cumsum(1) > 5.0] = 0
     model = RecurrentLM(vocab_size=11, sequence_length=8, embedding_dim=8, units=16)
-    model.compile(optimizer=keras.optimizers.Adam(0.05))
-    history = model.fit(x, epochs=12, batch_size=64, verbose=0).history
-    assert history["loss"][-1] < 0.7 * history["loss"][0]
-    # One batch per epoch: the dims-weighted perplexity is exp(loss).
-    np.testing.assert_allclose(
-        history["perplexity"], np.exp(history["loss"]), rtol=1e-4
+    assert_lm_fit_lowers_loss(
+        model, counting_texts(), learning_rate=0.05, epochs=12, factor=0.7
     )
 
 
@@ -449,13 +418,7 @@ def test_tokenizer_travels_with_the_model(tmp_path):
     model = RecurrentLM(
         vocab_size=len(vocab), sequence_length=6, embedding_dim=4, units=8
     ).attach_tokenizer(vectorizer)
-    path = os.path.join(str(tmp_path), "lm.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert [str(w) for w in loaded.tokenizer.get_vocabulary()] == vocab
-    texts = loaded.generate("Recipe for roasted", num_samples=4, seed=0)
-    assert texts == model.generate("Recipe for roasted", num_samples=4, seed=0)
-    assert all(t.startswith("recipe for roasted") for t in texts)
+    loaded = assert_tokenizer_travels(model, vocab, tmp_path, num_samples=4, seed=0)
     np.testing.assert_array_equal(
         loaded.encode("soup with beans"), model.encode("soup with beans")
     )
@@ -463,19 +426,8 @@ def test_tokenizer_travels_with_the_model(tmp_path):
 
 
 def test_keras_hub_tokenizer_travels_with_the_model(tmp_path):
-    keras_hub = pytest.importorskip("keras_hub")
-    import tensorflow as tf  # keras-hub's vocabulary tools read tf.data
-
     texts = ["Recipe for roasted soup . Boil it", "Recipe for beans with soup"]
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(texts),
-        vocabulary_size=40,
-        lowercase=True,
-        reserved_tokens=["[PAD]", "[UNK]"],
-    )
-    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
-        vocabulary=vocabulary, lowercase=True
-    )
+    tokenizer, vocabulary = word_piece_tokenizer(texts, vocabulary_size=40)
     keras.utils.set_random_seed(2)
     model = RecurrentLM(
         vocab_size=len(vocabulary),
@@ -484,13 +436,7 @@ def test_keras_hub_tokenizer_travels_with_the_model(tmp_path):
         units=8,
         tokenizer=tokenizer,
     )
-    path = os.path.join(str(tmp_path), "lm.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert loaded.tokenizer.get_vocabulary() == list(vocabulary)
-    out = loaded.generate("Recipe for roasted", num_samples=3, seed=1)
-    assert out == model.generate("Recipe for roasted", num_samples=3, seed=1)
-    assert all(t.startswith("recipe for roasted") for t in out)
+    assert_tokenizer_travels(model, vocabulary, tmp_path)
 
 
 @pytest.fixture
@@ -528,13 +474,8 @@ def test_text_prompt_with_a_text_vectorization(text_model):
 def test_save_load_round_trip(tmp_path):
     keras.utils.set_random_seed(1)
     model = _tiny(cell="gru", num_layers=2, dropout=0.1)
-    path = os.path.join(str(tmp_path), "lm.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, RecurrentLM)
-    assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(
-        loaded.log_prob(ALL_SEQUENCES), model.log_prob(ALL_SEQUENCES), rtol=1e-6
+    loaded = assert_save_load_log_prob(
+        model, ALL_SEQUENCES, tmp_path, atol=0.0, rtol=1e-6
     )
     assert loaded.tokenizer is None  # the tokenizer is not saved
 

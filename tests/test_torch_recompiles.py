@@ -84,14 +84,21 @@ def test_text_step_compiles_once_per_sampler_with_stop_tokens(name, samplers, co
         assert len(counting) == before + 1, [sampler, len(counting) - before]
 
 
-def _first_call_policy(monkeypatch, pays):
+def _eager_then_first_call_policy(monkeypatch, family, seed, pays):
+    """`family`'s tiny model and 3 samples it draws eagerly for `seed` (the
+    reference), then the first-call policy in force with compiling
+    estimated to pay for itself or not (`pays`)."""
     from keras_ar.backend import compiled_loop
 
+    model, _, _ = tiny_models.build(family)
+    monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
+    eager = model.generate(num_samples=3, seed=seed, verbose=0)
     monkeypatch.delenv("KERAS_AR_TORCH_COMPILE")
     monkeypatch.setattr(compiled_loop, "AUTO_BACKEND", COUNTING)
     if pays:  # Any compilation is estimated to pay for itself.
         monkeypatch.setattr(compiled_loop, "AUTO_COMPILE_EAGER_STEPS", 0)
         monkeypatch.setattr(compiled_loop, "AUTO_COMPILE_MIN_SECONDS", 0.0)
+    return model, eager
 
 
 def test_first_call_policy_samples_eagerly_where_compiling_does_not_pay(
@@ -99,10 +106,9 @@ def test_first_call_policy_samples_eagerly_where_compiling_does_not_pay(
 ):
     import numpy as np
 
-    model, _, _ = tiny_models.build("pixelcnn")
-    monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
-    eager = model.generate(num_samples=3, seed=1, verbose=0)
-    _first_call_policy(monkeypatch, pays=False)
+    model, eager = _eager_then_first_call_policy(
+        monkeypatch, "pixelcnn", seed=1, pays=False
+    )
     # 9 steps: a compilation (>= 30 s estimated) never pays.
     np.testing.assert_array_equal(model.generate(num_samples=3, seed=1, verbose=0), eager)
     assert not counting
@@ -118,10 +124,9 @@ def test_first_call_policy_compiles_where_it_pays_and_says_so(
 ):
     import numpy as np
 
-    model, _, _ = tiny_models.build("made")
-    monkeypatch.setenv("KERAS_AR_TORCH_COMPILE", "0")
-    eager = model.generate(num_samples=3, seed=2, verbose=0)
-    _first_call_policy(monkeypatch, pays=True)
+    model, eager = _eager_then_first_call_policy(
+        monkeypatch, "made", seed=2, pays=True
+    )
     compiled = model.generate(num_samples=3, seed=2, verbose=1)
     np.testing.assert_array_equal(compiled, eager)
     assert len(counting) == 1, len(counting)

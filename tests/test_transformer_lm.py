@@ -4,7 +4,6 @@ their end), causality, the key/value cache equal to the full call, generation
 training, the keras-hub tokenizer through save/load, and input errors."""
 
 import itertools
-import os
 import sys
 
 import keras
@@ -12,21 +11,21 @@ import numpy as np
 import pytest
 
 from keras_ar.models.transformer_lm import TransformerLM
-from tests.model_checks import assert_samples_follow, redraw_weights
+from tests.model_checks import (
+    assert_lm_fit_lowers_loss,
+    assert_padded_texts_follow,
+    assert_tokenizer_travels,
+    counting_texts,
+    padded_texts,
+    redraw_weights,
+    word_piece_tokenizer,
+)
 
 ARCH = dict(num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16)
 VOCAB, LENGTH = 4, 3
 ALL_SEQUENCES = np.array(list(itertools.product(range(VOCAB), repeat=LENGTH)), "int32")
-# Every valid right-padded text (0 is the pad, the end of a text): k real
-# tokens then pads, k = 0..3; 1 + 3 + 9 + 27 texts.
-PADDED_TEXTS = np.array(
-    [
-        list(words) + [0] * (LENGTH - k)
-        for k in range(LENGTH + 1)
-        for words in itertools.product(range(1, VOCAB), repeat=k)
-    ],
-    "int32",
-)
+# Every valid right-padded text: 1 + 3 + 9 + 27 of them.
+PADDED_TEXTS = padded_texts(VOCAB, LENGTH)
 
 
 def _np(x):
@@ -121,17 +120,7 @@ def test_key_value_cache_equals_the_full_call(small):
 # ----------------------------------------------------------------------
 # Generation
 def test_generated_texts_end_and_follow_exp_log_prob(padded):
-    n = 3000
-    samples = padded.generate(num_samples=n, seed=0)
-    assert samples.shape == (n, LENGTH) and samples.dtype == np.int32
-    # Every sample is a valid padded text (words, the end, then pads).
-    ended = (samples == 0).any(axis=1)
-    assert 0 < ended.mean() < 1
-    probs = np.exp(padded.log_prob(PADDED_TEXTS))
-    assert_samples_follow(samples, PADDED_TEXTS, probs)
-    np.testing.assert_array_equal(
-        padded.generate(num_samples=n, seed=0, use_cache=False), samples
-    )
+    assert_padded_texts_follow(padded, PADDED_TEXTS, 3000)
 
 
 GENERATE = dict(prompt=[3, 1], num_samples=100, temperature=1.5, seed=4)
@@ -177,50 +166,26 @@ def test_keras_hub_sampler_cached_equals_uncached(small):
 # Training, tokenizer, saving
 def test_fit_lowers_loss_and_reports_perplexity():
     keras.utils.set_random_seed(5)
-    rng = np.random.default_rng(0)
-    # Texts that count up modulo 9 from a random start, ending at random.
-    starts = rng.integers(1, 10, size=(64, 1))
-    x = (starts + np.arange(8)) % 9 + 1
-    x[rng.random((64, 8)).cumsum(1) > 5.0] = 0
+    x = counting_texts()
     model = TransformerLM(vocab_size=11, sequence_length=8, dropout=0.1, **ARCH)
-    model.compile(optimizer=keras.optimizers.Adam(0.02))
-    history = model.fit(x, epochs=10, batch_size=64, verbose=0).history
-    assert history["loss"][-1] < 0.8 * history["loss"][0]
-    np.testing.assert_allclose(history["perplexity"], np.exp(history["loss"]), rtol=1e-4)
+    assert_lm_fit_lowers_loss(model, x, learning_rate=0.02, epochs=10, factor=0.8)
     evaluated = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
     np.testing.assert_allclose(model.perplexity(x), evaluated["perplexity"], rtol=1e-4)
 
 
 def test_word_piece_tokenizer_travels_with_the_model(tmp_path):
-    keras_hub = pytest.importorskip("keras_hub")
-    import tensorflow as tf  # keras-hub's vocabulary tools read tf.data
-
     texts = [
         "Recipe for roasted carrots with honey",
         "Recipe for roasted chicken with lemon",
         "Recipe for lemon soup",
     ]
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(texts),
-        vocabulary_size=60,
-        lowercase=True,
-        reserved_tokens=["[PAD]", "[UNK]"],
-    )
-    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
-        vocabulary=vocabulary, lowercase=True
-    )
+    tokenizer, vocabulary = word_piece_tokenizer(texts, vocabulary_size=60)
     keras.utils.set_random_seed(2)
     model = TransformerLM(
         vocab_size=len(vocabulary), sequence_length=16, tokenizer=tokenizer, **ARCH
     )
-    path = os.path.join(str(tmp_path), "lm.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)  # no side files
-    assert loaded.tokenizer.get_vocabulary() == list(vocabulary)
+    loaded = assert_tokenizer_travels(model, vocabulary, tmp_path)
     np.testing.assert_array_equal(loaded.encode("roasted lemon"), model.encode("roasted lemon"))
-    out = loaded.generate("Recipe for roasted", num_samples=3, seed=1)
-    assert out == model.generate("Recipe for roasted", num_samples=3, seed=1)
-    assert all(t.startswith("recipe for roasted") for t in out)
     x = np.zeros((1, 16), "int32")
     x[0, :5] = model.encode("recipe for lemon soup")[:5]
     np.testing.assert_allclose(loaded.log_prob(x), model.log_prob(x), atol=1e-5)

@@ -1,7 +1,6 @@
 """WaveNet: likelihood, causality, receptive field, cached generation."""
 
 import itertools
-import os
 
 import keras
 import numpy as np
@@ -10,6 +9,7 @@ from scipy import stats
 
 from keras_ar.models.wavenet import WaveNet
 from tests.helpers import to_numpy
+from tests.model_checks import assert_save_load_log_prob
 
 
 def _sharpen(model, seed=0, scale=3.0):
@@ -196,14 +196,7 @@ def test_save_and_load(tmp_path):
     model = _tiny(num_classes=2, sequence_length=5)
     x = np.random.default_rng(0).integers(0, 3, size=(4, 5)).astype("int32")
     labels = np.array([0, 1, 0, 1])
-    path = os.path.join(str(tmp_path), "wavenet.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, WaveNet)
-    assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(
-        loaded.log_prob(x, labels=labels), model.log_prob(x, labels=labels), atol=1e-6
-    )
+    assert_save_load_log_prob(model, x, tmp_path, atol=1e-6, labels=labels)
 
 
 def test_bad_inputs():

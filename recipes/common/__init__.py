@@ -37,6 +37,7 @@ choose the backend. Nothing in `keras_ar/` imports `recipes/`.
 """
 
 from recipes.common.declare import (
+    IMAGE_DATA_PRESETS,
     TEXT_DATA_PRESETS,
     ImageRecipe,
     model_factory,
@@ -56,6 +57,7 @@ from recipes.common.flags import (
     settings_for,
 )
 from recipes.common.images import (
+    FASHION_MNIST_CLASSES,
     evaluate_image_model,
     finish_image_recipe,
     image_sample_writer,
@@ -82,7 +84,9 @@ from recipes.common.text import run_text_recipe, text_parser
 
 __all__ = [
     "BACKENDS",
+    "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_DATA_HELP",
+    "IMAGE_DATA_PRESETS",
     "ImageRecipe",
     "MODES",
     "NaNLossError",

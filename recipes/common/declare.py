@@ -1,8 +1,10 @@
 """Recipes as declarations: an image or text recipe names its presets, its
 model and its titles, and one `main` here runs it.
 
-An image recipe (Fashion-MNIST):
+An image recipe (Fashion-MNIST), on the data and schedule of
+`IMAGE_DATA_PRESETS` plus its model's settings:
 
+    PRESETS = with_common(IMAGE_DATA_PRESETS[4], full=..., quick=..., tiny=...)
     RECIPE = ImageRecipe(
         name="pixelcnn_fashion_mnist", doc=__doc__, presets=PRESETS,
         model=model_factory("PixelCNN", "levels", "filters", ...),
@@ -171,4 +173,44 @@ TEXT_DATA_PRESETS = {
         epochs=2, max_recipes=32, validation_split=0.2, generate_tokens=6,
         samples_per_temperature=1, probs_tokens=1, probs_top=3, sample_every=1,
     ),
+}  # fmt: skip
+
+
+# A few batches of 8x8 images, for the tests, whatever the levels.
+_TINY_IMAGE_DATA = dict(
+    image_size=8, learning_rate=1e-3, batch_size=16, epochs=2, train_limit=32,
+    test_limit=16, sample_every=1,
+)  # fmt: skip
+
+#: The image recipes' data and schedule per mode, by number of levels (each
+#: recipe adds its model's settings and its sample count, and may change a
+#: value): 4, the book's PixelCNN data (16x16, its optimizer and schedule for
+#: "full"); 256, the data of the book's mixture PixelCNN (28x28, its
+#: schedule for "full"). Shared so that the recipes on one data set compare
+#: like for like.
+IMAGE_DATA_PRESETS = {
+    4: {
+        "full": dict(
+            image_size=16, levels=4, learning_rate=5e-4, batch_size=128,
+            epochs=150, train_limit=None, test_limit=None, sample_every=10,
+        ),
+        # A fifth of the training set for a few epochs: minutes on 2 CPU cores.
+        "quick": dict(
+            image_size=16, levels=4, learning_rate=1e-3, batch_size=128,
+            epochs=4, train_limit=12000, test_limit=2000, sample_every=1,
+        ),
+        "tiny": dict(_TINY_IMAGE_DATA, levels=4),
+    },
+    256: {
+        "full": dict(
+            image_size=28, levels=256, learning_rate=1e-3, batch_size=128,
+            epochs=10, train_limit=None, test_limit=None, sample_every=2,
+        ),
+        # 3000 training images for 3 epochs.
+        "quick": dict(
+            image_size=28, levels=256, learning_rate=2e-3, batch_size=64,
+            epochs=3, train_limit=3000, test_limit=500, sample_every=1,
+        ),
+        "tiny": dict(_TINY_IMAGE_DATA, levels=256),
+    },
 }  # fmt: skip

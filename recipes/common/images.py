@@ -7,6 +7,12 @@ import time
 from recipes.common.outputs import ensure_out_dir
 from recipes.common.plots import save_image_grid
 
+#: Fashion-MNIST's class names, by label.
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
 
 def load_fashion_mnist(run):
     """Fashion-MNIST for an image recipe, announced (shapes and levels):
