@@ -176,30 +176,28 @@ def conditional_nll(model, series, given):
     return -float(whole) / (len(series) - given)
 
 
-def early_stopping(model, past, length):
-    """A callback that scores the last `length` points of `past` given the
-    rest after each epoch and restores the best epoch's weights at the end
-    (the model is then fitted on the rest only)."""
+def early_stopping(model, past, length, epochs):
+    """`(tail, stopping)`: `tail` writes `tail_nll`, the NLL of the last
+    `length` points of `past` given the rest (the model is fitted on the
+    rest only), into each epoch's logs and keeps its curve; Keras'
+    `EarlyStopping` then keeps the best epoch's weights (its patience lets
+    every epoch run)."""
     import keras
 
-    class BestTail(keras.callbacks.Callback):
+    class TailNLL(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.best, self.best_epoch, self.weights = float("inf"), 0, None
             self.curve = []
 
         def on_epoch_end(self, epoch, logs=None):
             value = conditional_nll(model, past, len(past) - length)
             self.curve.append(value)
-            if value < self.best:
-                self.best, self.best_epoch = value, epoch + 1
-                self.weights = model.get_weights()
+            logs["tail_nll"] = value
 
-        def on_train_end(self, logs=None):
-            if self.weights is not None:
-                model.set_weights(self.weights)
-
-    return BestTail()
+    stopping = keras.callbacks.EarlyStopping(
+        monitor="tail_nll", mode="min", patience=epochs, restore_best_weights=True
+    )
+    return TailNLL(), stopping
 
 
 def run_deepar(past, future, setup, settings, seed, verbose, validation=0):
@@ -224,7 +222,9 @@ def run_deepar(past, future, setup, settings, seed, verbose, validation=0):
     )
     model.adapt(data)
     model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
-    callbacks = [early_stopping(model, past, validation)] if validation else []
+    callbacks = []
+    if validation:
+        callbacks = list(early_stopping(model, past, validation, settings["epochs"]))
     start = time.time()
     history = model.fit(
         data,
@@ -258,8 +258,9 @@ def run_deepar(past, future, setup, settings, seed, verbose, validation=0):
         "train_windows": len(data),
     }
     if callbacks:
-        extra["best_epoch"] = callbacks[0].best_epoch
-        extra["validation_nll_curve"] = callbacks[0].curve
+        tail, stopping = callbacks
+        extra["best_epoch"] = stopping.best_epoch + 1
+        extra["validation_nll_curve"] = tail.curve
     return scores, bands, extra, model
 
 
