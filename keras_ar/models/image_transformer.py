@@ -52,21 +52,18 @@ class ImageTransformer(ImageAutoregressiveModel):
         layer_norm_epsilon: epsilon of the layer norms.
         **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
 
-    Example:
+    Example (every family shares `PixelCNN`'s compile / fit / generate
+    workflow; here a class-conditional model completing two images from
+    their top rows):
 
     >>> import numpy as np
-    >>> model = ImageTransformer((4, 4, 1), levels=4, num_layers=1,
-    ...                          num_heads=2, hidden_dim=16,
-    ...                          intermediate_dim=32)
-    >>> model.compile(optimizer="adam")
-    >>> x = np.random.randint(0, 4, size=(8, 4, 4, 1))
-    >>> _ = model.fit(x, epochs=1, verbose=0)
-    >>> model.log_prob(x).shape
-    (8,)
-    >>> model.generate(num_samples=2, seed=0).shape
-    (2, 4, 4, 1)
-    >>> model.generate(num_samples=2, prefix=x[:2, :2], seed=0).shape
-    (2, 4, 4, 1)
+    >>> model = ImageTransformer((4, 4), levels=4, num_classes=3, num_layers=1,
+    ...                          num_heads=2, hidden_dim=16, intermediate_dim=32)
+    >>> top_rows = np.zeros((2, 2, 4, 1), "int32")
+    >>> images = model.generate(num_samples=2, labels=[0, 2], prefix=top_rows,
+    ...                         seed=0)
+    >>> images.shape, int(images[:, :2].max())  # the given rows are kept
+    ((2, 4, 4, 1), 0)
     """
 
     # torch.onnx cannot trace Keras' torch layer_norm (a shape becomes a

@@ -55,16 +55,16 @@ class PixelRNN(ImageAutoregressiveModel):
             not used by the Diagonal BiLSTM, whose kernels are fixed.
         stem_kernel_size: size of the first, mask "A", convolution.
 
-    Example:
-    >>> import numpy as np
-    >>> model = PixelRNN((4, 4, 1), levels=4, num_layers=1, hidden_dim=8)
-    >>> model.compile(optimizer="adam")
-    >>> x = np.random.randint(0, 4, size=(8, 4, 4, 1))
-    >>> _ = model.fit(x, epochs=1, verbose=0)
-    >>> model.log_prob(x).shape
-    (8,)
-    >>> model.generate(num_samples=2, seed=0).shape
-    (2, 4, 4, 1)
+    Example (every family shares `PixelCNN`'s compile / fit / generate
+    workflow; here the two LSTM kinds on colour images):
+
+    >>> row = PixelRNN((3, 3, 3), levels=4, num_layers=1, hidden_dim=6)
+    >>> diagonal = PixelRNN((3, 3, 3), levels=4, kind="diagonal_bilstm",
+    ...                     num_layers=1, hidden_dim=6)
+    >>> [model.steps_per_pixel for model in (row, diagonal)]  # R, G, B in turn
+    [3, 3]
+    >>> diagonal.generate(num_samples=2, seed=0).shape
+    (2, 3, 3, 3)
     """
 
     config_args = (

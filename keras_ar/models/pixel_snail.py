@@ -110,17 +110,17 @@ class PixelSNAIL(ImageAutoregressiveModel):
         value_dim: size of each head's values (default `num_filters // 2`).
         dropout_rate: dropout inside the gated resnets (training only).
 
-    Example:
+    Example (every family shares `PixelCNN`'s compile / fit / generate
+    workflow; here the head that `distribution="auto"` picks for 8 levels,
+    and each pixel's share of an image's log-likelihood):
+
     >>> import numpy as np
-    >>> model = PixelSNAIL((4, 4, 1), levels=8, num_filters=8, num_blocks=1,
-    ...                    num_resnet=1, num_mixtures=2, dropout_rate=0.0)
-    >>> model.compile(optimizer="adam")
-    >>> x = np.random.randint(0, 8, size=(8, 4, 4, 1))
-    >>> _ = model.fit(x, epochs=1, verbose=0)
-    >>> model.log_prob(x).shape
-    (8,)
-    >>> model.generate(num_samples=2, seed=0).shape
-    (2, 4, 4, 1)
+    >>> model = PixelSNAIL((4, 4, 3), levels=8, num_filters=8, num_blocks=1,
+    ...                    num_resnet=1, dropout_rate=0.0)
+    >>> model.head_type, model.steps_per_pixel
+    ('categorical', 3)
+    >>> model.log_prob_elements(np.zeros((2, 4, 4, 3), "int32")).shape
+    (2, 4, 4)
     """
 
     config_args = (

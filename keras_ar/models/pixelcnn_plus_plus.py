@@ -153,17 +153,18 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         num_hierarchies: resolutions (the paper uses 3).
         dropout_rate: dropout inside the gated resnet blocks (training only).
 
-    Example:
+    Example (every family shares `PixelCNN`'s compile / fit / generate
+    workflow; here a colour image of odd size, drawn a whole pixel at a
+    time):
+
     >>> import numpy as np
-    >>> model = PixelCNNPlusPlus((4, 4, 1), levels=8, num_mixtures=2,
+    >>> model = PixelCNNPlusPlus((5, 5, 3), levels=8, num_mixtures=2,
     ...                          num_filters=8, num_resnet=1, num_hierarchies=2)
-    >>> model.compile(optimizer="adam")
-    >>> x = np.random.randint(0, 8, size=(8, 4, 4, 1))
-    >>> _ = model.fit(x, epochs=1, verbose=0)
-    >>> model.log_prob(x).shape
-    (8,)
-    >>> model.generate(num_samples=2, seed=0).shape
-    (2, 4, 4, 1)
+    >>> model.steps_per_pixel
+    1
+    >>> x = np.random.randint(0, 8, size=(2, 5, 5, 3))
+    >>> model.log_prob(x).shape  # nats per image
+    (2,)
     """
 
     config_args = (
