@@ -50,24 +50,24 @@ METHODS = (
 )  # fmt: skip
 CLASS_NAMES = common.FASHION_MNIST_CLASSES
 
+# Meant for a GPU: whole training sets, longer training.
+_FULL = dict(
+    image_size=28, levels=256, num_mixtures=5, num_filters=64, num_resnet=2,
+    num_hierarchies=2, dropout_rate=0.3, learning_rate=1e-3, batch_size=64,
+    epochs=20, one_class_epochs=20, train_limit=None, class_train_limit=None,
+    test_limit=None, ood_limit=2000, mu=0.1, weight_decay=1e-4,
+    background_epochs=20, classes=tuple(range(10)), sample_every=1,
+    one_class_batch_size=64, one_class_learning_rate=1e-3,
+)  # fmt: skip
+
 PRESETS = {
-    # Meant for a GPU: whole training sets, longer training.
-    "full": dict(
-        image_size=28, levels=256, num_mixtures=5, num_filters=64, num_resnet=2,
-        num_hierarchies=2, dropout_rate=0.3, learning_rate=1e-3, batch_size=64,
-        epochs=20, one_class_epochs=20, train_limit=None, class_train_limit=None,
-        test_limit=None, ood_limit=2000, mu=0.1, weight_decay=1e-4,
-        background_epochs=20, classes=tuple(range(10)), sample_every=1,
-        one_class_batch_size=64, one_class_learning_rate=1e-3,
-    ),
-    # Minutes on a CPU: small networks, a few thousand images, 2-3 epochs
-    # (one-class: smaller batches, for more steps on fewer images).
+    "full": _FULL,
+    # Minutes on a CPU: the same data, small networks, a few thousand images,
+    # 2-3 epochs (one-class: smaller batches, for more steps on fewer images).
     "quick": dict(
-        image_size=28, levels=256, num_mixtures=5, num_filters=16, num_resnet=1,
-        num_hierarchies=2, dropout_rate=0.0, learning_rate=2e-3, batch_size=64,
+        _FULL, num_filters=16, num_resnet=1, dropout_rate=0.0, learning_rate=2e-3,
         epochs=2, one_class_epochs=3, train_limit=4000, class_train_limit=640,
-        test_limit=1000, ood_limit=500, mu=0.1, weight_decay=1e-4,
-        background_epochs=2, classes=tuple(range(10)), sample_every=1,
+        test_limit=1000, ood_limit=500, background_epochs=2,
         one_class_batch_size=32, one_class_learning_rate=3e-3,
     ),
     # A few batches of a tiny model, for the tests.

@@ -29,17 +29,18 @@ from recipes import common
 
 NAME = "gated_pixelcnn_fashion_mnist"
 
+# A Gated PixelCNN of 10 layers.
+_FULL_MODEL = dict(
+    filters=128, num_layers=10, kernel_size=3, first_kernel_size=7,
+    samples_per_class=8,
+)  # fmt: skip
+
 PRESETS = common.with_common(
     common.IMAGE_DATA_PRESETS[4],
-    # The book's PixelCNN data and optimizer; a Gated PixelCNN of 10 layers.
-    full=dict(
-        filters=128, num_layers=10, kernel_size=3, first_kernel_size=7,
-        samples_per_class=8,
-    ),
-    quick=dict(
-        filters=48, num_layers=5, kernel_size=3, first_kernel_size=7,
-        samples_per_class=8,
-    ),
+    # The book's PixelCNN data and optimizer.
+    full=_FULL_MODEL,
+    # Half as deep, with fewer filters.
+    quick=dict(_FULL_MODEL, filters=48, num_layers=5),
     tiny=dict(
         filters=8, num_layers=2, kernel_size=3, first_kernel_size=3,
         samples_per_class=1,

@@ -27,19 +27,18 @@ from recipes import common
 
 NAME = "pixelcnn_fashion_mnist"
 
+# The book's settings.
+_BOOK_MODEL = dict(
+    filters=128, kernel_size=7, num_residual_blocks=5, num_head_layers=2,
+    num_samples=36,
+)  # fmt: skip
+
 PRESETS = common.with_common(
     common.IMAGE_DATA_PRESETS[4],
-    # The book's settings.
-    full=dict(
-        filters=128, kernel_size=7, num_residual_blocks=5, num_head_layers=2,
-        num_samples=36,
-    ),
+    full=_BOOK_MODEL,
     # Same architecture with fewer filters, on the quick data: the samples
     # already look like clothes.
-    quick=dict(
-        filters=64, kernel_size=7, num_residual_blocks=5, num_head_layers=2,
-        num_samples=36,
-    ),
+    quick=dict(_BOOK_MODEL, filters=64),
     # A tiny model, for the tests.
     tiny=dict(
         filters=8, kernel_size=3, num_residual_blocks=1, num_head_layers=1,

@@ -30,18 +30,17 @@ from recipes import common
 
 NAME = "pixelcnn_mixture_fashion_mnist"
 
+# The book's settings (TFP PixelCNN), on 28x28 images padded to 32x32.
+_BOOK_MODEL = dict(
+    pad_to=32, num_mixtures=5, num_resnet=1, num_hierarchies=2,
+    num_filters=32, dropout_rate=0.3, num_samples=16,
+)  # fmt: skip
+
 PRESETS = common.with_common(
     common.IMAGE_DATA_PRESETS[256],
-    # The book's settings (TFP PixelCNN), on 28x28 images padded to 32x32.
-    full=dict(
-        pad_to=32, num_mixtures=5, num_resnet=1, num_hierarchies=2,
-        num_filters=32, dropout_rate=0.3, num_samples=16,
-    ),
+    full=_BOOK_MODEL,
     # The book's data and network shape with half the filters.
-    quick=dict(
-        pad_to=32, num_mixtures=5, num_resnet=1, num_hierarchies=2,
-        num_filters=16, dropout_rate=0.3, num_samples=16,
-    ),
+    quick=dict(_BOOK_MODEL, num_filters=16),
     # A tiny model, for the tests.
     tiny=dict(
         pad_to=None, num_mixtures=2, num_resnet=1, num_hierarchies=1,

@@ -36,14 +36,24 @@ from recipes import common
 
 NAME = "pixelsnail_fashion_mnist"
 
+# A GPU-sized network, for either head.
+_FULL_NETWORK = dict(
+    num_filters=128, num_blocks=4, num_resnet=2, key_dim=16, value_dim=64,
+    dropout_rate=0.5,
+)  # fmt: skip
+# A tiny model, for the tests, for either head.
+_TINY_MODEL = dict(
+    num_mixtures=2, num_filters=8, num_blocks=1, num_resnet=1, key_dim=4,
+    value_dim=4, dropout_rate=0.1, num_samples=4,
+)  # fmt: skip
+
 PRESETS = {
     4: common.with_common(
         common.IMAGE_DATA_PRESETS[4],
-        # A GPU-sized PixelSNAIL on the book's PixelCNN data and optimizer.
+        # On the book's PixelCNN data and optimizer.
         full=dict(
-            distribution="categorical", num_mixtures=5, num_filters=128,
-            num_blocks=4, num_resnet=2, key_dim=16, value_dim=64,
-            dropout_rate=0.5, num_samples=36,
+            distribution="categorical", num_mixtures=5, **_FULL_NETWORK,
+            num_samples=36,
         ),
         # The data and schedule of pixelcnn_fashion_mnist.py --quick.
         quick=dict(
@@ -51,21 +61,15 @@ PRESETS = {
             num_blocks=2, num_resnet=2, key_dim=16, value_dim=24,
             dropout_rate=0.0, num_samples=36,
         ),
-        # A tiny model, for the tests.
-        tiny=dict(
-            distribution="categorical", num_mixtures=2, num_filters=8,
-            num_blocks=1, num_resnet=1, key_dim=4, value_dim=4,
-            dropout_rate=0.1, num_samples=4,
-        ),
+        tiny=dict(distribution="categorical", **_TINY_MODEL),
     ),
     256: common.with_common(
         common.IMAGE_DATA_PRESETS[256],
-        # The paper's head at full resolution, a GPU-sized network, with
-        # smaller batches for longer.
+        # The paper's head at full resolution, with smaller batches for
+        # longer.
         full=dict(
-            distribution="mixture", num_mixtures=10, num_filters=128,
-            num_blocks=4, num_resnet=2, key_dim=16, value_dim=64,
-            dropout_rate=0.5, batch_size=64, epochs=30, num_samples=16,
+            distribution="mixture", num_mixtures=10, **_FULL_NETWORK,
+            batch_size=64, epochs=30, num_samples=16,
         ),
         # The data and schedule of pixelcnn_mixture_fashion_mnist.py --quick
         # (28x28, not padded: attention needs no power-of-two size).
@@ -74,11 +78,7 @@ PRESETS = {
             num_blocks=2, num_resnet=1, key_dim=16, value_dim=16,
             dropout_rate=0.0, num_samples=16,
         ),
-        tiny=dict(
-            distribution="mixture", num_mixtures=2, num_filters=8,
-            num_blocks=1, num_resnet=1, key_dim=4, value_dim=4,
-            dropout_rate=0.1, num_samples=4,
-        ),
+        tiny=dict(distribution="mixture", **_TINY_MODEL),
     ),
 }  # fmt: skip
 

@@ -113,13 +113,20 @@ def test_background():
     assert layer.query_kernel.shape == (3, 1, 16)
 
 
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(num_heads=0), ValueError, "num_heads"),
+        (dict(key_dim=0), ValueError, "key_dim"),
+        (dict(include_current="yes"), TypeError, "include_current"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        CausalSelfAttention2D(**kwargs)
+
+
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="num_heads"):
-        CausalSelfAttention2D(num_heads=0)
-    with pytest.raises(ValueError, match="key_dim"):
-        CausalSelfAttention2D(key_dim=0)
-    with pytest.raises(TypeError, match="include_current"):
-        CausalSelfAttention2D(include_current="yes")
     with pytest.raises(ValueError, match="rank 4"):
         CausalSelfAttention2D()(np.zeros((2, 3, 4), "float32"))
     with pytest.raises(ValueError, match="context"):

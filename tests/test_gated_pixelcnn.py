@@ -139,14 +139,20 @@ def test_bad_inputs():
         plain.log_prob(x[:, :1])
     with pytest.raises(ValueError, match="prefix"):
         plain.generate(2, prefix=np.zeros((1, 1, 3, 1), "int32"))
-    with pytest.raises(ValueError, match="filters"):
-        GatedPixelCNN((2, 2, 3), levels=3, filters=4)
-    with pytest.raises(ValueError, match="kernel_size"):
-        GatedPixelCNN((2, 2), levels=3, kernel_size=2)
-    with pytest.raises(ValueError, match="num_layers"):
-        GatedPixelCNN((2, 2), levels=3, num_layers=0)
-    with pytest.raises(ValueError, match="image_shape"):
-        GatedPixelCNN((2, 2, 1, 1), levels=3)
+
+
+@pytest.mark.parametrize(
+    "image_shape, kwargs, match",
+    [
+        ((2, 2, 3), dict(filters=4), "filters"),
+        ((2, 2), dict(kernel_size=2), "kernel_size"),
+        ((2, 2), dict(num_layers=0), "num_layers"),
+        ((2, 2, 1, 1), {}, "image_shape"),
+    ],
+)
+def test_bad_constructor_arguments(image_shape, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GatedPixelCNN(image_shape, levels=3, **kwargs)
 
 
 def test_logits_causal_at_model_level():

@@ -7,59 +7,50 @@ import numpy as np
 import pytest
 
 from keras_ar.layers.masked_dense import MaskedDense
-from keras_ar.masks.made import (
-    connectivity,
-    direct_mask,
-    hidden_degrees,
-    hidden_mask,
-    input_degrees,
-    made_masks,
-    output_mask,
-    resolve_ordering,
-)
+from keras_ar.masks import made
 from tests.helpers import dependency_mask, run_layer_test, to_numpy
 
 # -- degrees ----------------------------------------------------------------
 
 
 def test_input_degrees_follow_the_ordering():
-    np.testing.assert_array_equal(input_degrees(4), [1, 2, 3, 4])
+    np.testing.assert_array_equal(made.input_degrees(4), [1, 2, 3, 4])
     # ordering[i] is the dimension at step i, so m^0(ordering[i]) = i + 1.
-    np.testing.assert_array_equal(input_degrees(4, [2, 0, 3, 1]), [2, 4, 1, 3])
-    perm = resolve_ordering(6, "random", seed=3)
+    np.testing.assert_array_equal(made.input_degrees(4, [2, 0, 3, 1]), [2, 4, 1, 3])
+    perm = made.resolve_ordering(6, "random", seed=3)
     assert sorted(perm.tolist()) == list(range(6))
-    np.testing.assert_array_equal(perm, resolve_ordering(6, "random", seed=3))
+    np.testing.assert_array_equal(perm, made.resolve_ordering(6, "random", seed=3))
     assert any(
-        not np.array_equal(perm, resolve_ordering(6, "random", seed=s))
+        not np.array_equal(perm, made.resolve_ordering(6, "random", seed=s))
         for s in range(4, 8)
     )
-    np.testing.assert_array_equal(input_degrees(6, perm)[perm], np.arange(1, 7))
+    np.testing.assert_array_equal(made.input_degrees(6, perm)[perm], np.arange(1, 7))
 
 
 @pytest.mark.parametrize("mode", ["random", "equal"])
 def test_hidden_degrees_range(mode):
     d = 7
-    m0 = input_degrees(d)
-    m1 = hidden_degrees(50, m0, d, mode=mode, seed=0)
+    m0 = made.input_degrees(d)
+    m1 = made.hidden_degrees(50, m0, d, mode=mode, seed=0)
     assert m1.min() >= 1 and m1.max() <= d - 1
     # A layer above one whose minimum degree is 3 stays >= 3.
-    m2 = hidden_degrees(50, np.array([3, 5, 6]), d, mode=mode, seed=1)
+    m2 = made.hidden_degrees(50, np.array([3, 5, 6]), d, mode=mode, seed=1)
     assert m2.min() >= 3 and m2.max() <= d - 1
     if mode == "equal":
         # Deterministic, and with units >= D - 1 every degree occurs.
-        np.testing.assert_array_equal(m1, hidden_degrees(50, m0, d, mode=mode))
-        assert set(hidden_degrees(d - 1, m0, d, mode=mode)) == set(range(1, d))
+        np.testing.assert_array_equal(m1, made.hidden_degrees(50, m0, d, mode=mode))
+        assert set(made.hidden_degrees(d - 1, m0, d, mode=mode)) == set(range(1, d))
     else:
         # Another seed re-samples the connectivity.
-        assert not np.array_equal(m1, hidden_degrees(50, m0, d, mode=mode, seed=2))
+        assert not np.array_equal(m1, made.hidden_degrees(50, m0, d, mode=mode, seed=2))
 
 
 def test_masks_match_the_paper_formulas():
     m0 = np.array([2, 1, 3])
     m1 = np.array([1, 2, 2, 1])
-    w = hidden_mask(m0, m1)
-    v = output_mask(m1, m0)
-    a = direct_mask(m0)
+    w = made.hidden_mask(m0, m1)
+    v = made.output_mask(m1, m0)
+    a = made.direct_mask(m0)
     for k in range(3):
         for j in range(4):
             assert w[k, j] == float(m1[j] >= m0[k])
@@ -70,10 +61,10 @@ def test_masks_match_the_paper_formulas():
         for d in range(3):
             assert a[i, d] == float(m0[d] > m0[i])
     # Several features / logits per dimension repeat its row / column.
-    w2 = hidden_mask(m0, m1, inputs_per_dim=2)
+    w2 = made.hidden_mask(m0, m1, inputs_per_dim=2)
     np.testing.assert_array_equal(w2[0::2], w)
     np.testing.assert_array_equal(w2[1::2], w)
-    v3 = output_mask(m1, m0, outputs_per_dim=3)
+    v3 = made.output_mask(m1, m0, outputs_per_dim=3)
     for j in range(3):
         np.testing.assert_array_equal(v3[:, j::3], v)
     # Sorted by the ordering, the direct mask is strictly lower triangular.
@@ -145,7 +136,7 @@ def _masked_mlp(masks, activation="tanh"):
 @pytest.mark.parametrize("ordering,seed,q,p,direct,mode", CASES)
 def test_outputs_depend_only_on_earlier_inputs(ordering, seed, q, p, direct, mode):
     d = 4
-    masks = made_masks(
+    masks = made.made_masks(
         d,
         [9, 7],
         ordering=ordering,
@@ -167,7 +158,7 @@ def test_outputs_depend_only_on_earlier_inputs(ordering, seed, q, p, direct, mod
     first = masks.ordering[0]
     assert not dep[:, first].any()
     assert all(dep[:, o].any() for o in range(d) if o != first)
-    np.testing.assert_array_equal(dep, connectivity(masks, q, p))
+    np.testing.assert_array_equal(dep, made.connectivity(masks, q, p))
     if direct:
         # The direct connection alone joins each output to its whole past.
         np.testing.assert_array_equal(dep, allowed)
@@ -177,7 +168,7 @@ def test_ordering_is_respected_per_seed():
     # Different seeds give different random orderings, each autoregressive.
     orders = set()
     for seed in range(3):
-        masks = made_masks(5, [12], ordering="random", seed=seed)
+        masks = made.made_masks(5, [12], ordering="random", seed=seed)
         orders.add(tuple(masks.ordering))
         fn = _masked_mlp(masks)
         dep = dependency_mask(fn, np.ones((1, 5)))
@@ -195,33 +186,33 @@ def test_ordering_is_respected_per_seed():
 )
 def test_bad_ordering(ordering):
     with pytest.raises(ValueError, match="ordering"):
-        made_masks(3, [4], ordering=ordering)
+        made.made_masks(3, [4], ordering=ordering)
 
 
 def test_bad_hidden_units_and_input_dim():
     with pytest.raises(ValueError, match="hidden_units"):
-        made_masks(3, [])
+        made.made_masks(3, [])
     with pytest.raises(ValueError, match="hidden_units"):
-        made_masks(3, [4, 0])
+        made.made_masks(3, [4, 0])
     with pytest.raises(ValueError, match="input_dim"):
-        made_masks(1, [4])
+        made.made_masks(1, [4])
     with pytest.raises(ValueError, match="hidden_degrees"):
-        made_masks(3, [4], hidden_degrees_mode="sorted")
+        made.made_masks(3, [4], hidden_degrees_mode="sorted")
 
 
 def test_disconnected_outputs_warn():
     # Three random degrees in 1..5 for six dimensions: seed 0 draws no
     # degree 1 or 2, so outputs of dimensions 1 and 2 get no hidden path.
     with pytest.warns(UserWarning, match=r"dimensions \[1, 2\] have no path"):
-        masks = made_masks(6, [3], seed=0)
-    assert not connectivity(masks)[:, 1:3].any()
+        masks = made.made_masks(6, [3], seed=0)
+    assert not made.connectivity(masks)[:, 1:3].any()
     # A direct connection, or "equal" degrees, keeps every output connected.
     import warnings
 
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="MADE outputs")
-        made_masks(6, [3], seed=0, direct_connection=True)
-        made_masks(6, [2], hidden_degrees_mode="equal")
+        made.made_masks(6, [3], seed=0, direct_connection=True)
+        made.made_masks(6, [2], hidden_degrees_mode="equal")
 
 
 # -- MaskedDense ----------------------------------------------------------------

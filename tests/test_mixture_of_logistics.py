@@ -66,15 +66,21 @@ def test_log_scale_clamp():
     )
 
 
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(levels=1), ValueError, "levels"),
+        (dict(num_mixtures=0), ValueError, "num_mixtures"),
+        (dict(num_mixtures=2.5), TypeError, "num_mixtures"),
+        (dict(color_channels=0), ValueError, "color_channels"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        MixtureOfLogistics(**kwargs)
+
+
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="levels"):
-        MixtureOfLogistics(levels=1)
-    with pytest.raises(ValueError, match="num_mixtures"):
-        MixtureOfLogistics(num_mixtures=0)
-    with pytest.raises(TypeError, match="num_mixtures"):
-        MixtureOfLogistics(num_mixtures=2.5)
-    with pytest.raises(ValueError, match="color_channels"):
-        MixtureOfLogistics(color_channels=0)
     head = MixtureOfLogistics(num_mixtures=2, levels=4, color_channels=3)
     with pytest.raises(ValueError, match="params.*20"):
         head.log_prob(np.zeros((1, 3), "int32"), np.zeros((1, 6), "float32"))

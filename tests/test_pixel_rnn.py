@@ -109,13 +109,18 @@ def test_defaults_follow_the_paper():
 def test_bad_arguments():
     model = tiny("row_lstm", (2, 2, 1), levels=3)
     assert_rejects_bad_images(model, 3)
-    with pytest.raises(ValueError, match="kind"):
-        PixelRNN((2, 2), levels=3, kind="lstm")
-    with pytest.raises(ValueError, match="hidden_dim"):
-        PixelRNN((2, 2, 3), levels=3, hidden_dim=8)
-    with pytest.raises(ValueError, match="num_layers"):
-        PixelRNN((2, 2), levels=3, num_layers=0)
-    with pytest.raises(ValueError, match="kernel_size"):
-        PixelRNN((2, 2), levels=3, kernel_size=4)
-    with pytest.raises(TypeError, match="hidden_dim"):
-        PixelRNN((2, 2), levels=3, hidden_dim=8.0)
+
+
+@pytest.mark.parametrize(
+    "image_shape, kwargs, error, match",
+    [
+        ((2, 2), dict(kind="lstm"), ValueError, "kind"),
+        ((2, 2, 3), dict(hidden_dim=8), ValueError, "hidden_dim"),
+        ((2, 2), dict(num_layers=0), ValueError, "num_layers"),
+        ((2, 2), dict(kernel_size=4), ValueError, "kernel_size"),
+        ((2, 2), dict(hidden_dim=8.0), TypeError, "hidden_dim"),
+    ],
+)
+def test_bad_constructor_arguments(image_shape, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        PixelRNN(image_shape, levels=3, **kwargs)
