@@ -229,6 +229,8 @@ def test_generate_rejects_bad_arguments(models, name):
         ({"num_samples": 2.5}, "`num_samples` must be an int"),
         ({"temperature": 0.0}, "`temperature` must be"),
         ({"temperature": "hot"}, "`temperature` must be a number"),
+        # A misspelt family option is named, not passed on to a hook.
+        ({"no_such_option": 1}, "no_such_option"),
     ]:
         kwargs = {"num_samples": 2, "labels": lab, **kwargs}
         with pytest.raises((ValueError, TypeError), match=pattern):

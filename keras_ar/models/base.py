@@ -77,6 +77,7 @@ the batch axis; `None` for a free length), `num_classes` (int or None).
   (no NumPy on tensors). `_serving_prefix` declares a prefix input.
 """
 
+import inspect
 import math
 
 import keras
@@ -631,6 +632,7 @@ class AutoregressiveModel(keras.Model):
         check_int("num_samples", num_samples, minimum=1)
         temperature = check_positive_float("temperature", temperature)
         labels = self.validate_labels(labels, num_samples)
+        self._check_generate_options(kwargs)
         x0, start, stop = self._generation_setup(num_samples, **kwargs)
         noise = draw_noise(seed, stop, num_samples, self.noise_width)
         run = self._generation_loop(bool(use_cache))
@@ -676,6 +678,22 @@ class AutoregressiveModel(keras.Model):
         range of steps to run (steps before `start` are given, e.g. a prefix).
         """
         raise NotImplementedError
+
+    def _check_generate_options(self, kwargs):
+        """A `TypeError` naming any option of `generate` that this family's
+        `_generation_setup` does not take (and the ones it does)."""
+        params = inspect.signature(self._generation_setup).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return
+        own = [name for name in params if name != "num_samples"]
+        unknown = sorted(set(kwargs) - set(own))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.generate() got unknown option(s) "
+                f"{', '.join(unknown)}; besides num_samples, seed, temperature, "
+                f"use_cache, labels, batch_size and verbose it takes "
+                f"{', '.join(own) if own else 'no other option'}"
+            )
 
     def _given_prefix(self, prefix, num_samples, shape, what, unit):
         """`prefix` checked as the given start of samples of shape `shape`

@@ -56,19 +56,32 @@ class WaveNet(AutoregressiveModel):
             `None` for an unconditional model.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
 
-    Example:
-    ```python
-    import numpy as np
-    from keras_ar.models.wavenet import WaveNet
+    Generation: `generate` takes the arguments of every model
+    (`AutoregressiveModel.generate`: `num_samples`, `seed`, `temperature`,
+    `use_cache`, `labels`, `batch_size`, `verbose`) and two of its own:
 
-    model = WaveNet(levels=16, residual_channels=8, skip_channels=16,
-                    dilations=[1, 2, 4, 8])
-    x = np.random.randint(0, 16, size=(32, 64))
-    model.compile(optimizer="adam")
-    model.fit(x, epochs=1, batch_size=8, verbose=0)
-    log_p = model.log_prob(x)                        # (32,) nats
-    audio = model.generate(num_samples=2, length=100, seed=0)   # (2, 100)
-    ```
+    - `length`: how many steps to draw; required when the model was built
+      with `sequence_length=None`, otherwise None or `sequence_length`.
+    - `prefix`: int array `(num_samples or 1, P)`, the given first
+      `P <= length` samples, which the sampler continues.
+
+    `use_cache=True` is the queue-based sampler above; `use_cache=False`
+    runs a full forward pass per step (the reference path). It returns an
+    int32 NumPy array `(num_samples, length)`; with `verbose="auto"` long
+    runs (e.g. 16 000 steps) show a progress bar.
+
+    Example (every family shares `PixelCNN`'s compile / fit / generate
+    workflow; here a model for any length continuing two given starts):
+
+    >>> import numpy as np
+    >>> model = WaveNet(levels=16, residual_channels=8, skip_channels=16,
+    ...                 dilations=[1, 2, 4, 8])
+    >>> model.receptive_field  # steps of the past that a step sees
+    16
+    >>> start = np.random.randint(0, 16, size=(2, 5))
+    >>> audio = model.generate(num_samples=2, length=40, prefix=start, seed=0)
+    >>> audio.shape, bool((audio[:, :5] == start).all())
+    ((2, 40), True)
     """
 
     def __init__(
@@ -192,54 +205,6 @@ class WaveNet(AutoregressiveModel):
 
     # ------------------------------------------------------------------
     # Generation
-    def generate(
-        self,
-        num_samples=1,
-        seed=None,
-        temperature=1.0,
-        use_cache=True,
-        labels=None,
-        length=None,
-        prefix=None,
-        batch_size=None,
-        verbose="auto",
-    ):
-        """Draws sequences one sample at a time.
-
-        Args:
-            num_samples: how many sequences to draw.
-            seed: int seed; the same seed gives the same samples, with or
-                without the cache.
-            temperature: > 0; divides the logits.
-            use_cache: True for the fast queue-based sampler (Paine et al.,
-                2016: each step computes only the newest step of each
-                layer); False for a full forward pass per step.
-            labels: class labels (one per sample, or one for all) for a
-                class-conditional model.
-            length: the length to generate; required when the model was
-                built with `sequence_length=None`, otherwise it must be None
-                or equal to `sequence_length`.
-            prefix: optional int array `(num_samples or 1, P)`, the given
-                first `P <= length` samples, which the sampler continues.
-            batch_size: sequences drawn together (None: a default that
-                bounds memory); the samples do not depend on it.
-            verbose: "auto" (a progress bar for long runs, e.g. 16000
-                steps), 1 or 0.
-        Returns:
-            int32 NumPy array `(num_samples, length)`.
-        """
-        return super().generate(
-            num_samples=num_samples,
-            seed=seed,
-            temperature=temperature,
-            use_cache=use_cache,
-            labels=labels,
-            length=length,
-            prefix=prefix,
-            batch_size=batch_size,
-            verbose=verbose,
-        )
-
     def _generation_setup(self, num_samples, length=None, prefix=None):
         if length is None:
             if self.sequence_length is None:
