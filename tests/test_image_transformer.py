@@ -4,17 +4,8 @@ import numpy as np
 import pytest
 
 from keras_ar.models.image_transformer import ImageTransformer
+from tests import model_checks as checks
 from tests.helpers import dependency_mask, to_numpy
-from tests.model_checks import (
-    assert_cached_equals_uncached,
-    assert_fit_lowers_loss,
-    assert_normalized,
-    assert_normalized_and_sampled,
-    assert_rejects_bad_images,
-    assert_samples_follow,
-    assert_save_load_log_prob,
-    redraw_weights,
-)
 
 # One small architecture for every test: fewer distinct compiled loops.
 ARCH = dict(num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16)
@@ -23,23 +14,23 @@ ARCH = dict(num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16)
 def tiny(image_shape, levels, **kwargs):
     model = ImageTransformer(image_shape, levels=levels, **{**ARCH, **kwargs})
     # Far from uniform: large head and embedding weights.
-    redraw_weights([model.head, model.token_embedding], scale=1.5)
+    checks.redraw_weights([model.head, model.token_embedding], scale=1.5)
     return model
 
 
 @pytest.mark.parametrize("image_shape, levels", [((2, 2, 1), 3), ((1, 2, 3), 2)])
 def test_normalized_and_sampled(image_shape, levels):
-    assert_normalized_and_sampled(tiny(image_shape, levels), image_shape, seed=0)
+    checks.assert_normalized_and_sampled(tiny(image_shape, levels), image_shape, seed=0)
 
 
 def test_conditional_normalized_per_class_and_sampled():
     model = tiny((2, 2, 1), 2, num_classes=2)
-    redraw_weights([model.class_embedding], scale=2.0, seed=1)
-    inputs, p0 = assert_normalized(model, (2, 2, 1), labels=0)
-    _, p1 = assert_normalized(model, (2, 2, 1), labels=1)
+    checks.redraw_weights([model.class_embedding], scale=2.0, seed=1)
+    inputs, p0 = checks.assert_normalized(model, (2, 2, 1), labels=0)
+    _, p1 = checks.assert_normalized(model, (2, 2, 1), labels=1)
     assert np.abs(p0 - p1).max() > 1e-2  # the label matters
     samples = model.generate(num_samples=3000, labels=1, seed=2)
-    assert_samples_follow(samples, inputs, p1)
+    checks.assert_samples_follow(samples, inputs, p1)
 
 
 def test_model_causality_per_sub_pixel():
@@ -64,7 +55,7 @@ def test_cached_equals_uncached(conditional):
     labels = {"labels": [0, 1, 1, 0, 1, 0]} if conditional else {}
     # Completing the bottom of images: the cached path fills its cache with
     # the prefix in one pass, and matches the reference path.
-    a = assert_cached_equals_uncached(model, 6, prefix_rows=2, **labels)
+    a = checks.assert_cached_equals_uncached(model, 6, prefix_rows=2, **labels)
     prefix = a[:, :2]
     # A one-image prefix is broadcast to every sample.
     e = model.generate(num_samples=6, seed=9, prefix=prefix[0], **labels)
@@ -89,8 +80,8 @@ def test_fit_and_save_load(tmp_path):
     rng = np.random.default_rng(0)
     # Vertical stripes: learnable from the row above.
     x = np.tile(rng.integers(0, 4, size=(64, 1, 3, 1)), (1, 3, 1, 1)).astype("int32")
-    assert_fit_lowers_loss(model, x, epochs=5)
-    loaded = assert_save_load_log_prob(model, x[:8], tmp_path)
+    checks.assert_fit_lowers_loss(model, x, epochs=5)
+    loaded = checks.assert_save_load_log_prob(model, x[:8], tmp_path)
     np.testing.assert_array_equal(
         loaded.generate(num_samples=4, seed=1), model.generate(num_samples=4, seed=1)
     )
@@ -98,7 +89,7 @@ def test_fit_and_save_load(tmp_path):
 
 def test_bad_inputs(monkeypatch):
     model = tiny((2, 2, 1), 3)
-    assert_rejects_bad_images(model, 3)
+    checks.assert_rejects_bad_images(model, 3)
     with pytest.raises(ValueError, match="prefix"):
         model.generate(num_samples=2, prefix=np.full((2, 1, 2, 1), 5))
     with pytest.raises(ValueError, match="labels"):
