@@ -188,28 +188,30 @@ _TINY_IMAGE_DATA = dict(
 #: "full"); 256, the data of the book's mixture PixelCNN (28x28, its
 #: schedule for "full"). Shared so that the recipes on one data set compare
 #: like for like.
+_FULL_4 = dict(
+    image_size=16, levels=4, learning_rate=5e-4, batch_size=128, epochs=150,
+    train_limit=None, test_limit=None, sample_every=10,
+)  # fmt: skip
+_FULL_256 = dict(
+    image_size=28, levels=256, learning_rate=1e-3, batch_size=128, epochs=10,
+    train_limit=None, test_limit=None, sample_every=2,
+)  # fmt: skip
 IMAGE_DATA_PRESETS = {
     4: {
-        "full": dict(
-            image_size=16, levels=4, learning_rate=5e-4, batch_size=128,
-            epochs=150, train_limit=None, test_limit=None, sample_every=10,
-        ),
+        "full": _FULL_4,
         # A fifth of the training set for a few epochs: minutes on 2 CPU cores.
         "quick": dict(
-            image_size=16, levels=4, learning_rate=1e-3, batch_size=128,
-            epochs=4, train_limit=12000, test_limit=2000, sample_every=1,
+            _FULL_4, learning_rate=1e-3, epochs=4, train_limit=12000,
+            test_limit=2000, sample_every=1,
         ),
         "tiny": dict(_TINY_IMAGE_DATA, levels=4),
     },
     256: {
-        "full": dict(
-            image_size=28, levels=256, learning_rate=1e-3, batch_size=128,
-            epochs=10, train_limit=None, test_limit=None, sample_every=2,
-        ),
+        "full": _FULL_256,
         # 3000 training images for 3 epochs.
         "quick": dict(
-            image_size=28, levels=256, learning_rate=2e-3, batch_size=64,
-            epochs=3, train_limit=3000, test_limit=500, sample_every=1,
+            _FULL_256, learning_rate=2e-3, batch_size=64, epochs=3,
+            train_limit=3000, test_limit=500, sample_every=1,
         ),
         "tiny": dict(_TINY_IMAGE_DATA, levels=256),
     },
