@@ -87,6 +87,25 @@ def test_call_at_matches_full_call():
             np.testing.assert_allclose(to_numpy(layer.call_at(cache, r, c)), full[:, r, c], atol=1e-5)
 
 
+def test_pixel_step_follows_new_weights():
+    """The step's kernel is made once per set of weights (cached on eager
+    PyTorch, `keras_ar.backend.constants.derived`): after `assign` (as
+    training or `load_weights` do) the step must use the new weights."""
+    from keras_ar.backend import no_grad
+
+    rng = np.random.default_rng(1)
+    layer = MaskedConv2D(3, 3, mask_type="B", activation="relu")
+    x = rng.normal(size=(2, 4, 4, 2)).astype("float32")
+    layer(x)
+    patch = x[:, 1:3, 1:4]  # the centre row and the row above it, at (2, 2)
+    for _ in range(2):
+        with no_grad():
+            step = to_numpy(layer.call_patch(patch))
+        np.testing.assert_allclose(step, to_numpy(layer(x))[:, 2, 2], atol=1e-5)
+        layer.kernel.assign(rng.normal(size=layer.kernel.shape).astype("float32"))
+        layer.bias.assign(rng.normal(size=layer.bias.shape).astype("float32"))
+
+
 def test_mask_values():
     mask = pixelcnn_mask((3, 3), 1, 1, "A")[..., 0, 0]
     np.testing.assert_array_equal(mask, [[1, 1, 1], [1, 0, 0], [0, 0, 0]])

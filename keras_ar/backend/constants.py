@@ -40,3 +40,66 @@ def constant(owner, name, array, dtype):
         if not torch.compiler.is_compiling() and tensor.device.type != "meta":
             cache[key] = tensor
     return tensor
+
+
+def derived(owner, name, make, sources):
+    """`make()`, a tensor computed from the weights `sources` alone, cached
+    on `owner` on eager PyTorch for as long as no source changes.
+
+    A cached generation step needs, at every step, tensors that depend on
+    the weights only (a masked kernel cut and reshaped for one patch). JAX
+    and TensorFlow compile the whole loop and compute them once; eager
+    PyTorch would redo them at every step, several Keras operations each
+    (a large part of an eager step). The cache is kept only where no
+    gradient is recorded (the sampling loop runs under `no_grad`) and is
+    checked against each source's identity and in-place version counter, so
+    that training, `load_weights` or `assign` between calls recompute it.
+
+    Args:
+        owner: the layer that holds the cache (in its `__dict__`).
+        name: a hashable key, unique within `owner`.
+        make: `make() -> tensor`, using only `sources` (and constants).
+        sources: the `keras.Variable`s (or tensors) `make` reads.
+    """
+    if keras.backend.backend() != "torch":
+        return make()
+    import torch
+
+    if torch.is_grad_enabled() or torch.compiler.is_compiling():
+        return make()
+    values = tuple(getattr(s, "value", s) for s in sources)
+    versions = tuple(v._version for v in values)
+    cache = owner.__dict__.setdefault("_keras_ar_derived", {})
+    entry = cache.get(name)
+    if (
+        entry is not None
+        and entry[1] == versions
+        and all(a is b for a, b in zip(entry[0], values))
+    ):
+        return entry[2]
+    tensor = make()
+    if tensor.device.type != "meta":
+        cache[name] = (values, versions, tensor)
+    return tensor
+
+
+def flat_matmul(x, matrix, bias=None):
+    """`reshape(x, (batch, -1)) @ matrix (+ bias)` in `matrix`'s dtype.
+
+    On PyTorch straight in torch (a reshape, one `mm` and an add: the same
+    arithmetic as `ops.tensordot` over every axis but the first, then
+    `ops.add`), which saves the Keras dispatch of five operations per call
+    in an eager sampling step; elsewhere with `keras.ops` (inside a
+    compiled loop the dispatch costs nothing).
+    """
+    if keras.backend.backend() == "torch":
+        x = ops.convert_to_tensor(x)
+        outputs = x.reshape(x.shape[0], -1).to(matrix.dtype) @ matrix
+        if bias is not None:
+            outputs = outputs + getattr(bias, "value", bias).to(outputs.dtype)
+        return outputs
+    x = ops.cast(x, matrix.dtype)
+    outputs = ops.matmul(ops.reshape(x, (ops.shape(x)[0], -1)), matrix)
+    if bias is not None:
+        outputs = outputs + ops.cast(bias, outputs.dtype)
+    return outputs

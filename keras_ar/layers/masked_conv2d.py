@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ar.backend.constants import constant
+from keras_ar.backend.constants import constant, derived, flat_matmul
 from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers._common import (
     add_bias_and_activate,
@@ -149,20 +149,27 @@ class MaskedConv2D(keras.layers.Layer):
     def call_patch(self, patch):
         """Output `(B, filters)` for one input patch `(B, rows, kw, C)` whose
         last row is the centre row (rows above it may be cut off)."""
-        rows = ops.shape(patch)[1]
-        kh = self.kernel_size[0]
-        kernel = self.masked_kernel[kh // 2 + 1 - rows : kh // 2 + 1]
-        kernel = ops.cast(kernel, self.compute_dtype)
-        outputs = ops.tensordot(
-            ops.cast(patch, self.compute_dtype), kernel, axes=[[1, 2, 3], [0, 1, 2]]
-        )
-        return self._finish(outputs)
+        kernel = self._patch_kernel(patch.shape[1])
+        return self.activation(flat_matmul(patch, kernel, self.bias))
 
     def call_pixel(self, values):
         """Output `(B, filters)` of a 1x1 layer for one pixel's `(B, C)`."""
         if self.kernel_size != (1, 1):
             raise ValueError("call_pixel is for 1x1 kernels; use call_at")
-        return self.call_patch(ops.expand_dims(ops.expand_dims(values, 1), 1))
+        return self.activation(flat_matmul(values, self._patch_kernel(1), self.bias))
+
+    def _patch_kernel(self, rows):
+        """The masked kernel's last `rows` rows as a `(rows * kw * C,
+        filters)` matrix: made once per sampling call on eager PyTorch
+        (`derived`), not at every step."""
+        kh = self.kernel_size[0]
+
+        def make():
+            kernel = self.masked_kernel[kh // 2 + 1 - rows : kh // 2 + 1]
+            kernel = ops.cast(kernel, self.compute_dtype)
+            return ops.reshape(kernel, (-1, self.filters))
+
+        return derived(self, ("patch_kernel", rows), make, [self.kernel])
 
     def get_config(self):
         return {**super().get_config(), **arguments_config(self)}
