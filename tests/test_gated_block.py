@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from keras_ar.backend import no_grad
 from keras_ar.layers.gated_block import GatedBlock
 from tests.helpers import dependency_mask, run_layer_test, to_numpy
 
@@ -201,24 +202,37 @@ def test_vertical_row_and_horizontal_at_match_call():
         cond = _data(2, 2, seed=3) if conditional else None
         inputs = [v, h] + ([cond] if conditional else [])
         layer(inputs)
-        _random_weights([layer])
-        v_out, h_out = (to_numpy(t) for t in layer(inputs))
-        link = np.zeros((2, 1, 5, 12), "float32")
-        for r in range(4):
-            v_row, next_link = layer.vertical_row(v, r, cond)
-            np.testing.assert_allclose(to_numpy(v_row)[:, 0], v_out[:, r], atol=1e-5)
-            # Row r given apart (`last_row`), the cache's row r never read.
-            stale = v.copy()
-            stale[:, r:] = 7.0
-            v_row_given, link_given = layer.vertical_row(
-                stale, r, cond, last_row=v[:, r : r + 1]
-            )
-            np.testing.assert_allclose(to_numpy(v_row_given), to_numpy(v_row), atol=1e-5)
-            np.testing.assert_allclose(to_numpy(link_given), to_numpy(next_link), atol=1e-5)
-            for c in range(5):
-                pixel = to_numpy(layer.horizontal_at(h, link, r, c, cond))
-                np.testing.assert_allclose(pixel[:, 0, 0], h_out[:, r, c], atol=1e-5)
-            link = next_link
+        # Twice, with new weights the second time: the pixel step, which
+        # keeps its flattened kernels while the weights are unchanged, must
+        # follow them.
+        for seed in (0, 1):
+            _random_weights([layer], seed=seed)
+            v_out, h_out = (to_numpy(t) for t in layer(inputs))
+            link = np.zeros((2, 1, 5, 12), "float32")
+            for r in range(4):
+                v_row, next_link = layer.vertical_row(v, r, cond)
+                np.testing.assert_allclose(
+                    to_numpy(v_row)[:, 0], v_out[:, r], atol=1e-5
+                )
+                # Row r given apart (`last_row`), the cache's row r never read.
+                stale = v.copy()
+                stale[:, r:] = 7.0
+                v_row_given, link_given = layer.vertical_row(
+                    stale, r, cond, last_row=v[:, r : r + 1]
+                )
+                np.testing.assert_allclose(
+                    to_numpy(v_row_given), to_numpy(v_row), atol=1e-5
+                )
+                np.testing.assert_allclose(
+                    to_numpy(link_given), to_numpy(next_link), atol=1e-5
+                )
+                for c in range(5):
+                    with no_grad():  # where the step caches its kernels
+                        pixel = to_numpy(layer.horizontal_at(h, link, r, c, cond))
+                    np.testing.assert_allclose(
+                        pixel[:, 0, 0], h_out[:, r, c], atol=1e-5
+                    )
+                link = next_link
 
 
 # ----------------------------------------------------------------------

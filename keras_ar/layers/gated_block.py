@@ -5,7 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ar.backend.constants import constant
+from keras_ar.backend.constants import constant, derived, flat_matmul
 from keras_ar.backend.slicing import pad_zeros
 from keras_ar.layers._common import arguments_config, set_mask_args
 from keras_ar.masks.pixelcnn import centre_channel_mask
@@ -278,13 +278,36 @@ class GatedBlock(keras.layers.Layer):
         if cond is not None:
             pre = pre + self._cond_bias(cond, self.cond_h_kernel)
         gated = self._gate(pre)
-        out_kernel = self._weight(self.h_out_kernel) * constant(
-            self, "h_out_mask", self._h_out_mask, self.compute_dtype
-        )
-        out = ops.matmul(gated, out_kernel) + self._weight(self.h_out_bias)
+        out = ops.matmul(gated, self._masked_out_kernel()) + self._weight(self.h_out_bias)
         if self.uses_residual:
             out = out + ops.cast(h_in, self.compute_dtype)
         return out
+
+    def _masked_out_kernel(self):
+        return self._weight(self.h_out_kernel) * constant(
+            self, "h_out_mask", self._h_out_mask, self.compute_dtype
+        )
+
+    def _horizontal_step(self, window, link, cond, h_in):
+        """`_horizontal` at one pixel (`window (B, 1, p + 1, C)`, `link`
+        and `h_in` `(B, 1, 1, .)`) as two matrix products, with the masked
+        kernels flattened once per set of weights on eager PyTorch
+        (`derived`) instead of at every step."""
+        f = self.filters
+        kernel = derived(
+            self, "h_step_kernel",
+            lambda: ops.reshape(self._masked_h_kernel(), (-1, 2 * f)), [self.h_kernel],
+        )  # fmt: skip
+        pre = flat_matmul(window, kernel, self.h_bias) + ops.reshape(link, (-1, 2 * f))
+        if cond is not None:
+            pre = pre + self._cond_bias(cond, self.cond_h_kernel)[:, 0, 0]
+        out_kernel = derived(
+            self, "h_out_step_kernel", self._masked_out_kernel, [self.h_out_kernel]
+        )
+        out = flat_matmul(self._gate(pre), out_kernel, self.h_out_bias)
+        if self.uses_residual:
+            out = out + ops.cast(ops.reshape(h_in, (-1, f)), out.dtype)
+        return ops.reshape(out, (-1, 1, 1, f))
 
     def _unpack(self, inputs, h, cond):
         if h is None:
@@ -377,7 +400,7 @@ class GatedBlock(keras.layers.Layer):
         window = ops.take(line, ops.maximum(cols, 0), axis=2) * valid
         link = ops.take(link_row, ops.reshape(col, (1,)), axis=2)
         h_in = ops.take(line, ops.reshape(col, (1,)), axis=2)
-        return self._horizontal(window, link, cond, h_in)
+        return self._horizontal_step(window, link, cond, h_in)
 
     # ------------------------------------------------------------------
     def compute_output_shape(self, inputs_shape, h_shape=None, cond_shape=None):
