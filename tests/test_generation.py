@@ -1,6 +1,7 @@
 """`generate` for every family: chunks (`batch_size`), progress (`verbose`),
 and the same samples for a seed whatever the path and the chunking."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -88,6 +89,71 @@ def test_caller_arrays_are_not_written():
     out = model.generate(num_samples=2, seed=0, prefix=prefix)
     np.testing.assert_array_equal(prefix, before)
     np.testing.assert_array_equal(out[:, :1], prefix)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow's loop without XLA (the compression loop's) is the one "
+    "that writes its caches in place",
+)
+@pytest.mark.parametrize("name", sorted(TINY_MODELS))
+def test_tensorflow_loop_without_xla_writes_in_place_safely(name, monkeypatch):
+    """The loop without XLA writes its caches in place
+    (`slicing.tf_in_place_loop`): the same samples as the same loop with
+    copies, twice in a row (no state left behind), and no caller's array
+    written."""
+    from keras_ar.backend import slicing
+    from keras_ar.backend.compiled_loop import compile_loop
+
+    model, _, _ = build(name)
+    kwargs = _labels(model, 3)
+
+    def step(i, state, noise_i, temperature):
+        return model._generation_step(i, state, noise_i, temperature, use_cache=True)
+
+    def without_xla():
+        model._generation_loops[True] = compile_loop(model, step, jit_compile=False)
+        return model.generate(num_samples=3, seed=4, **kwargs)
+
+    in_place = [without_xla(), without_xla()]
+    with monkeypatch.context() as patch:
+        patch.setattr(slicing, "_tf_in_place", lambda: False)
+        copied = without_xla()
+    for samples in in_place:
+        np.testing.assert_array_equal(samples, copied)
+    if hasattr(model, "image_shape"):
+        prefix = np.ones((3, 1) + tuple(model.image_shape[1:]), "int32")
+        before = prefix.copy()
+        model._generation_loops[True] = compile_loop(model, step, jit_compile=False)
+        out = model.generate(num_samples=3, seed=4, prefix=prefix, **kwargs)
+        np.testing.assert_array_equal(prefix, before)
+        np.testing.assert_array_equal(out[:, :1], prefix)
+    model._generation_loops.clear()
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow's loop without XLA is the one that writes in place",
+)
+def test_tensorflow_in_place_loop_leaves_its_inputs():
+    """The loop writes a private copy of its initial state: the caller's
+    tensors are the same after the call, and a second call starts afresh."""
+    from keras import ops
+
+    from keras_ar.backend.compiled_loop import compile_loop
+    from keras_ar.backend.slicing import loop_slice_update
+
+    def step(i, state, noise_i, temperature):
+        row = ops.ones((1, 3)) * ops.cast(i + 1, "float32")
+        return {"buf": loop_slice_update(state["buf"], [i, 0], row)}
+
+    run = compile_loop(None, step, jit_compile=False)
+    buf = ops.zeros((4, 3))
+    noise = np.zeros((4, 1, 1), "float32")
+    for _ in range(2):
+        out = ops.convert_to_numpy(run({"buf": buf}, noise, 1, 3, 1.0)["buf"])
+        np.testing.assert_array_equal(out[:, 0], [0, 2, 3, 0])
+        np.testing.assert_array_equal(ops.convert_to_numpy(buf), np.zeros((4, 3)))
 
 
 def test_bad_arguments():

@@ -150,8 +150,11 @@ def compile_loop(model, step_fn, jit_compile=True, torch_compile=True, finished=
         # autograph's conversion cache, shared by a whole process, was seen
         # to call one converted method in place of another after many models
         # (a TransformerLM step calling its `_init_cache`).
+        traced = loop
+        if not jit_compile:
+            traced = _tf_in_place_loop(step_fn)
         compiled = tf.function(
-            loop, jit_compile=jit_compile, reduce_retracing=True, autograph=False
+            traced, jit_compile=jit_compile, reduce_retracing=True, autograph=False
         )
 
         def run(state, noise, start, stop, temperature):
@@ -174,6 +177,24 @@ def compile_loop(model, step_fn, jit_compile=True, torch_compile=True, finished=
             finished=finished,
         )
     # Any other backend (e.g. numpy): the plain loop.
+    return loop
+
+
+def _tf_in_place_loop(step_fn):
+    """The TensorFlow loop without XLA (the compression loop): its caches are
+    written in place (`keras_ar.backend.slicing.tf_in_place_loop`) instead
+    of copied at every step, on a private copy of the initial state."""
+    from keras_ar.backend.slicing import tf_in_place_loop, tf_private_copy
+
+    def loop(state, noise, start, stop, temperature):
+        state = keras.tree.map_structure(tf_private_copy, state)
+
+        def body(i, s):
+            with tf_in_place_loop():
+                return step_fn(i, s, noise[i], temperature)
+
+        return ops.fori_loop(start, stop, body, state)
+
     return loop
 
 

@@ -22,6 +22,8 @@ initial state once, so a caller's arrays are never written).
 and `loop_cond` the step's branch (see there for `torch.compile`).
 """
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -61,8 +63,11 @@ def loop_slice(inputs, start_indices, shape):
 
 
 def loop_slice_update(buffer, start_indices, updates):
-    """`ops.slice_update(buffer, start_indices, updates)`; on PyTorch it
-    writes into `buffer` in place and returns it."""
+    """`ops.slice_update(buffer, start_indices, updates)`; on PyTorch, and in
+    a TensorFlow loop traced under `tf_in_place_loop`, it writes into
+    `buffer` in place and returns it."""
+    if keras.backend.backend() == "tensorflow" and _tf_in_place():
+        return _tf_update_in_place(buffer, start_indices, updates)
     if keras.backend.backend() != "torch":
         return ops.slice_update(buffer, start_indices, updates)
     buffer = ops.convert_to_tensor(buffer)
@@ -168,3 +173,94 @@ def _torch_index(buffer, start_indices, sizes):
         positions = torch.arange(size, device=buffer.device) + offset
         index.append(positions.reshape([size] + [1] * (rank - dim - 1)))
     return tuple(index)
+
+
+# ----------------------------------------------------------------------------
+# TensorFlow graphs without XLA (the compression loop: `tf.numpy_function`
+# has no XLA kernel). There every `slice_update` of a loop-carried cache
+# copies the whole cache, every step: tens of MB a step, most of a step's
+# time. `tf.raw_ops.InplaceUpdate` writes rows of a tensor in place instead.
+# A graph runs its operations in the order of their data dependencies, not
+# in program order, so an in-place write is made to wait (control
+# dependencies) for every operation already built downstream of the buffer
+# it writes: every read of the old value has run before the write changes
+# it. Reads built after the write must use the returned buffer (the
+# contract of `loop_slice_update`, as on PyTorch). Writes inside a nested
+# function (a `cond` branch) stay copies: the reads outside it are not
+# visible from there.
+_TF_IN_PLACE = {"graph": None}
+
+
+@contextlib.contextmanager
+def tf_in_place_loop():
+    """Traces a TensorFlow loop body whose `loop_slice_update`s write in
+    place (see above). The loop's initial state must be a copy that nothing
+    else holds (`tf_private_copy`)."""
+    import tensorflow as tf
+
+    previous = _TF_IN_PLACE["graph"]
+    _TF_IN_PLACE["graph"] = tf.compat.v1.get_default_graph()
+    try:
+        yield
+    finally:
+        _TF_IN_PLACE["graph"] = previous
+
+
+def tf_private_copy(tensor):
+    """A copy of `tensor` in a buffer of its own, for a loop that writes its
+    state in place: no caller's array, and no constant of the graph, is
+    ever written."""
+    import tensorflow as tf
+
+    return tf.raw_ops.DeepCopy(x=tensor)
+
+
+def _tf_in_place():
+    graph = _TF_IN_PLACE["graph"]
+    if graph is None:
+        return False
+    import tensorflow as tf
+
+    return tf.compat.v1.get_default_graph() is graph
+
+
+def _tf_update_in_place(buffer, start_indices, updates):
+    import tensorflow as tf
+
+    buffer = tf.convert_to_tensor(buffer)
+    updates = tf.cast(tf.convert_to_tensor(updates), buffer.dtype)
+    rank = len(buffer.shape)
+    size = [int(n) for n in updates.shape]
+    # Rows of the in-place update: every axis but the last, flattened; the
+    # last axis too where the update covers only part of it.
+    last = buffer.shape[-1]
+    whole_last = rank > 1 and last is not None and size[-1] == int(last)
+    if whole_last and isinstance(start_indices[-1], int) and start_indices[-1] == 0:
+        lead, inner = rank - 1, int(last)
+    else:
+        lead, inner = rank, 1
+    readers = _downstream_ops(buffer)
+    dims = tf.shape(buffer)
+    index = tf.zeros([1], "int32")
+    for axis in range(lead):
+        start = tf.cast(tf.reshape(start_indices[axis], []), "int32")
+        index = index[:, None] * dims[axis] + (start + tf.range(size[axis]))[None, :]
+        index = tf.reshape(index, [-1])
+    with tf.control_dependencies(readers):
+        rows = tf.reshape(buffer, [-1, inner])
+        written = tf.raw_ops.InplaceUpdate(
+            x=rows, i=index, v=tf.reshape(updates, [-1, inner])
+        )
+    return tf.reshape(written, dims)
+
+
+def _downstream_ops(tensor):
+    """Every operation already built that reads `tensor`, directly or
+    through other operations (views of the same buffer included)."""
+    seen, todo = {}, [tensor]
+    while todo:
+        for op in todo.pop().consumers():
+            if op.name not in seen:
+                seen[op.name] = op
+                todo.extend(op.outputs)
+    return list(seen.values())

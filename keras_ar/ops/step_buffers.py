@@ -136,7 +136,7 @@ class StepBuffers:
         for name, (value, start) in self._pending.items():
             # Never taken: it only orders the write after the reads.
             value = ops.where(self.never, ops.cast(corner, value.dtype), value)
-            out[name] = ops.slice_update(self.old[name], start, value)
+            out[name] = loop_slice_update(self.old[name], start, value)
         return out
 
 
