@@ -358,3 +358,33 @@ def test_torch_model_exports_through_cli(tmp_path):
     np.testing.assert_allclose(log_prob["log_prob"], model.log_prob(x), atol=1e-4)
     assert samples["samples"].shape == (len(SEEDS), 5)
     np.testing.assert_array_equal(samples["samples"][0], samples["samples"][1])
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="a TensorFlow SavedModel's generate runs without XLA, where the "
+    "caches are written in place",
+)
+def test_served_generate_writes_its_caches_in_place_safely(tmp_path, monkeypatch):
+    """The served `generate` writes its caches in place: the same samples as
+    the same export with copies (a masked-convolution family, one with
+    branches and a class label, one with StepBuffers)."""
+    import tensorflow as tf
+
+    from keras_ar.backend import slicing
+
+    for name in ("pixelcnn", "gated_pixelcnn", "pixelcnn_plus_plus"):
+        model, _, _ = build(name)
+        inputs = {"seed": tf.constant(SEEDS), "temperature": tf.constant(1.0)}
+        if model.conditional:
+            inputs["labels"] = tf.constant(SEEDS % model.num_classes)
+        samples = []
+        for in_place in (True, False):
+            with monkeypatch.context() as patch:
+                if not in_place:
+                    patch.setattr(slicing, "_tf_in_place", lambda: False)
+                path = str(tmp_path / f"{name}_{in_place}")
+                model.export(path, verbose=False)
+            generate = tf.saved_model.load(path).signatures["generate"]
+            samples.append(generate(**inputs)["samples"].numpy())
+        np.testing.assert_array_equal(samples[0], samples[1], err_msg=name)

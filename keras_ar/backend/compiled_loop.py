@@ -184,13 +184,13 @@ def _tf_in_place_loop(step_fn):
     """The TensorFlow loop without XLA (the compression loop): its caches are
     written in place (`keras_ar.backend.slicing.tf_in_place_loop`) instead
     of copied at every step, on a private copy of the initial state."""
-    from keras_ar.backend.slicing import tf_in_place_loop, tf_private_copy
+    from keras_ar.backend.slicing import in_place_loop_body, private_loop_state
 
     def loop(state, noise, start, stop, temperature):
-        state = keras.tree.map_structure(tf_private_copy, state)
+        state = private_loop_state(state)
 
         def body(i, s):
-            with tf_in_place_loop():
+            with in_place_loop_body():
                 return step_fn(i, s, noise[i], temperature)
 
         return ops.fori_loop(start, stop, body, state)

@@ -206,6 +206,23 @@ def tf_in_place_loop():
         _TF_IN_PLACE["graph"] = previous
 
 
+def in_place_loop_body():
+    """`tf_in_place_loop()` on TensorFlow (for a loop body traced into a graph
+    that runs without XLA); nothing on the other backends."""
+    if keras.backend.backend() == "tensorflow":
+        return tf_in_place_loop()
+    return contextlib.nullcontext()
+
+
+def private_loop_state(state):
+    """The loop state (a nest of tensors) copied into buffers of its own on
+    TensorFlow, for a loop body traced under `in_place_loop_body`; unchanged
+    on the other backends."""
+    if keras.backend.backend() != "tensorflow":
+        return state
+    return keras.tree.map_structure(tf_private_copy, state)
+
+
 def tf_private_copy(tensor):
     """A copy of `tensor` in a buffer of its own, for a loop that writes its
     state in place: no caller's array, and no constant of the graph, is
@@ -230,17 +247,21 @@ def _tf_update_in_place(buffer, start_indices, updates):
     buffer = tf.convert_to_tensor(buffer)
     updates = tf.cast(tf.convert_to_tensor(updates), buffer.dtype)
     rank = len(buffer.shape)
-    size = [int(n) for n in updates.shape]
     # Rows of the in-place update: every axis but the last, flattened; the
-    # last axis too where the update covers only part of it.
-    last = buffer.shape[-1]
-    whole_last = rank > 1 and last is not None and size[-1] == int(last)
-    if whole_last and isinstance(start_indices[-1], int) and start_indices[-1] == 0:
-        lead, inner = rank - 1, int(last)
-    else:
-        lead, inner = rank, 1
+    # last axis too where the update covers only part of it. (A served
+    # graph's batch size is known only at run time.)
+    last, last_update = buffer.shape[-1], updates.shape[-1]
+    whole_last = (
+        rank > 1
+        and last is not None
+        and last_update is not None
+        and int(last_update) == int(last)
+        and isinstance(start_indices[-1], int)
+        and start_indices[-1] == 0
+    )
+    lead, inner = (rank - 1, int(last)) if whole_last else (rank, 1)
     readers = _downstream_ops(buffer)
-    dims = tf.shape(buffer)
+    dims, size = tf.shape(buffer), tf.shape(updates)
     index = tf.zeros([1], "int32")
     for axis in range(lead):
         start = tf.cast(tf.reshape(start_indices[axis], []), "int32")

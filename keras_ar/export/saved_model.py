@@ -29,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from keras_ar.backend import serving_save_options
+from keras_ar.backend.slicing import in_place_loop_body, private_loop_state
 from keras_ar.ops.threefry import stateless_uniform
 
 #: Platforms a JAX export is lowered for: exported on a GPU machine, the
@@ -198,12 +199,16 @@ def serving_endpoints(model, generate_kwargs):
         if prefix is not None:
             state["given_steps"] = units * steps_per_unit
         state, first = model._prepare_loop(state, start, True)
+        # A served graph runs without XLA on TensorFlow: the caches are
+        # written in place there (`keras_ar.backend.slicing`), on a copy.
+        state = private_loop_state(state)
 
         def body(i, state):
             noise_i = stateless_uniform(seed, i, model.noise_width)
-            return model._generation_step(
-                i, state, noise_i, temperature, use_cache=True
-            )
+            with in_place_loop_body():
+                return model._generation_step(
+                    i, state, noise_i, temperature, use_cache=True
+                )
 
         state = ops.fori_loop(first, stop, body, state)
         return {"samples": ops.cast(state["x"], dtype)}
