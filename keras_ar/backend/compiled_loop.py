@@ -10,7 +10,10 @@ where `step(i, state, noise_i, temperature)` calls the model's layers.
   model afterwards does not leave a stale compiled sampler.
 - TensorFlow: one `tf.function(jit_compile=True)` (an XLA while loop),
   with `reduce_retracing` so that new batch sizes or lengths trace once more
-  with relaxed shapes instead of once per call.
+  with relaxed shapes instead of once per call. A loop that may not use
+  XLA (`jit_compile=False`: the compression loop's host calls) is a graph
+  whose caches are written in place (`keras_ar.backend.slicing`), on a
+  private copy of its initial state.
 - PyTorch: a Python loop under `torch.no_grad()` that updates the loop
   state in place (`keras_ar.backend.slicing`). Unless the user chose
   (`torch_compile_setting`: `KERAS_AR_TORCH_COMPILE`, or the model compiled

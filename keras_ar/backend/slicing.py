@@ -14,6 +14,10 @@ versions:
 - PyTorch under `torch.compile`: index arithmetic on tensors only (no
   `.item()`, so no graph break); the update is an in-place `index_put_`,
   which the compiler turns into a scatter into the loop state.
+- TensorFlow without XLA (the compression loop, a served SavedModel's
+  `generate`): inside a loop body traced under `tf_in_place_loop`,
+  `loop_slice_update` writes in place too (`tf.raw_ops.InplaceUpdate`,
+  ordered after every read of the old buffer; see the end of this module).
 
 `loop_slice_update` may therefore modify `buffer`: use it only on loop
 state that nothing reads after the update (the sampling loop clones its
@@ -23,6 +27,7 @@ and `loop_cond` the step's branch (see there for `torch.compile`).
 """
 
 import contextlib
+import threading
 
 import keras
 from keras import ops
@@ -188,7 +193,7 @@ def _torch_index(buffer, start_indices, sizes):
 # contract of `loop_slice_update`, as on PyTorch). Writes inside a nested
 # function (a `cond` branch) stay copies: the reads outside it are not
 # visible from there.
-_TF_IN_PLACE = {"graph": None}
+_TF_IN_PLACE = threading.local()  # .graph: the loop body being traced
 
 
 @contextlib.contextmanager
@@ -198,12 +203,12 @@ def tf_in_place_loop():
     else holds (`tf_private_copy`)."""
     import tensorflow as tf
 
-    previous = _TF_IN_PLACE["graph"]
-    _TF_IN_PLACE["graph"] = tf.compat.v1.get_default_graph()
+    previous = getattr(_TF_IN_PLACE, "graph", None)
+    _TF_IN_PLACE.graph = tf.compat.v1.get_default_graph()
     try:
         yield
     finally:
-        _TF_IN_PLACE["graph"] = previous
+        _TF_IN_PLACE.graph = previous
 
 
 def in_place_loop_body():
@@ -233,7 +238,7 @@ def tf_private_copy(tensor):
 
 
 def _tf_in_place():
-    graph = _TF_IN_PLACE["graph"]
+    graph = getattr(_TF_IN_PLACE, "graph", None)
     if graph is None:
         return False
     import tensorflow as tf
