@@ -52,9 +52,10 @@ def tiny_made(num_masks=1, seed=0):
     return model
 
 
-def tiny_deepar(sequence_length=10):
+def tiny_deepar(sequence_length=10, seasonal_difference=None):
     model = DeepAR(sequence_length=sequence_length, units=6, num_layers=1,
-                   num_components=2, lags=(3,))  # fmt: skip
+                   num_components=2, lags=(3,),
+                   seasonal_difference=seasonal_difference)  # fmt: skip
     redraw_weights([model], scale=0.4)
     return model
 
@@ -233,8 +234,9 @@ def test_made_mog_trains_and_round_trips(tmp_path):
 
 # ----------------------------------------------------------------------
 # DeepAR
-def test_deepar_is_causal_and_generation_paths_agree():
-    model = tiny_deepar()
+@pytest.mark.parametrize("season", [None, 3])
+def test_deepar_is_causal_and_generation_paths_agree(season):
+    model = tiny_deepar(seasonal_difference=season)
     x = series(1)
 
     def fn(v):
@@ -256,9 +258,10 @@ def test_deepar_is_causal_and_generation_paths_agree():
 
 
 @one_backend("tensorflow")
-def test_deepar_density_is_normalized_per_step():
+@pytest.mark.parametrize("season", [None, 3])
+def test_deepar_density_is_normalized_per_step(season):
     """The last step's conditional density integrates to one."""
-    model = tiny_deepar(sequence_length=None)
+    model = tiny_deepar(sequence_length=None, seasonal_difference=season)
     model.adapt(series())
     x = np.repeat(series(1, 5), 4001, axis=0)
     grid = np.linspace(-40, 140, 4001).astype("float32")
@@ -267,9 +270,39 @@ def test_deepar_density_is_normalized_per_step():
     assert abs(np.trapezoid(density, grid) - 1.0) < 1e-3
 
 
+def test_deepar_seasonal_difference_moves_the_location():
+    """Each step's location is x_{t-1} + x_{t-s} - x_{t-s-1} once the
+    season back exists; `adapt` scales what is left to the network."""
+    x = series(2, 10)
+    plain, seasonal = tiny_deepar(), tiny_deepar(seasonal_difference=3)
+    seasonal.set_weights(plain.get_weights())
+    base = ops.convert_to_numpy(plain(x))[..., -2]
+    moved = ops.convert_to_numpy(seasonal(x))[..., -2]
+    np.testing.assert_allclose(moved[:, :4], base[:, :4])
+    np.testing.assert_allclose(moved[:, 4:], base[:, 4:] + x[:, 1:7] - x[:, :6], rtol=1e-6)
+    seasonal.adapt(x)
+    d = np.diff(x.astype("float64"), axis=1)
+    step = float(ops.convert_to_numpy(seasonal.step_scale))
+    np.testing.assert_allclose(step, (d[:, 3:] - d[:, :-3]).std(), rtol=1e-5)
+
+
+def test_deepar_dropout_only_in_training():
+    x = series(2, 10)
+    plain = tiny_deepar()
+    dropped = DeepAR(sequence_length=10, units=6, num_layers=1, num_components=2,
+                     lags=(3,), dropout=0.5)  # fmt: skip
+    dropped.set_weights(plain.get_weights())
+    np.testing.assert_allclose(dropped.log_prob(x), plain.log_prob(x), rtol=1e-6)
+    trained = ops.convert_to_numpy(dropped(x, training=True))
+    assert not np.allclose(trained, ops.convert_to_numpy(plain(x)))
+    for rate in (1.0, -0.1):
+        with pytest.raises(ValueError, match="`dropout`"):
+            DeepAR(dropout=rate)
+
+
 def test_deepar_forecast_and_round_trip(tmp_path):
     x = series(24, 10)
-    model = tiny_deepar()
+    model = tiny_deepar(seasonal_difference=3)
     model.adapt(x)
     loc = float(keras.ops.convert_to_numpy(model.loc))
     np.testing.assert_allclose(loc, x.mean(), rtol=1e-5)
@@ -315,6 +348,9 @@ def test_non_finite_data_is_refused(fill):
         deepar.forecast(history, horizon=2)
     with pytest.raises(ValueError, match="`prefix`"):
         deepar.generate(num_samples=2, prefix=history, horizon=2)
+    for season in (1, 0, 2.5):
+        with pytest.raises((ValueError, TypeError), match="`seasonal_difference`"):
+            DeepAR(seasonal_difference=season)
 
 
 def test_wrong_width_and_dtype_are_refused():

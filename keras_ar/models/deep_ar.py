@@ -11,7 +11,7 @@ from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers.mixture_of_gaussians import MixtureOfGaussians
 from keras_ar.models.continuous_model import ContinuousAutoregressiveModel
 from keras_ar.ops import mixture_of_gaussians as mog
-from keras_ar.validation import check_choice, check_int
+from keras_ar.validation import check_choice, check_int, check_positive_float
 
 _CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell}
 
@@ -37,6 +37,17 @@ class DeepAR(ContinuousAutoregressiveModel):
     a fixed affine map per step; its log-Jacobian is subtracted) and the
     model carries a trend forward without ever seeing values outside its
     training range.
+
+    Seasonal differencing. With `seasonal_difference=s` the location of a
+    step also carries the step one season back, as the seasonal difference
+    of a SARIMA model (D = 1) does:
+
+        x_t = x_{t-1} + (x_{t-s} - x_{t-s-1}) + step_scale * e_t   (t > s),
+
+    so the network models what a seasonal-naive forecast of the steps
+    misses, and a path repeats last season's shape by default instead of
+    having to learn it. Still a fixed affine map per step: the density
+    stays exact.
 
     Scale handling. `loc`, `level_scale` and `step_scale` are
     non-trainable weights set by `adapt(series)` from the training data
@@ -74,6 +85,11 @@ class DeepAR(ContinuousAutoregressiveModel):
             out, so that the model sees steps only and is unchanged by a
             shift of the whole series (for trending series whose future
             levels lie outside the training range).
+        seasonal_difference: None, or a season length s (int >= 2) whose
+            step is added to each step's location (see above).
+        dropout: dropout rate in [0, 1) of each recurrent layer's inputs
+            and state during training (a regulariser for short series; no
+            dropout when scoring or sampling).
         min_log_scale, max_log_scale: the clamp of the head's log-scales
             (in units of `step_scale`).
         **kwargs: `keras.Model` arguments (name, dtype).
@@ -108,6 +124,8 @@ class DeepAR(ContinuousAutoregressiveModel):
         lags=(),
         cell="lstm",
         level_input=True,
+        seasonal_difference=None,
+        dropout=0.0,
         min_log_scale=mog.MIN_LOG_SCALE,
         max_log_scale=mog.MAX_LOG_SCALE,
         **kwargs,
@@ -128,12 +146,26 @@ class DeepAR(ContinuousAutoregressiveModel):
         if not isinstance(level_input, (bool, np.bool_)):
             raise TypeError(f"`level_input` must be a bool, got {level_input!r}")
         self.level_input = bool(level_input)
+        if seasonal_difference is not None:
+            seasonal_difference = check_int(
+                "seasonal_difference", seasonal_difference, minimum=2
+            )
+        self.seasonal_difference = seasonal_difference
+        self.dropout = check_positive_float("dropout", dropout, allow_zero=True)
+        if self.dropout >= 1:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
         self.num_features = 2 + int(self.level_input) + len(self.lags)
 
         policy = self.dtype_policy
         self.recurrent_layers = [
             keras.layers.RNN(
-                _CELLS[cell](self.units, name=f"{cell}_cell_{i}", dtype=policy),
+                _CELLS[cell](
+                    self.units,
+                    dropout=self.dropout,
+                    recurrent_dropout=self.dropout,
+                    name=f"{cell}_cell_{i}",
+                    dtype=policy,
+                ),
                 return_sequences=True,
                 name=f"{cell}_{i}",
                 dtype=policy,
@@ -184,6 +216,11 @@ class DeepAR(ContinuousAutoregressiveModel):
             )
         level = float(x.std()) or 1.0
         steps = np.diff(x, axis=1)
+        season = self.seasonal_difference
+        if season is not None and steps.shape[1] > season:
+            # What the location leaves to the network: the step minus the
+            # step one season back.
+            steps = steps[:, season:] - steps[:, :-season]
         step = float(steps.std()) if steps.size else level
         self.loc.assign(float(x.mean()))
         self.level_scale.assign(level)
@@ -211,10 +248,14 @@ class DeepAR(ContinuousAutoregressiveModel):
             features.append(ok * (a - b) / step_scale)
         return ops.stack(features, axis=-1)
 
-    def _base_and_scale(self, prev1, has_prev):
-        """The location and scale of step t's value: `x_{t-1}` and
+    def _base_and_scale(self, prev1, has_prev, season):
+        """The location and scale of step t's value: `x_{t-1}` (plus the
+        seasonal step `season = ((x_{t-s}, x_{t-s-1}), exists)` if any) and
         `step_scale` (t >= 1), `loc` and `level_scale` (t = 0)."""
         base = ops.where(has_prev > 0, prev1, ops.cast(self.loc, "float32"))
+        if season is not None:
+            (a, b), ok = season
+            base = base + ok * (a - b)
         scale = ops.where(
             has_prev > 0,
             ops.cast(self.step_scale, "float32"),
@@ -245,6 +286,19 @@ class DeepAR(ContinuousAutoregressiveModel):
         }
         return t, prev1, prev2, lagged, valid
 
+    def _season(self, x):
+        """`((x_{t-s}, x_{t-s-1}), exists)` for every step of the whole
+        series `x (B, T)`, or None without seasonal differencing."""
+        s = self.seasonal_difference
+        if s is None:
+            return None
+        x = ops.cast(x, "float32")
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        padded = ops.concatenate([ops.zeros((batch, s + 1), "float32"), x], axis=1)
+        a = padded[:, 1 : 1 + length]
+        b = padded[:, :length]
+        return (a, b), ops.cast(ops.arange(length) >= s + 1, "float32")[None, :]
+
     def call(self, inputs, training=False):
         x, _ = self.unpack_inputs(inputs)
         if len(x.shape) != 2:
@@ -259,7 +313,7 @@ class DeepAR(ContinuousAutoregressiveModel):
         # The affine map of each step goes out with the parameters, so that
         # the loss reads no weights (JAX's `fit` detaches them from the
         # model while it runs).
-        base, scale = self._base_and_scale(parts[1], parts[4]["prev1"])
+        base, scale = self._base_and_scale(parts[1], parts[4]["prev1"], self._season(x))
         affine = ops.stack(
             [base * ops.ones_like(x), ops.broadcast_to(scale, ops.shape(x))], axis=-1
         )
@@ -345,7 +399,12 @@ class DeepAR(ContinuousAutoregressiveModel):
             params = ops.cast(self.head(hidden), "float32")
         else:
             params = ops.take(self(x, training=False), i, axis=1)[:, :-2]
-        base, scale = self._base_and_scale(prev1, has1)
+        season = None
+        if self.seasonal_difference is not None:
+            s = self.seasonal_difference
+            b, ok = self._read(x, i - s - 1)
+            season = ((self._read(x, i - s)[0], b), ok)
+        base, scale = self._base_and_scale(prev1, has1, season)
         value = base + scale * self.head.sample(params, noise_i, temperature)
         if "given_steps" in state:
             given = self._read(x, i)[0]
@@ -423,6 +482,8 @@ class DeepAR(ContinuousAutoregressiveModel):
                 "lags": list(self.lags),
                 "cell": self.cell,
                 "level_input": self.level_input,
+                "seasonal_difference": self.seasonal_difference,
+                "dropout": self.dropout,
                 "min_log_scale": self.head.min_log_scale,
                 "max_log_scale": self.head.max_log_scale,
             }
