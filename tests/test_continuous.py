@@ -279,7 +279,9 @@ def test_deepar_seasonal_difference_moves_the_location():
     base = ops.convert_to_numpy(plain(x))[..., -2]
     moved = ops.convert_to_numpy(seasonal(x))[..., -2]
     np.testing.assert_allclose(moved[:, :4], base[:, :4])
-    np.testing.assert_allclose(moved[:, 4:], base[:, 4:] + x[:, 1:7] - x[:, :6], rtol=1e-6)
+    np.testing.assert_allclose(
+        moved[:, 4:], base[:, 4:] + x[:, 1:7] - x[:, :6], rtol=1e-6
+    )
     seasonal.adapt(x)
     d = np.diff(x.astype("float64"), axis=1)
     step = float(ops.convert_to_numpy(seasonal.step_scale))
