@@ -93,10 +93,12 @@ def flat_matmul(x, matrix, bias=None):
     compiled loop the dispatch costs nothing).
     """
     if keras.backend.backend() == "torch":
-        x = ops.convert_to_tensor(x)
-        outputs = x.reshape(x.shape[0], -1).to(matrix.dtype) @ matrix
+        from keras_ar.backend.slicing import torch_tensor
+
+        x = torch_tensor(x)
+        outputs = torch_tensor(x.reshape(x.shape[0], -1), matrix.dtype) @ matrix
         if bias is not None:
-            outputs = outputs + getattr(bias, "value", bias).to(outputs.dtype)
+            outputs = outputs + torch_tensor(getattr(bias, "value", bias), outputs.dtype)
         return outputs
     x = ops.cast(x, matrix.dtype)
     outputs = ops.matmul(ops.reshape(x, (ops.shape(x)[0], -1)), matrix)

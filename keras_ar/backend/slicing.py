@@ -45,13 +45,26 @@ def _torch_compiling():
     return torch.compiler.is_compiling()
 
 
+def torch_tensor(x, dtype=None):
+    """`x` as a torch tensor (of `dtype`), without Keras' conversion when it
+    already is one: an eager sampling step makes thousands of these calls,
+    and Keras' `convert_to_tensor` costs several microseconds each."""
+    import torch
+
+    if not torch.is_tensor(x):
+        x = ops.convert_to_tensor(x)
+    if dtype is not None and x.dtype != dtype:
+        x = x.to(dtype)
+    return x
+
+
 def loop_slice(inputs, start_indices, shape):
     """`ops.slice(inputs, start_indices, shape)`; a view on eager PyTorch."""
     if keras.backend.backend() != "torch":
         return ops.slice(inputs, start_indices, shape)
     import torch
 
-    inputs = ops.convert_to_tensor(inputs)
+    inputs = torch_tensor(inputs)
     shape = [int(s) for s in shape]
     if not _torch_compiling():
         index = tuple(slice(int(s), int(s) + n) for s, n in zip(start_indices, shape))
@@ -75,8 +88,8 @@ def loop_slice_update(buffer, start_indices, updates):
         return _tf_update_in_place(buffer, start_indices, updates)
     if keras.backend.backend() != "torch":
         return ops.slice_update(buffer, start_indices, updates)
-    buffer = ops.convert_to_tensor(buffer)
-    updates = ops.convert_to_tensor(updates).to(buffer.dtype)
+    buffer = torch_tensor(buffer)
+    updates = torch_tensor(updates, buffer.dtype)
     if not _torch_compiling():
         index = tuple(
             slice(int(s), int(s) + n) for s, n in zip(start_indices, updates.shape)

@@ -6,8 +6,10 @@ random choice at each step, and so that noise can be drawn once, up front,
 outside the compiled loop.
 """
 
+import keras
 from keras import ops
 
+from keras_ar.backend.slicing import torch_tensor
 from keras_ar.ops.step_coder import active_coder
 
 
@@ -40,6 +42,8 @@ def sample_categorical(logits, uniform, temperature=1.0):
     coder = active_coder()
     if coder is not None:
         return coder.categorical(logits)
+    if keras.backend.backend() == "torch":
+        return _sample_categorical_torch(logits, uniform, temperature)
     logits = ops.cast(logits, "float32") / ops.cast(temperature, "float32")
     probs = ops.softmax(logits, axis=-1)
     cdf = ops.cumsum(probs, axis=-1)
@@ -48,3 +52,18 @@ def sample_categorical(logits, uniform, temperature=1.0):
     # guards against a CDF that sums to 1 - eps in float32.
     k = ops.shape(logits)[-1]
     return ops.minimum(ops.sum(below, axis=-1), k - 1)
+
+
+def _sample_categorical_torch(logits, uniform, temperature):
+    """`sample_categorical` in torch directly: the same operations in the
+    same dtypes, without Keras' dispatch around each (a sizeable part of an
+    eager sampling step)."""
+    import torch
+
+    logits = torch_tensor(logits, torch.float32) / torch_tensor(
+        temperature, torch.float32
+    )
+    cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
+    below = cdf <= torch_tensor(uniform, torch.float32)[..., None]
+    count = below.to(torch.int32).sum(dim=-1, dtype=torch.int32)
+    return torch.clamp(count, max=logits.shape[-1] - 1)
