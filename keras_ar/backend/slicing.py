@@ -58,6 +58,18 @@ def torch_tensor(x, dtype=None):
     return x
 
 
+def as_pixel(values, dtype):
+    """`(B, F)` -> `(B, 1, 1, F)` in `dtype`: one pixel, for a
+    `loop_slice_update` of an image-shaped cache (in torch directly there:
+    two Keras dispatches fewer per eager step)."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        dtype = getattr(torch, keras.backend.standardize_dtype(dtype))
+        return torch_tensor(values, dtype)[:, None, None]
+    return ops.expand_dims(ops.cast(values, dtype), (1, 2))
+
+
 def loop_slice(inputs, start_indices, shape):
     """`ops.slice(inputs, start_indices, shape)`; a view on eager PyTorch."""
     if keras.backend.backend() != "torch":

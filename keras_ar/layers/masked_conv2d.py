@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_ar.backend.constants import constant, derived, flat_matmul
-from keras_ar.backend.slicing import loop_slice, loop_slice_update, torch_tensor
+from keras_ar.backend.slicing import as_pixel, loop_slice, loop_slice_update
 from keras_ar.layers._common import (
     add_bias_and_activate,
     add_kernel_and_bias,
@@ -130,11 +130,7 @@ class MaskedConv2D(keras.layers.Layer):
     def write_cache(self, cache, values, row, col):
         """Stores this layer's input `values` `(B, C)` at pixel (row, col)."""
         kh, kw = self.kernel_size
-        if keras.backend.backend() == "torch":
-            # Straight in torch: two Keras dispatches fewer per eager step.
-            update = torch_tensor(values, torch_tensor(cache).dtype)[:, None, None]
-        else:
-            update = ops.expand_dims(ops.cast(values, cache.dtype), (1, 2))
+        update = as_pixel(values, cache.dtype)
         return loop_slice_update(cache, [0, row + kh // 2, col + kw // 2, 0], update)
 
     def call_at(self, cache, row, col):

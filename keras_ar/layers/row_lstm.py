@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
+from keras_ar.backend.constants import derived, flat_matmul
 from keras_ar.backend.scan import scan
-from keras_ar.backend.slicing import loop_slice, loop_slice_update
+from keras_ar.backend.slicing import as_pixel, loop_slice, loop_slice_update
 from keras_ar.layers._pixel_lstm import PixelLSTMLayer
 from keras_ar.ops.pixel_lstm import lstm_update
 from keras_ar.validation import check_int
@@ -148,20 +149,24 @@ class RowLSTM(PixelLSTMLayer):
         # row r - 1's, write row r's. h_{row-1} at columns col - k//2 ..
         # col + k//2 (columns shifted by the zero padding).
         above, here = (row + 1) % 2, row % 2
-        h_above = loop_slice(h_all, [0, above, col, 0], [batch, 1, k, units])[:, 0]
-        kernel = ops.cast(self.state_kernel, gates.dtype)
-        gates = gates + ops.tensordot(
-            ops.cast(h_above, gates.dtype), kernel, axes=[[1, 2], [0, 1]]
-        )
+        h_above = loop_slice(h_all, [0, above, col, 0], [batch, 1, k, units])
+        # The state-to-state product over (column, unit) as one matrix
+        # product, the kernel flattened once per set of weights (eager
+        # PyTorch).
+        gates = gates + flat_matmul(h_above, self._state_matrix(gates.dtype))
         c_above = loop_slice(c_all, [0, above, col, 0], [batch, 1, 1, units])[:, 0, 0]
         h, c = lstm_update(gates, ops.cast(c_above, gates.dtype), self.color_channels)
         h_all = loop_slice_update(
-            h_all, [0, here, col + k // 2, 0], _pixel(h, h_all.dtype)
+            h_all, [0, here, col + k // 2, 0], as_pixel(h, h_all.dtype)
         )
-        c_all = loop_slice_update(c_all, [0, here, col, 0], _pixel(c, c_all.dtype))
+        c_all = loop_slice_update(c_all, [0, here, col, 0], as_pixel(c, c_all.dtype))
         return h, {"inputs": inputs, "h": h_all, "c": c_all}
 
+    def _state_matrix(self, dtype):
+        """`state_kernel` `(k, units, 4 units)` as `(k * units, 4 units)`."""
 
-def _pixel(values, dtype):
-    """`(B, F)` -> `(B, 1, 1, F)`, for a `slice_update` at one pixel."""
-    return ops.expand_dims(ops.expand_dims(ops.cast(values, dtype), 1), 1)
+        def make():
+            kernel = ops.cast(self.state_kernel, dtype)
+            return ops.reshape(kernel, (-1, ops.shape(kernel)[-1]))
+
+        return derived(self, ("state_matrix", str(dtype)), make, [self.state_kernel])

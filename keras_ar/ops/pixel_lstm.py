@@ -10,6 +10,7 @@ comes out in the contiguous group layout that the next masked layer expects.
 With one group this is the usual `[o | f | i | g]` layout.
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -40,18 +41,27 @@ def lstm_update(gates, cell, groups):
     """
     units = cell.shape[-1]
     lead = tuple(gates.shape[1:-1])
-    split = ops.reshape(gates, (-1,) + lead + (groups, 4, units // groups))
+    # On PyTorch in torch directly (the same operations): an eager sampling
+    # step runs this once per layer and pixel, and Keras' dispatch around
+    # each small operation costs more than the operation.
+    if keras.backend.backend() == "torch":
+        import torch
+
+        reshape, sigmoid, tanh = torch.reshape, torch.sigmoid, torch.tanh
+    else:
+        reshape, sigmoid, tanh = ops.reshape, ops.sigmoid, ops.tanh
+    split = reshape(gates, (-1,) + lead + (groups, 4, units // groups))
 
     def gate(name):
         value = split[..., GATES[name], :]
-        return ops.reshape(value, (-1,) + lead + (units,))
+        return reshape(value, (-1,) + lead + (units,))
 
-    o = ops.sigmoid(gate("o"))
-    f = ops.sigmoid(gate("f"))
-    i = ops.sigmoid(gate("i"))
-    g = ops.tanh(gate("g"))
+    o = sigmoid(gate("o"))
+    f = sigmoid(gate("f"))
+    i = sigmoid(gate("i"))
+    g = tanh(gate("g"))
     cell = f * cell + i * g
-    return o * ops.tanh(cell), cell
+    return o * tanh(cell), cell
 
 
 def skew(x):
