@@ -12,6 +12,8 @@ the layer.
 import keras
 from keras import ops
 
+from keras_ar.backend.slicing import torch_tensor
+
 
 def constant(owner, name, array, dtype):
     """`ops.convert_to_tensor(array, dtype)`, cached on `owner` on PyTorch.
@@ -93,8 +95,6 @@ def flat_matmul(x, matrix, bias=None):
     compiled loop the dispatch costs nothing).
     """
     if keras.backend.backend() == "torch":
-        from keras_ar.backend.slicing import torch_tensor
-
         x = torch_tensor(x)
         outputs = torch_tensor(x.reshape(x.shape[0], -1), matrix.dtype) @ matrix
         if bias is not None:

@@ -11,7 +11,7 @@ from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers.mixture_of_gaussians import MixtureOfGaussians
 from keras_ar.models.continuous_model import ContinuousAutoregressiveModel
 from keras_ar.ops import mixture_of_gaussians as mog
-from keras_ar.validation import check_choice, check_int, check_positive_float
+from keras_ar.validation import check_choice, check_int, check_rate
 
 _CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell}
 
@@ -151,9 +151,7 @@ class DeepAR(ContinuousAutoregressiveModel):
                 "seasonal_difference", seasonal_difference, minimum=2
             )
         self.seasonal_difference = seasonal_difference
-        self.dropout = check_positive_float("dropout", dropout, allow_zero=True)
-        if self.dropout >= 1:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
+        self.dropout = check_rate("dropout", dropout)
         self.num_features = 2 + int(self.level_input) + len(self.lags)
 
         policy = self.dtype_policy
@@ -264,10 +262,13 @@ class DeepAR(ContinuousAutoregressiveModel):
         return base, scale
 
     def _sequence_parts(self, x):
-        """Per-step past values of the whole series `x (B, T)`."""
+        """Per-step past values of the whole series `x (B, T)`: the
+        arguments of `_features`, and the seasonal step
+        `((x_{t-s}, x_{t-s-1}), exists)` (None without seasonal
+        differencing)."""
         x = ops.cast(x, "float32")
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        pad = (max(self.lags) if self.lags else 1) + 1
+        pad = max(self.lags + (self.seasonal_difference or 1,)) + 1
         padded = ops.concatenate([ops.zeros((batch, pad), "float32"), x], axis=1)
         t = ops.arange(length)
 
@@ -284,20 +285,11 @@ class DeepAR(ContinuousAutoregressiveModel):
             "prev2": exists(2),
             "lags": [exists(lag + 1) for lag in self.lags],
         }
-        return t, prev1, prev2, lagged, valid
-
-    def _season(self, x):
-        """`((x_{t-s}, x_{t-s-1}), exists)` for every step of the whole
-        series `x (B, T)`, or None without seasonal differencing."""
-        s = self.seasonal_difference
-        if s is None:
-            return None
-        x = ops.cast(x, "float32")
-        batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        padded = ops.concatenate([ops.zeros((batch, s + 1), "float32"), x], axis=1)
-        a = padded[:, 1 : 1 + length]
-        b = padded[:, :length]
-        return (a, b), ops.cast(ops.arange(length) >= s + 1, "float32")[None, :]
+        season = None
+        if self.seasonal_difference is not None:
+            s = self.seasonal_difference
+            season = ((shifted(s), shifted(s + 1)), exists(s + 1))
+        return (t, prev1, prev2, lagged, valid), season
 
     def call(self, inputs, training=False):
         x, _ = self.unpack_inputs(inputs)
@@ -305,7 +297,7 @@ class DeepAR(ContinuousAutoregressiveModel):
             raise ValueError(
                 f"DeepAR expects series of shape (batch, length), got {tuple(x.shape)}"
             )
-        parts = self._sequence_parts(x)
+        parts, season = self._sequence_parts(x)
         hidden = ops.cast(self._features(*parts), self.compute_dtype)
         for rnn in self.recurrent_layers:
             hidden = rnn(hidden, training=training)
@@ -313,7 +305,7 @@ class DeepAR(ContinuousAutoregressiveModel):
         # The affine map of each step goes out with the parameters, so that
         # the loss reads no weights (JAX's `fit` detaches them from the
         # model while it runs).
-        base, scale = self._base_and_scale(parts[1], parts[4]["prev1"], self._season(x))
+        base, scale = self._base_and_scale(parts[1], parts[4]["prev1"], season)
         affine = ops.stack(
             [base * ops.ones_like(x), ops.broadcast_to(scale, ops.shape(x))], axis=-1
         )
@@ -377,6 +369,12 @@ class DeepAR(ContinuousAutoregressiveModel):
         value = loop_slice(x, [0, ops.maximum(j, 0)], [batch, 1])[:, 0]
         return value, ops.cast(j >= 0, "float32")
 
+    def _read_step(self, x, j):
+        """`((x_j, x_{j-1}), whether x_{j-1} exists)`: the step ending at a
+        past index j (a lag's input, or the seasonal step)."""
+        earlier, ok = self._read(x, j - 1)
+        return (self._read(x, j)[0], earlier), ok
+
     def _generation_step(self, i, state, noise_i, temperature, use_cache):
         x = state["x"]
         prev1, has1 = self._read(x, i - 1)
@@ -384,8 +382,8 @@ class DeepAR(ContinuousAutoregressiveModel):
             prev2, has2 = self._read(x, i - 2)
             lagged, lag_ok = [], []
             for lag in self.lags:
-                a, ok = self._read(x, i - lag - 1)
-                lagged.append((self._read(x, i - lag)[0], a))
+                pair, ok = self._read_step(x, i - lag)
+                lagged.append(pair)
                 lag_ok.append(ok)
             valid = {"prev1": has1, "prev2": has2, "lags": lag_ok}
             features = self._features(i, prev1, prev2, lagged, valid)
@@ -401,9 +399,7 @@ class DeepAR(ContinuousAutoregressiveModel):
             params = ops.take(self(x, training=False), i, axis=1)[:, :-2]
         season = None
         if self.seasonal_difference is not None:
-            s = self.seasonal_difference
-            b, ok = self._read(x, i - s - 1)
-            season = ((self._read(x, i - s)[0], b), ok)
+            season = self._read_step(x, i - self.seasonal_difference)
         base, scale = self._base_and_scale(prev1, has1, season)
         value = base + scale * self.head.sample(params, noise_i, temperature)
         if "given_steps" in state:
