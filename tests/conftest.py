@@ -11,6 +11,17 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+if keras.backend.backend() == "jax":
+    import jax
+
+    # Test speed only. On the CPU, JAX compiles each new shape of a random
+    # op (every weight initializer) in 0.3-3 s with its default
+    # "partitionable" Threefry layout and 3-5x faster with the older one:
+    # building a tiny PixelCNN++ took 21 s against 4 s. The layout only
+    # decides which bits a key gives, and no test depends on those bits
+    # (subprocesses: README blocks, recipes, workers keep JAX's default).
+    jax.config.update("jax_threefry_partitionable", False)
+
 # Scripts that tests run in subprocesses, not test modules: importing one
 # (as --doctest-modules would) runs its process set-up (export_worker.py
 # makes keras unimportable).
@@ -24,6 +35,21 @@ collect_ignore = [
 
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend: {keras.backend.backend()}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """On JAX the docstrings' runnable examples are skipped: they are
+    backend-generic calls (fit, log_prob, generate) that the tests run on
+    JAX family by family, and each example compiles its model afresh (about
+    100 s of the JAX run). They run on TensorFlow and PyTorch."""
+    if keras.backend.backend() != "jax":
+        return
+    from _pytest.doctest import DoctestItem
+
+    skip = pytest.mark.skip(reason="examples run on TensorFlow and PyTorch (test time)")
+    for item in items:
+        if isinstance(item, DoctestItem):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

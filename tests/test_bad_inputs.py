@@ -170,8 +170,16 @@ STREAMS = {
 }
 
 
+# The NaN comes from the loss every family shares (`_nll` in the base
+# model), inside each family's compiled train step: TensorFlow compiles all
+# of them; JAX one image, one text and one vector family (test time).
+STREAMED_ON_JAX = ("pixelcnn", "recurrent_lm", "made")
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_streamed_batches_out_of_range_never_give_a_finite_loss(models, name):
+    if keras.backend.backend() == "jax" and name not in STREAMED_ON_JAX:
+        pytest.skip("the shared loss: all families on TensorFlow (test time)")
     model, x, labels = models[name]
     data = model_input(x + model.levels, labels)
     # (PyDataset goes through the same per-step check as a generator; it is

@@ -168,7 +168,7 @@ def test_fit_lowers_loss_and_reports_perplexity():
     keras.utils.set_random_seed(5)
     x = counting_texts()
     model = TransformerLM(vocab_size=11, sequence_length=8, dropout=0.1, **ARCH)
-    assert_lm_fit_lowers_loss(model, x, learning_rate=0.02, epochs=10, factor=0.8)
+    assert_lm_fit_lowers_loss(model, x, learning_rate=0.02, epochs=20, factor=0.8)
     evaluated = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
     np.testing.assert_allclose(model.perplexity(x), evaluated["perplexity"], rtol=1e-4)
 
