@@ -6,21 +6,18 @@ import os
 # (test_torch_compile.py checks the compiled step of every family against
 # the eager one). Set before keras_ar is used, so every worker inherits it.
 os.environ.setdefault("KERAS_AR_TORCH_COMPILE", "0")
+# Test speed only. On the CPU, JAX compiles each new shape of a random op
+# (every weight initializer) in 0.3-3 s with its default "partitionable"
+# Threefry layout, and 3-5x faster with the older one: building a tiny
+# PixelCNN++ took 21 s against 4 s. The layout only decides which bits a
+# key gives; no test depends on those bits. Set before JAX is imported, so
+# the test processes and every child process (README blocks, recipes,
+# workers) use it.
+os.environ.setdefault("JAX_THREEFRY_PARTITIONABLE", "0")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-if keras.backend.backend() == "jax":
-    import jax
-
-    # Test speed only. On the CPU, JAX compiles each new shape of a random
-    # op (every weight initializer) in 0.3-3 s with its default
-    # "partitionable" Threefry layout and 3-5x faster with the older one:
-    # building a tiny PixelCNN++ took 21 s against 4 s. The layout only
-    # decides which bits a key gives, and no test depends on those bits
-    # (subprocesses: README blocks, recipes, workers keep JAX's default).
-    jax.config.update("jax_threefry_partitionable", False)
 
 # Scripts that tests run in subprocesses, not test modules: importing one
 # (as --doctest-modules would) runs its process set-up (export_worker.py
