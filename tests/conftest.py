@@ -34,11 +34,21 @@ def pytest_report_header(config):
     return f"keras {keras.__version__}, backend: {keras.backend.backend()}"
 
 
+# Modules whose module fixtures or subprocesses take a minute or more: run
+# first, so that the two workers share out the rest and none is left with a
+# long test at the end while the other waits.
+SLOW_MODULES = (
+    "test_export.py", "test_distribute.py", "test_cross_backend.py", "test_onnx.py",
+)  # fmt: skip
+
+
 def pytest_collection_modifyitems(config, items):
-    """On JAX the docstrings' runnable examples are skipped: they are
-    backend-generic calls (fit, log_prob, generate) that the tests run on
-    JAX family by family, and each example compiles its model afresh (about
-    100 s of the JAX run). They run on TensorFlow and PyTorch."""
+    """Slow modules first (in their own order); on JAX the docstrings'
+    runnable examples are skipped: they are backend-generic calls (fit,
+    log_prob, generate) that the tests run on JAX family by family, and each
+    example compiles its model afresh (about 100 s of the JAX run). They run
+    on TensorFlow and PyTorch."""
+    items.sort(key=lambda item: item.path.name not in SLOW_MODULES)
     if keras.backend.backend() != "jax":
         return
     from _pytest.doctest import DoctestItem

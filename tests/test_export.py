@@ -30,13 +30,12 @@ WORKER = os.path.join(ROOT, "tests", "export_worker.py")
 FAMILIES = sorted(TINY_MODELS)
 # JAX's route (jax2tf) on one family of each kind of step: convolution
 # caches with labels and a prefix, the logistic-mixture head, a recurrent
-# image state, a text LSTM state, keras-hub's attention cache, MADE's
-# whole-vector pass (with the chi-square test). The other families' steps
-# are made of the same parts; TensorFlow exports every family.
+# state, keras-hub's attention cache, MADE's whole-vector pass (with the
+# chi-square test). The other families' steps are made of the same parts;
+# TensorFlow exports every family.
 JAX_FAMILIES = (
-    "gated_pixelcnn", "pixelcnn_plus_plus", "pixel_rnn_row_lstm",
-    "recurrent_lm", "transformer_lm", "made",
-)  # fmt: skip
+    "gated_pixelcnn", "pixelcnn_plus_plus", "recurrent_lm", "transformer_lm", "made",
+)
 EXPORTED = JAX_FAMILIES if BACKEND == "jax" else FAMILIES
 SEEDS = np.array([11, 11, 12, 13, 14, 15], "int32")
 CHI_SQUARE_SAMPLES = 3000

@@ -62,11 +62,36 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
         (["--series", "nile"], "error: --series"),
         (["--backtest", "-1"], "error: --backtest must be >= 0"),
         (["--backtest", "20"], "error: --backtest 20 leaves too short a past"),
+        (["--ensemble", "0"], "error: --ensemble must be >= 1"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             forecast_co2.main(["--tiny", "--series", "sunspots", *argv])
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_forecast_ensemble_is_the_mixture_of_its_members(tmp_path):
+    from recipes import forecast_co2
+
+    out = tmp_path / "out"
+    argv = ["--tiny", "--series", "sunspots", "--ensemble", "2", "--epochs", "1"]
+    result = forecast_co2.main([*argv, "--out", str(out)])
+    deepar = result["details"]["sunspots"]["deepar"]
+    assert [m["seed"] for m in deepar["ensemble"]] == [0, 1]
+    # The mixture's likelihood: the log of the mean of the members'.
+    members = np.array(deepar["member_loglik_nats_per_point"]) * 20
+    row = result["rows"][0]
+    mixture = np.log(np.mean(np.exp(members))) / 20
+    np.testing.assert_allclose(row["heldout_loglik_nats_per_point"], mixture, rtol=1e-6)
+    assert members.min() / 20 <= mixture <= members.max() / 20
+    assert members[0] != members[1]  # two different models
+    # Each member forecasts and scores as saved.
+    values = forecast_co2.load_series("sunspots")[0]
+    whole = np.concatenate([values[:-20].astype("float32"), values[-20:]])
+    for k, name in enumerate(("model_sunspots.keras", "model_sunspots_1.keras")):
+        member = keras.saving.load_model(str(out / name))
+        nll = forecast_co2.conditional_nll(member, whole, len(whole) - 20)
+        np.testing.assert_allclose(-nll * 20, members[k], rtol=1e-5)
 
 
 def test_tabular_benchmark_tiny(tmp_path):

@@ -7,11 +7,12 @@ import pytest
 
 from tests.tiny_models import TINY_MODELS, build
 
-# The test budget: JAX compiles each of these for a minute together; their
-# bfloat16 training runs on TensorFlow and PyTorch, and JAX's on the others.
+# The test budget: JAX compiles each of these for over a minute together;
+# their bfloat16 training runs on TensorFlow and PyTorch, and JAX's on the
+# others (an image, a sequence, a vector and a text family).
 HEAVY_ON_JAX = {
     "pixelcnn_plus_plus", "pixel_snail", "gated_pixelcnn", "image_transformer",
-    "pixel_rnn_diagonal_bilstm",
+    "pixel_rnn_diagonal_bilstm", "pixel_rnn_row_lstm", "transformer_lm",
 }  # fmt: skip
 
 
