@@ -40,15 +40,20 @@ Run:
 
 `--backtest 1` forecasts the horizon before the held-out one instead (the
 series cut there), to see how much the comparison depends on the period;
-`--seed` changes DeepAR's initialisation and the sample paths, and
+`--seed` changes DeepAR's initialisation and the sample paths;
 `--early-stopping` holds the last horizon of the past out of DeepAR's
 training to choose its epoch (the conditional NLL of those points given the
-rest, after each epoch).
+rest, after each epoch); `--ensemble K` trains K DeepAR models from the
+seeds `--seed` to `--seed + K - 1` and forecasts with their equal mixture
+(each draws S / K of the paths; the held-out log-likelihood is the
+mixture's): the spread between seeds is large on these short series, and
+averaging over initialisations is the usual cure.
 
 Outputs in --out: metrics.json (the table, settings, backend, times),
 results.md (the table in markdown), forecast_<series>.png (the fan plots:
 past, held-out truth, DeepAR's 50% and 80% bands and median, SARIMAX's mean
-and 80% band) and model_<series>.keras.
+and 80% band) and model_<series>.keras (model_<series>_<k>.keras for the other members
+of an ensemble).
 """
 
 import argparse
@@ -205,7 +210,8 @@ def early_stopping(model, past, length, epochs):
     return TailNLL(), stopping
 
 
-def run_deepar(past, future, setup, settings, seed, verbose, validation=0):
+def train_deepar(past, setup, settings, seed, verbose, validation=0):
+    """One DeepAR fitted on windows of `past`: `(model, extra)`."""
     import keras
 
     from keras_ar.models import DeepAR
@@ -241,14 +247,42 @@ def run_deepar(past, future, setup, settings, seed, verbose, validation=0):
         verbose=verbose,
         callbacks=callbacks,
     )
-    train_seconds = time.time() - start
-    start = time.time()
-    paths = model.forecast(
-        past, len(future), num_samples=settings["num_samples"], seed=seed
-    )
-    sample_seconds = time.time() - start
+    extra = {
+        "seed": seed,
+        "train_seconds": time.time() - start,
+        "final_loss": float(history.history["loss"][-1]),
+        "train_windows": len(data),
+    }
+    if callbacks:
+        tail, stopping = callbacks
+        extra["best_epoch"] = stopping.best_epoch + 1
+        extra["validation_nll_curve"] = tail.curve
+    return model, extra
+
+
+def run_deepar(past, future, setup, settings, seed, verbose, validation=0, ensemble=1):
+    """DeepAR's forecast of `future` from `past`: with `ensemble` K > 1,
+    K models trained from the seeds `seed`, ..., `seed + K - 1`, forecasting
+    as their equal mixture (each draws its share of the sample paths; the
+    held-out log-likelihood is the mixture's, log of the mean of the K
+    models' likelihoods, exact). Returns `(scores, bands, extra, models)`."""
+    models, extras, log_liks, paths = [], [], [], []
     whole = np.concatenate([past, future])
-    log_lik = -conditional_nll(model, whole, len(past)) * len(future)
+    share = max(1, settings["num_samples"] // ensemble)
+    sample_seconds = 0.0
+    for k in range(ensemble):
+        model, extra = train_deepar(past, setup, settings, seed + k, verbose, validation)
+        start = time.time()
+        paths.append(
+            model.forecast(past, len(future), num_samples=share, seed=seed + k)
+        )
+        sample_seconds += time.time() - start
+        log_liks.append(-conditional_nll(model, whole, len(past)) * len(future))
+        models.append(model)
+        extras.append(extra)
+    paths = np.concatenate(paths)
+    top = max(log_liks)
+    log_lik = top + np.log(np.mean(np.exp(np.array(log_liks) - top)))
     low, median, high = np.quantile(paths, [0.1, 0.5, 0.9], axis=0)
     scores = metrics(paths, future, paths.mean(0), low, high, log_lik)
     bands = {
@@ -258,17 +292,11 @@ def run_deepar(past, future, setup, settings, seed, verbose, validation=0):
         "q25": np.quantile(paths, 0.25, axis=0),
         "q75": np.quantile(paths, 0.75, axis=0),
     }
-    extra = {
-        "train_seconds": train_seconds,
-        "sample_seconds": sample_seconds,
-        "final_loss": float(history.history["loss"][-1]),
-        "train_windows": len(data),
-    }
-    if callbacks:
-        tail, stopping = callbacks
-        extra["best_epoch"] = stopping.best_epoch + 1
-        extra["validation_nll_curve"] = tail.curve
-    return scores, bands, extra, model
+    extra = {**extras[0], "sample_seconds": sample_seconds}
+    if ensemble > 1:
+        extra["ensemble"] = extras
+        extra["member_loglik_nats_per_point"] = [v / len(future) for v in log_liks]
+    return scores, bands, extra, models
 
 
 def plot_fan(path, name, years, past, future, deepar, sarimax, unit):
@@ -348,6 +376,11 @@ def build_parser():
         "end of the series (0: the last one); the points after it are "
         "not used at all",
     )  # fmt: skip
+    parser.add_argument(
+        "--ensemble", type=int, default=1,
+        help="train this many DeepAR models (seeds --seed, --seed + 1, ...) "
+        "and forecast with their equal mixture",
+    )  # fmt: skip
     parser.add_argument("--backend", choices=BACKENDS)
     parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
     return parser
@@ -364,6 +397,8 @@ def main(argv=None):
         )
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    if args.ensemble < 1:
+        parser.error(f"--ensemble must be >= 1, got {args.ensemble}")
     if args.backtest < 0:
         parser.error(f"--backtest must be >= 0, got {args.backtest}")
     try:
@@ -390,12 +425,15 @@ def main(argv=None):
             )
         values, years = values[:end], years[:end]
         past, future = values[:-horizon], values[-horizon:]
-        scores, bands, extra, model = run_deepar(
+        scores, bands, extra, models = run_deepar(
             past.astype("float32"), future, setup, settings, args.seed,
-            args.verbose, validation,
+            args.verbose, validation, args.ensemble,
         )  # fmt: skip
-        model_path = os.path.join(args.out, f"model_{name}.keras")
-        model.save(model_path)
+        for k, model in enumerate(models):
+            suffix = f"_{k}" if k else ""
+            model_path = os.path.join(args.out, f"model_{name}{suffix}.keras")
+            model.save(model_path)
+            paths.append(model_path)
         s_scores, s_bands = run_sarimax(
             past, future, setup, settings["num_samples"], args.seed
         )
@@ -410,7 +448,7 @@ def main(argv=None):
         }
         plot = os.path.join(args.out, f"forecast_{name}.png")
         plot_fan(plot, name, years, past, future, bands, s_bands, setup["unit"])
-        paths += [plot, model_path]
+        paths.append(plot)
     table = markdown_table(rows, backend)
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(table)
