@@ -45,7 +45,7 @@ series cut there), to see how much the comparison depends on the period;
 training to choose its epoch (the conditional NLL of those points given the
 rest, after each epoch); `--ensemble K` trains K DeepAR models from the
 seeds `--seed` to `--seed + K - 1` and forecasts with their equal mixture
-(each draws S / K of the paths; the held-out log-likelihood is the
+(each draws S paths, K * S in all; the held-out log-likelihood is the
 mixture's): the spread between seeds is large on these short series, and
 averaging over initialisations is the usual cure.
 
@@ -263,12 +263,14 @@ def train_deepar(past, setup, settings, seed, verbose, validation=0):
 def run_deepar(past, future, setup, settings, seed, verbose, validation=0, ensemble=1):
     """DeepAR's forecast of `future` from `past`: with `ensemble` K > 1,
     K models trained from the seeds `seed`, ..., `seed + K - 1`, forecasting
-    as their equal mixture (each draws its share of the sample paths; the
-    held-out log-likelihood is the mixture's, log of the mean of the K
-    models' likelihoods, exact). Returns `(scores, bands, extra, models)`."""
+    as their equal mixture (each draws the preset's S sample paths, K * S
+    in all: paths over a long horizon drift together, so a CRPS estimated
+    from S / K paths per model is visibly noisier; the held-out
+    log-likelihood is the mixture's, log of the mean of the K models'
+    likelihoods, exact). Returns `(scores, bands, extra, models)`."""
     models, extras, log_liks, paths = [], [], [], []
     whole = np.concatenate([past, future])
-    share = max(1, settings["num_samples"] // ensemble)
+    share = settings["num_samples"]
     sample_seconds = 0.0
     for k in range(ensemble):
         model, extra = train_deepar(past, setup, settings, seed + k, verbose, validation)
