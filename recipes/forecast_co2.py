@@ -52,8 +52,8 @@ averaging over initialisations is the usual cure.
 Outputs in --out: metrics.json (the table, settings, backend, times),
 results.md (the table in markdown), forecast_<series>.png (the fan plots:
 past, held-out truth, DeepAR's 50% and 80% bands and median, SARIMAX's mean
-and 80% band) and model_<series>.keras (model_<series>_<k>.keras for the other members
-of an ensemble).
+and 80% band) and model_<series>.keras (model_<series>_<k>.keras for the
+other members of an ensemble).
 """
 
 import argparse
@@ -268,23 +268,25 @@ def run_deepar(past, future, setup, settings, seed, verbose, validation=0, ensem
     from S / K paths per model is visibly noisier; the held-out
     log-likelihood is the mixture's, log of the mean of the K models'
     likelihoods, exact). Returns `(scores, bands, extra, models)`."""
+    from scipy.special import logsumexp  # (statsmodels' own dependency)
+
     models, extras, log_liks, paths = [], [], [], []
     whole = np.concatenate([past, future])
-    share = settings["num_samples"]
     sample_seconds = 0.0
     for k in range(ensemble):
         model, extra = train_deepar(past, setup, settings, seed + k, verbose, validation)
         start = time.time()
         paths.append(
-            model.forecast(past, len(future), num_samples=share, seed=seed + k)
+            model.forecast(
+                past, len(future), num_samples=settings["num_samples"], seed=seed + k
+            )
         )
         sample_seconds += time.time() - start
         log_liks.append(-conditional_nll(model, whole, len(past)) * len(future))
         models.append(model)
         extras.append(extra)
     paths = np.concatenate(paths)
-    top = max(log_liks)
-    log_lik = top + np.log(np.mean(np.exp(np.array(log_liks) - top)))
+    log_lik = logsumexp(log_liks) - np.log(ensemble)
     low, median, high = np.quantile(paths, [0.1, 0.5, 0.9], axis=0)
     scores = metrics(paths, future, paths.mean(0), low, high, log_lik)
     bands = {
