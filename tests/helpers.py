@@ -6,6 +6,7 @@ configuration: output shape against `compute_output_shape`, a `get_config` /
 one training step that changes the weights and gives a finite loss.
 """
 
+import inspect
 import os
 
 import keras
@@ -49,6 +50,10 @@ def run_layer_test(
     config = layer.get_config()
     for key in init_kwargs:
         assert key in config, f"get_config() drops the argument {key!r}"
+    # Every argument the signature shows (`help()`), weight arguments included.
+    for key, param in inspect.signature(layer_cls).parameters.items():
+        if param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            assert key in config, f"get_config() drops the argument {key!r}"
     clone = layer_cls.from_config(config)
     assert clone.get_config() == config
     # Through Keras' own (de)serialization, which needs the registration.

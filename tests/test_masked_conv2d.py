@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from keras_ar.layers.gated_block import GatedBlock
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.layers.pixelcnn_residual_block import PixelCNNResidualBlock
 from keras_ar.masks import pixelcnn_mask
@@ -133,3 +134,22 @@ def test_bad_input_rank():
         MaskedConv2D(4, 3)(np.zeros((2, 5, 5), "float32"))
     with pytest.raises(ValueError, match="channels"):
         PixelCNNResidualBlock(8)(np.zeros((1, 4, 4, 6), "float32"))
+
+
+def test_weight_arguments_take_effect_and_unknown_ones_are_refused():
+    # The weight arguments come from the shared `WeightedLayer` base: they
+    # must reach the weights, survive the config, and a layer that does not
+    # take one must refuse it by name rather than ignore it.
+    layer = MaskedConv2D(
+        4, 3, use_bias=False, kernel_initializer="ones", kernel_regularizer="l2"
+    )
+    clone = MaskedConv2D.from_config(layer.get_config())
+    for each in (layer, clone):
+        each(np.ones((1, 3, 3, 1), "float32"))
+        assert each.bias is None
+        np.testing.assert_array_equal(to_numpy(each.kernel), 1.0)
+        assert len(each.losses) == 1 and float(to_numpy(each.losses[0])) > 0
+    with pytest.raises(TypeError, match="use_bias"):
+        MaskedConv2D(4, 3, use_bias="no")
+    with pytest.raises(ValueError, match="kernel_regularizer"):
+        GatedBlock(4, kernel_regularizer="l2")

@@ -1,12 +1,14 @@
 """Plumbing shared by the layers: weight and mask arguments, the config,
 kernel and bias creation, and the input checks.
 
-Not layers themselves; each layer still lives in its own file.
+`WeightedLayer` is a base, not a layer of its own; each layer still lives
+in its own file.
 """
 
 import inspect
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_ar.masks.pixelcnn import check_color_groups
@@ -20,14 +22,71 @@ _GETTERS = {
 }
 
 
-def set_weight_args(layer, kinds=("initializer",), **values):
-    """Stores `kernel_initializer=...`, `bias_regularizer=...` and the like
-    on `layer`, each through its Keras getter (`kinds` says which families of
-    argument the layer takes; `values` holds them by name)."""
-    for kind in kinds:
-        for weight in ("kernel", "bias"):
-            name = f"{weight}_{kind}"
-            setattr(layer, name, _GETTERS[kind].get(values.get(name)))
+INITIALIZERS = ("kernel_initializer", "bias_initializer")
+REGULARIZERS = ("kernel_regularizer", "bias_regularizer")
+CONSTRAINTS = ("kernel_constraint", "bias_constraint")
+KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+_WEIGHT_ARG_DEFAULTS = {  # as in `keras.layers.Dense`
+    "use_bias": True,
+    "kernel_initializer": "glorot_uniform",
+    "bias_initializer": "zeros",
+    "kernel_regularizer": None,
+    "bias_regularizer": None,
+    "kernel_constraint": None,
+    "bias_constraint": None,
+}
+
+
+class WeightedLayer(keras.layers.Layer):
+    """Base of the layers with kernels: Keras' weight arguments, taken once.
+
+    `weight_args` names the ones a layer takes, out of `use_bias` and
+    `{kernel,bias}_{initializer,regularizer,constraint}` (defaults as in
+    `keras.layers.Dense`). Each is checked, stored under its own name (the
+    initializers and the like through their Keras getters) and returned by
+    `get_config` beside the layer's own arguments, so a layer's signature
+    names only what is its own (`help()` and `inspect.signature` show the
+    weight arguments too). An argument outside `weight_args` reaches
+    `keras.layers.Layer`, which refuses it by name.
+    """
+
+    weight_args = INITIALIZERS
+
+    def __init_subclass__(cls, **kwargs):
+        # `help(cls)` and `inspect.signature(cls)` show the weight arguments
+        # too, after the layer's own, as if each signature listed them.
+        super().__init_subclass__(**kwargs)
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        var_kw = [p for p in params if p.kind == p.VAR_KEYWORD]
+        own = [p for p in params if p.kind != p.VAR_KEYWORD]
+        names = {p.name for p in own}
+        if any(p.kind == p.VAR_POSITIONAL for p in own):
+            return
+        weights = [
+            inspect.Parameter(n, KEYWORD_ONLY, default=_WEIGHT_ARG_DEFAULTS[n])
+            for n in cls.weight_args
+            if n not in names
+        ]
+        cls.__signature__ = inspect.Signature(own + weights + var_kw)
+
+    def __init__(self, **kwargs):
+        values = {n: kwargs.pop(n, _WEIGHT_ARG_DEFAULTS[n]) for n in self.weight_args}
+        super().__init__(**kwargs)
+        for name, value in values.items():
+            if name == "use_bias":
+                if not isinstance(value, (bool, int, np.bool_)) or value not in (0, 1):
+                    raise TypeError(f"`use_bias` must be True or False, got {value!r}")
+                value = bool(value)
+            else:
+                value = _GETTERS[name.rsplit("_", 1)[-1]].get(value)
+            setattr(self, name, value)
+
+    def _config_values(self):
+        """The arguments not kept under their own name (`arguments_config`)."""
+        return {}
+
+    def get_config(self):
+        return {**super().get_config(), **arguments_config(self, **self._config_values())}
 
 
 def arguments_config(layer, **values):
@@ -41,9 +100,13 @@ def arguments_config(layer, **values):
     the arguments stored some other way.
     """
     config = {}
-    for name, param in inspect.signature(type(layer).__init__).parameters.items():
-        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
+    names = [
+        name
+        for name, param in inspect.signature(type(layer).__init__).parameters.items()
+        if name != "self"
+        and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+    ]
+    for name in names + list(getattr(layer, "weight_args", ())):
         if name in values:
             config[name] = values[name]
             continue
@@ -64,7 +127,7 @@ def set_mask_args(layer, mask_type, color_channels, features):
 
 def add_kernel_and_bias(layer, kernel_shape, filters, use_bias):
     """`layer.kernel` of `kernel_shape` and `layer.bias` `(filters,)` (None
-    without `use_bias`), with the weight arguments `set_weight_args` stored."""
+    without `use_bias`), with the weight arguments `WeightedLayer` stored."""
 
     def args(weight):
         return {

@@ -6,34 +6,18 @@ they differ only in the parameter layout and in how the distribution reads
 it, so the projection, its weights and their config live here once.
 """
 
-import keras
 from keras import ops
 
-from keras_ar.layers._common import (
-    add_kernel_and_bias,
-    arguments_config,
-    known_last_dim,
-    set_weight_args,
-)
+from keras_ar.layers._common import WeightedLayer, add_kernel_and_bias, known_last_dim
 
 
-class MixtureHead(keras.layers.Layer):
+class MixtureHead(WeightedLayer):
     """Base of the mixture heads. Not used directly.
 
     A subclass sets `num_params` in its `__init__` and adds the
     distribution's methods; the kernel `(F, num_params)` and bias are made
     in `build` (named "kernel" and "bias", as in the saved files).
     """
-
-    def __init__(
-        self, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs
-    ):
-        super().__init__(**kwargs)
-        set_weight_args(
-            self,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-        )
 
     def build(self, input_shape):
         features = known_last_dim(self, input_shape, "feature dimension")
@@ -44,7 +28,3 @@ class MixtureHead(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.num_params,)
-
-    def get_config(self):
-        # Each subclass keeps its arguments under their own names.
-        return {**super().get_config(), **arguments_config(self)}

@@ -3,36 +3,27 @@
 import keras
 from keras import ops
 
-from keras_ar.layers._common import (
-    arguments_config,
-    check_feature_maps,
-    set_mask_args,
-)
+from keras_ar.layers._common import WeightedLayer, check_feature_maps, set_mask_args
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.ops.pixel_lstm import gate_bias_init
 from keras_ar.validation import check_int
 
 
-class PixelLSTMLayer(keras.layers.Layer):
+class PixelLSTMLayer(WeightedLayer):
     """What PixelRNN's two LSTM layers (`RowLSTM`, `DiagonalBiLSTM`) share:
     the arguments and their checks, the input check, the gate bias and the
     config. A subclass makes its input-to-state convolutions (in
     `_make_input_to_state`, or after `__init__`) and its state kernels."""
 
+    weight_args = ("kernel_initializer",)
+
     def __init__(
-        self,
-        units,
-        mask_type="B",
-        color_channels=1,
-        unit_forget_bias=True,
-        kernel_initializer="glorot_uniform",
-        **kwargs,
+        self, units, mask_type="B", color_channels=1, unit_forget_bias=True, **kwargs
     ):
         super().__init__(**kwargs)
         self.units = check_int("units", units, minimum=1)
         set_mask_args(self, mask_type, color_channels, "units")
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self._make_input_to_state()
 
     def _make_input_to_state(self):
@@ -61,6 +52,3 @@ class PixelLSTMLayer(keras.layers.Layer):
             shape=bias.shape,
             initializer=lambda shape, dtype=None: ops.convert_to_tensor(bias, dtype),
         )
-
-    def get_config(self):
-        return {**super().get_config(), **arguments_config(self)}

@@ -4,16 +4,17 @@ import keras
 from keras import ops
 
 from keras_ar.layers._common import (
+    INITIALIZERS,
+    REGULARIZERS,
+    WeightedLayer,
     add_kernel_and_bias,
-    arguments_config,
     known_last_dim,
-    set_weight_args,
 )
 from keras_ar.validation import check_input_rank, check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class CausalDilatedConv1D(keras.layers.Layer):
+class CausalDilatedConv1D(WeightedLayer):
     """Causal dilated 1-D convolution over `(batch, time, channels)`.
 
     The output at step `t` is
@@ -55,30 +56,19 @@ class CausalDilatedConv1D(keras.layers.Layer):
     ```
     """
 
+    weight_args = ("use_bias", *INITIALIZERS, *REGULARIZERS)
+
     def __init__(
         self,
         filters,
         kernel_size,
         dilation_rate=1,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.filters = check_int("filters", filters, minimum=1)
         self.kernel_size = check_int("kernel_size", kernel_size, minimum=1)
         self.dilation_rate = check_int("dilation_rate", dilation_rate, minimum=1)
-        if not isinstance(use_bias, bool):
-            raise TypeError(f"`use_bias` must be a bool, got {use_bias!r}")
-        self.use_bias = use_bias
-        set_weight_args(
-            self, ("initializer", "regularizer"),
-            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-        )  # fmt: skip
 
     @property
     def receptive_field(self):
@@ -144,6 +134,3 @@ class CausalDilatedConv1D(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         check_input_rank(type(self).__name__, input_shape, 3, "(batch, time, channels)")
         return (input_shape[0], input_shape[1], self.filters)
-
-    def get_config(self):
-        return {**super().get_config(), **arguments_config(self)}

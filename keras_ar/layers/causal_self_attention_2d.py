@@ -8,7 +8,7 @@ import numpy as np
 from keras import ops
 
 from keras_ar.backend.slicing import loop_slice_update
-from keras_ar.layers._common import arguments_config
+from keras_ar.layers._common import INITIALIZERS, WeightedLayer
 from keras_ar.validation import check_input_rank, check_int
 
 
@@ -22,7 +22,7 @@ def position_features(height, width):
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class CausalSelfAttention2D(keras.layers.Layer):
+class CausalSelfAttention2D(WeightedLayer):
     """Multi-head attention in which pixel `i` attends to pixels `< i` only.
 
     Positions are flattened in raster order (row by row, left to right).
@@ -81,6 +81,8 @@ class CausalSelfAttention2D(keras.layers.Layer):
     (2, 16)
     """
 
+    weight_args = ("use_bias", *INITIALIZERS)
+
     def __init__(
         self,
         num_heads=1,
@@ -89,9 +91,6 @@ class CausalSelfAttention2D(keras.layers.Layer):
         output_dim=None,
         include_current=False,
         use_position_features=True,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -108,15 +107,11 @@ class CausalSelfAttention2D(keras.layers.Layer):
         for name, value in (
             ("include_current", include_current),
             ("use_position_features", use_position_features),
-            ("use_bias", use_bias),
         ):
             if not isinstance(value, bool):
                 raise TypeError(f"`{name}` must be True or False, got {value!r}")
         self.include_current = include_current
         self.use_position_features = use_position_features
-        self.use_bias = use_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, inputs_shape, context_shape=None):
         name = type(self).__name__
@@ -299,6 +294,3 @@ class CausalSelfAttention2D(keras.layers.Layer):
         weights = self._attend(scores, allowed[None, None], value)
         mixed = ops.einsum("bhj,bjhv->bhv", weights, value)
         return self._output(mixed), cache
-
-    def get_config(self):
-        return {**super().get_config(), **arguments_config(self)}

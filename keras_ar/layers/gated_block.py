@@ -7,13 +7,13 @@ from keras import ops
 
 from keras_ar.backend.constants import constant, derived, flat_matmul
 from keras_ar.backend.slicing import pad_zeros
-from keras_ar.layers._common import arguments_config, set_mask_args
+from keras_ar.layers._common import WeightedLayer, set_mask_args
 from keras_ar.masks.pixelcnn import centre_channel_mask
 from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class GatedBlock(keras.layers.Layer):
+class GatedBlock(WeightedLayer):
     """A Gated PixelCNN layer: a vertical and a horizontal stack, no blind spot.
 
     The masked 3x3 convolution of the PixelCNN cannot see the pixels up and to
@@ -94,8 +94,6 @@ class GatedBlock(keras.layers.Layer):
         color_channels=1,
         residual=True,
         conditional=False,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -113,8 +111,6 @@ class GatedBlock(keras.layers.Layer):
             raise TypeError(f"`conditional` must be a bool, got {conditional!r}")
         self.residual = residual
         self.conditional = conditional
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     # ------------------------------------------------------------------
     @property
@@ -407,6 +403,3 @@ class GatedBlock(keras.layers.Layer):
         v_shape, h_shape, _ = self._split_shapes(inputs_shape, h_shape, cond_shape)
         out = tuple(v_shape[:-1]) + (self.filters,)
         return [out, tuple(h_shape[:-1]) + (self.filters,)]
-
-    def get_config(self):
-        return {**super().get_config(), **arguments_config(self)}

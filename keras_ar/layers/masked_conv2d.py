@@ -6,19 +6,20 @@ from keras import ops
 from keras_ar.backend.constants import constant, derived, flat_matmul
 from keras_ar.backend.slicing import as_pixel, loop_slice, loop_slice_update
 from keras_ar.layers._common import (
+    INITIALIZERS,
+    REGULARIZERS,
+    WeightedLayer,
     add_bias_and_activate,
     add_kernel_and_bias,
-    arguments_config,
     check_feature_maps,
     set_mask_args,
-    set_weight_args,
 )
 from keras_ar.masks.pixelcnn import pixelcnn_mask
 from keras_ar.validation import check_int, check_kernel_size
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class MaskedConv2D(keras.layers.Layer):
+class MaskedConv2D(WeightedLayer):
     """A 2D convolution that only sees earlier pixels in raster order.
 
     The kernel is multiplied by a fixed binary mask inside the convolution
@@ -51,6 +52,8 @@ class MaskedConv2D(keras.layers.Layer):
     (2, 5, 5, 8)
     """
 
+    weight_args = ("use_bias", *INITIALIZERS, *REGULARIZERS)
+
     def __init__(
         self,
         filters,
@@ -58,11 +61,6 @@ class MaskedConv2D(keras.layers.Layer):
         mask_type="B",
         color_channels=1,
         activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -75,12 +73,6 @@ class MaskedConv2D(keras.layers.Layer):
             )
         set_mask_args(self, mask_type, color_channels, "filters")
         self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        set_weight_args(
-            self, ("initializer", "regularizer"),
-            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-        )  # fmt: skip
 
     def build(self, input_shape):
         in_channels = check_feature_maps(
@@ -170,6 +162,3 @@ class MaskedConv2D(keras.layers.Layer):
             return ops.reshape(kernel, (-1, self.filters))
 
         return derived(self, ("patch_kernel", rows), make, [self.kernel])
-
-    def get_config(self):
-        return {**super().get_config(), **arguments_config(self)}

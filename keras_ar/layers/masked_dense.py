@@ -6,17 +6,19 @@ from keras import ops
 
 from keras_ar.backend.slicing import loop_slice
 from keras_ar.layers._common import (
+    CONSTRAINTS,
+    INITIALIZERS,
+    REGULARIZERS,
+    WeightedLayer,
     add_bias_and_activate,
     add_kernel_and_bias,
-    arguments_config,
     known_last_dim,
-    set_weight_args,
 )
 from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class MaskedDense(keras.layers.Layer):
+class MaskedDense(WeightedLayer):
     """Like `keras.layers.Dense`, with the kernel multiplied by a binary mask.
 
     `outputs = activation(inputs @ (kernel * mask) + bias)`. The product is
@@ -55,31 +57,19 @@ class MaskedDense(keras.layers.Layer):
     (2, 3)
     """
 
+    weight_args = ("use_bias", *INITIALIZERS, *REGULARIZERS, *CONSTRAINTS)
+
     def __init__(
         self,
         units,
         mask=None,
         activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.units = check_int("units", units, minimum=1)
         self.mask_values = _check_mask(mask, self.units)
         self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        set_weight_args(
-            self, ("initializer", "regularizer", "constraint"),
-            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-        )  # fmt: skip
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
 
     @property
@@ -176,12 +166,11 @@ class MaskedDense(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def get_config(self):
+    def _config_values(self):
         # The exact mask, as nested lists of 0/1 ints: the layer is
         # reproducible from its config alone.
         mask = self.mask_values
-        mask = None if mask is None else mask.astype("int64").tolist()
-        return {**super().get_config(), **arguments_config(self, mask=mask)}
+        return {"mask": None if mask is None else mask.astype("int64").tolist()}
 
 
 def _check_mask(mask, units):

@@ -4,7 +4,6 @@ import keras
 
 from keras_ar.layers._mixture import MixtureHead
 from keras_ar.ops import mixture_of_gaussians as mog
-from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -44,33 +43,25 @@ class MixtureOfGaussians(MixtureHead):
         num_components=5,
         min_log_scale=mog.MIN_LOG_SCALE,
         max_log_scale=mog.MAX_LOG_SCALE,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(kernel_initializer, bias_initializer, **kwargs)
-        self.num_components = check_int("num_components", num_components, minimum=1)
-        self.min_log_scale, self.max_log_scale = mog.check_log_scale_clamp(
-            min_log_scale, max_log_scale
-        )
+        super().__init__(**kwargs)
+        mog.set_mixture_args(self, num_components, min_log_scale, max_log_scale)
         self.num_params = mog.num_params(self.num_components)
 
     # -- the distribution ---------------------------------------------------
-    def _clamp(self):
-        return dict(min_log_scale=self.min_log_scale, max_log_scale=self.max_log_scale)
-
     def log_prob(self, x, params):
         """log-density in nats: float `x (...)`, params `(..., 3K)` -> `(...)`."""
         return mog.gaussian_mixture_log_prob(
-            x, params, self.num_components, **self._clamp()
+            x, params, self.num_components, **mog.clamp_of(self)
         )
 
     def cdf(self, x, params):
         """P(X <= x): float `x (...)`, params `(..., 3K)` -> `(...)`."""
-        return mog.gaussian_mixture_cdf(x, params, self.num_components, **self._clamp())
+        return mog.gaussian_mixture_cdf(x, params, self.num_components, **mog.clamp_of(self))
 
     def sample(self, params, uniforms, temperature=1.0):
         """Samples `(...)` float32 from uniforms `(..., 2)`."""
         return mog.sample_gaussian_mixture(
-            params, uniforms, self.num_components, temperature, **self._clamp()
+            params, uniforms, self.num_components, temperature, **mog.clamp_of(self)
         )

@@ -51,11 +51,9 @@ class MixtureOfLogistics(MixtureHead):
         levels=256,
         color_channels=1,
         min_log_scale=-7.0,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(kernel_initializer, bias_initializer, **kwargs)
+        super().__init__(**kwargs)
         self.num_mixtures = check_int("num_mixtures", num_mixtures, minimum=1)
         self.levels = check_int("levels", levels, minimum=2)
         self.color_channels = check_int("color_channels", color_channels, minimum=1)

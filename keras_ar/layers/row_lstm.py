@@ -57,13 +57,9 @@ class RowLSTM(PixelLSTMLayer):
         mask_type="B",
         color_channels=1,
         unit_forget_bias=True,
-        kernel_initializer="glorot_uniform",
         **kwargs,
     ):
-        super().__init__(
-            units, mask_type, color_channels, unit_forget_bias, kernel_initializer,
-            **kwargs,
-        )  # fmt: skip
+        super().__init__(units, mask_type, color_channels, unit_forget_bias, **kwargs)
         self.kernel_size = check_int("kernel_size", kernel_size, minimum=3)
         if self.kernel_size % 2 == 0:
             raise ValueError(

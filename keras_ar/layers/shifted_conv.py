@@ -28,11 +28,7 @@ cached activations.
 import keras
 from keras import ops
 
-from keras_ar.layers._common import (
-    add_kernel_and_bias,
-    arguments_config,
-    set_weight_args,
-)
+from keras_ar.layers._common import INITIALIZERS, WeightedLayer, add_kernel_and_bias
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
 
 
@@ -60,7 +56,7 @@ def dilate_axis(x, axis, stride):
 _DEFAULT = object()
 
 
-class _ShiftedConv2D(keras.layers.Layer):
+class _ShiftedConv2D(WeightedLayer):
     """Shared weights and kernel application of the shifted convolutions.
 
     A subclass takes its `padding`, `_check` and default `kernel_size` from
@@ -71,17 +67,9 @@ class _ShiftedConv2D(keras.layers.Layer):
     transposed = False
     default_kernel_size = None
     default_strides = 1
+    weight_args = ("use_bias", *INITIALIZERS)
 
-    def __init__(
-        self,
-        filters,
-        kernel_size=_DEFAULT,
-        strides=_DEFAULT,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
+    def __init__(self, filters, kernel_size=_DEFAULT, strides=_DEFAULT, **kwargs):
         super().__init__(**kwargs)
         if kernel_size is _DEFAULT:
             kernel_size = self.default_kernel_size
@@ -90,12 +78,6 @@ class _ShiftedConv2D(keras.layers.Layer):
         self.filters = check_int("filters", filters, minimum=1)
         self.kernel_size = check_kernel_size("kernel_size", kernel_size, 2)
         self.strides = check_int("strides", strides, minimum=1)
-        self.use_bias = bool(use_bias)
-        set_weight_args(
-            self,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-        )
         self._check()
 
     def _check(self):
@@ -149,9 +131,6 @@ class _ShiftedConv2D(keras.layers.Layer):
         else:
             size = [None if d is None else -(-d // s) for d in (height, width)]
         return (batch, size[0], size[1], self.filters)
-
-    def get_config(self):
-        return {**super().get_config(), **arguments_config(self)}
 
 
 class _DownShifted:
