@@ -24,8 +24,9 @@ from keras_ar.validation import check_choice, check_int
 class MADENetwork:
     """Mixin of the MADE models (put before their `AutoregressiveModel` base).
 
-    The model calls `_init_network` (the shared arguments) and then
-    `_build_network` (masks and layers) from its `__init__`, and defines:
+    `__init__` takes the arguments the two models share (the others go on
+    to the model's base); the model then calls `_build_network` (masks and
+    layers) from its own `__init__`, and defines:
 
     - `_encode(x)`: values `(B, n)` -> input features `(B, n * Q)` (default:
       the values themselves, Q = 1);
@@ -42,16 +43,22 @@ class MADENetwork:
       one mask set returns (default: its outputs).
     """
 
-    def _init_network(
+    def __init__(
         self,
+        input_dim,
         hidden_units,
-        hidden_degrees,
-        seed,
-        num_masks,
-        direct_connection,
-        activation,
+        ordering="natural",
+        hidden_degrees="random",
+        seed=None,
+        num_masks=1,
+        direct_connection=True,
+        activation="relu",
+        **kwargs,
     ):
-        """Checks and keeps the network's arguments (`input_dim` is set)."""
+        input_dim = check_int("input_dim", input_dim, minimum=2)
+        super().__init__(event_shape=(input_dim,), **kwargs)
+        self.input_dim = input_dim
+        self._ordering_given = ordering  # resolved by `_build_network`
         if isinstance(hidden_units, (int, np.integer)) and not isinstance(
             hidden_units, bool
         ):
@@ -83,14 +90,14 @@ class MADENetwork:
         self.direct_connection = bool(direct_connection)
         self.activation = keras.activations.get(activation)
 
-    def _build_network(self, ordering, inputs_per_dim, outputs_per_dim):
+    def _build_network(self, inputs_per_dim, outputs_per_dim):
         """Resolves the ordering, draws the mask sets and makes the layers.
 
         Q = `inputs_per_dim` input features and P = `outputs_per_dim` output
         units per dimension. The layers' names and order are part of the
         saved files of both models.
         """
-        input_dim = self.input_dim
+        input_dim, ordering = self.input_dim, self._ordering_given
         # The ordering as a permutation, and as given (for the config).
         self.ordering = resolve_ordering(
             input_dim, ordering, np.random.default_rng(self.seed)

@@ -1,11 +1,37 @@
 """What the two transformer families (`TransformerLM`, `ImageTransformer`)
-share: the checks of their hyperparameters and the trunk after the
+share: their hyperparameters and checks, and the trunk after the
 embeddings, so that each family file holds only its embeddings and head."""
 
 import keras
 
 from keras_ar.layers.causal_transformer_stack import CausalTransformerStack
 from keras_ar.validation import check_int, check_positive_float
+
+
+class TransformerArgs:
+    """Mixin of the transformer families (put before their model base).
+
+    Takes the stack's sizes, which both families document and default
+    alike (`num_layers` is the family's own, its default differing), checks
+    them and stores them under their names; the other arguments go on to
+    the model's base.
+    """
+
+    def __init__(
+        self,
+        num_layers,
+        num_heads=4,
+        hidden_dim=128,
+        intermediate_dim=512,
+        dropout=0.0,
+        layer_norm_epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        set_transformer_args(
+            self, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+            layer_norm_epsilon,
+        )  # fmt: skip
 
 
 def set_transformer_args(

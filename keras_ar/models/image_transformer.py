@@ -7,14 +7,14 @@ from keras import ops
 
 from keras_ar.backend import no_grad
 from keras_ar.layers.raster_position_embedding import RasterPositionEmbedding
-from keras_ar.models._transformer import set_transformer_args, transformer_trunk
+from keras_ar.models._transformer import TransformerArgs, transformer_trunk
 from keras_ar.models.image_model import ImageAutoregressiveModel
 from keras_ar.ops.categorical import sample_categorical
 from keras_ar.optional import import_keras_hub
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class ImageTransformer(ImageAutoregressiveModel):
+class ImageTransformer(TransformerArgs, ImageAutoregressiveModel):
     """Causal Transformer over an image's sub-pixels in raster order.
 
     The image `(height, width, channels)` is read as a sequence of
@@ -85,21 +85,15 @@ class ImageTransformer(ImageAutoregressiveModel):
         image_shape,
         levels=256,
         num_layers=4,
-        num_heads=4,
-        hidden_dim=128,
-        intermediate_dim=512,
-        dropout=0.0,
         num_classes=None,
-        layer_norm_epsilon=1e-5,
         **kwargs,
     ):
+        # `num_heads`, `hidden_dim`, `intermediate_dim`, `dropout` and
+        # `layer_norm_epsilon` are `TransformerArgs`'.
         import_keras_hub(type(self).__name__)  # a clear error before any work
         super().__init__(
-            image_shape=image_shape, levels=levels, num_classes=num_classes, **kwargs
-        )
-        set_transformer_args(
-            self, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
-            layer_norm_epsilon,
+            num_layers, image_shape=image_shape, levels=levels,
+            num_classes=num_classes, **kwargs,
         )  # fmt: skip
         policy = self.dtype_policy
         # Ids 0..levels-1 are sub-pixel values; id `levels` is the start token.

@@ -7,7 +7,7 @@ from keras import ops
 from keras_ar.models._made_common import MADENetwork
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops import categorical_log_prob, sample_categorical
-from keras_ar.validation import check_choice, check_int
+from keras_ar.validation import check_choice
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -96,26 +96,14 @@ class MADE(MADENetwork, AutoregressiveModel):
         input_dim,
         levels=2,
         hidden_units=(500,),
-        ordering="natural",
-        hidden_degrees="random",
-        seed=None,
-        num_masks=1,
-        direct_connection=True,
-        activation="relu",
         input_encoding=None,
         num_classes=None,
         **kwargs,
     ):
-        input_dim = check_int("input_dim", input_dim, minimum=2)
+        # `ordering`, `hidden_degrees`, `seed`, `num_masks`,
+        # `direct_connection` and `activation` are `MADENetwork`'s.
         super().__init__(
-            levels=levels,
-            event_shape=(input_dim,),
-            num_classes=num_classes,
-            **kwargs,
-        )
-        self.input_dim = input_dim
-        self._init_network(
-            hidden_units, hidden_degrees, seed, num_masks, direct_connection, activation
+            input_dim, hidden_units, levels=levels, num_classes=num_classes, **kwargs
         )
         if input_encoding is None:
             input_encoding = "scaled" if self.levels == 2 else "one_hot"
@@ -124,7 +112,6 @@ class MADE(MADENetwork, AutoregressiveModel):
         )
         # Q input features and P output units per dimension.
         self._build_network(
-            ordering,
             inputs_per_dim=self.levels if self.input_encoding == "one_hot" else 1,
             outputs_per_dim=1 if self.levels == 2 else self.levels,
         )

@@ -8,7 +8,6 @@ from keras import ops
 from keras_ar.models._made_common import MADENetwork
 from keras_ar.models.continuous_model import ContinuousAutoregressiveModel
 from keras_ar.ops import mixture_of_gaussians as mog
-from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -75,28 +74,15 @@ class MADEMoG(MADENetwork, ContinuousAutoregressiveModel):
         input_dim,
         num_components=5,
         hidden_units=(256,),
-        ordering="natural",
-        hidden_degrees="random",
-        seed=None,
-        num_masks=1,
-        direct_connection=True,
-        activation="relu",
         min_log_scale=mog.MIN_LOG_SCALE,
         max_log_scale=mog.MAX_LOG_SCALE,
         **kwargs,
     ):
-        input_dim = check_int("input_dim", input_dim, minimum=2)
-        super().__init__(event_shape=(input_dim,), **kwargs)
-        self.input_dim = input_dim
-        self.num_components = check_int("num_components", num_components, minimum=1)
-        self._init_network(
-            hidden_units, hidden_degrees, seed, num_masks, direct_connection, activation
-        )
-        self.min_log_scale, self.max_log_scale = mog.check_log_scale_clamp(
-            min_log_scale, max_log_scale
-        )
+        # `ordering`, `hidden_degrees`, `seed`, `num_masks`,
+        # `direct_connection` and `activation` are `MADENetwork`'s (as in MADE).
+        super().__init__(input_dim, hidden_units, **kwargs)
+        mog.set_mixture_args(self, num_components, min_log_scale, max_log_scale)
         self._build_network(
-            ordering,
             inputs_per_dim=1,
             outputs_per_dim=mog.num_params(self.num_components),
         )
@@ -107,13 +93,10 @@ class MADEMoG(MADENetwork, ContinuousAutoregressiveModel):
         """Components of the mixture `call` returns: K times the mask sets."""
         return self.num_components * self.num_masks
 
-    def _clamp(self):
-        return dict(min_log_scale=self.min_log_scale, max_log_scale=self.max_log_scale)
-
     # -- the hooks of `MADENetwork` ----------------------------------------
     def _member_log_prob(self, x, params):
         return mog.gaussian_mixture_log_prob(
-            x, params, self.num_components, **self._clamp()
+            x, params, self.num_components, **mog.clamp_of(self)
         )
 
     def _mix_members(self, params, log_weights):
@@ -146,12 +129,12 @@ class MADEMoG(MADENetwork, ContinuousAutoregressiveModel):
 
     def _sample_dim(self, params, noise, temperature):
         return mog.sample_gaussian_mixture(
-            params, noise, self.total_components, temperature, **self._clamp()
+            params, noise, self.total_components, temperature, **mog.clamp_of(self)
         )
 
     def log_prob_and_dims(self, x, outputs):
         log_p = mog.gaussian_mixture_log_prob(
-            x, outputs, self.total_components, **self._clamp()
+            x, outputs, self.total_components, **mog.clamp_of(self)
         )
         log_prob = ops.sum(log_p, axis=-1)
         dims = ops.ones_like(log_prob) * float(self.input_dim)
@@ -167,7 +150,7 @@ class MADEMoG(MADENetwork, ContinuousAutoregressiveModel):
         x = self.validate_x(x)
         params = self(x, training=False)
         return ops.convert_to_numpy(
-            mog.gaussian_mixture_cdf(x, params, self.total_components, **self._clamp())
+            mog.gaussian_mixture_cdf(x, params, self.total_components, **mog.clamp_of(self))
         )
 
     def get_config(self):

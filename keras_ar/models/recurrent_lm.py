@@ -100,11 +100,10 @@ class RecurrentLM(TextAutoregressiveModel):
         cell="lstm",
         num_layers=1,
         dropout=0.0,
-        pad_token_id=0,
-        start_token_id=None,
-        tokenizer=None,
         **kwargs,
     ):
+        # `pad_token_id`, `start_token_id` and `tokenizer` are
+        # `TextAutoregressiveModel`'s.
         check_int("vocab_size", vocab_size, minimum=2)
         check_int("embedding_dim", embedding_dim, minimum=1)
         check_int("units", units, minimum=1)
@@ -113,14 +112,7 @@ class RecurrentLM(TextAutoregressiveModel):
         dropout = check_positive_float("dropout", dropout, allow_zero=True)
         if dropout >= 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
-        super().__init__(
-            vocab_size=vocab_size,
-            sequence_length=sequence_length,
-            pad_token_id=pad_token_id,
-            tokenizer=tokenizer,
-            start_token_id=start_token_id,
-            **kwargs,
-        )
+        super().__init__(vocab_size, sequence_length, **kwargs)
         self.embedding_dim = int(embedding_dim)
         self.units = int(units)
         self.cell = cell
@@ -156,7 +148,7 @@ class RecurrentLM(TextAutoregressiveModel):
             rnn.build((None, None, width))
             width = units
         self.head.build((None, None, units))
-        if start_token_id is None:
+        if self.start_token_id is None:
             self.start_embedding = self.add_weight(
                 shape=(embedding_dim,),
                 initializer=keras.initializers.RandomNormal(stddev=0.05),

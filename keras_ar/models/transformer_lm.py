@@ -6,14 +6,13 @@ import keras
 from keras import ops
 
 from keras_ar.backend import no_grad
-from keras_ar.models._transformer import set_transformer_args, transformer_trunk
+from keras_ar.models._transformer import TransformerArgs, transformer_trunk
 from keras_ar.models.text_model import TextAutoregressiveModel
 from keras_ar.optional import import_keras_hub
-from keras_ar.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
-class TransformerLM(TextAutoregressiveModel):
+class TransformerLM(TransformerArgs, TextAutoregressiveModel):
     """Decoder-only Transformer language model.
 
     keras-hub `TokenAndPositionEmbedding` (token + learned position
@@ -84,42 +83,22 @@ class TransformerLM(TextAutoregressiveModel):
     _onnx_via_tensorflow_on = ("torch",)
 
     def __init__(
-        self,
-        vocab_size,
-        sequence_length,
-        num_layers=2,
-        num_heads=4,
-        hidden_dim=128,
-        intermediate_dim=512,
-        dropout=0.0,
-        pad_token_id=0,
-        start_token_id=None,
-        tie_weights=True,
-        layer_norm_epsilon=1e-5,
-        tokenizer=None,
-        **kwargs,
+        self, vocab_size, sequence_length, num_layers=2, tie_weights=True, **kwargs
     ):
+        # The sizes of the stack are `TransformerArgs`'; `pad_token_id`,
+        # `start_token_id` and `tokenizer` are `TextAutoregressiveModel`'s.
         keras_hub = import_keras_hub(type(self).__name__)
-        check_int("vocab_size", vocab_size, minimum=2)
         if sequence_length is None:
             raise ValueError(
                 "`sequence_length` is required: TransformerLM learns one "
                 "position embedding per position"
             )
-        check_int("sequence_length", sequence_length, minimum=1)
         super().__init__(
-            vocab_size=vocab_size,
-            sequence_length=sequence_length,
-            pad_token_id=pad_token_id,
-            tokenizer=tokenizer,
-            start_token_id=start_token_id,
-            **kwargs,
+            num_layers, vocab_size=vocab_size, sequence_length=sequence_length, **kwargs
         )
-        set_transformer_args(
-            self, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
-            layer_norm_epsilon,
-        )  # fmt: skip
         self.tie_weights = bool(tie_weights)
+        vocab_size, sequence_length = self.vocab_size, self.sequence_length
+        start_token_id = self.start_token_id
 
         policy = self.dtype_policy
         # Without a start token id, row `vocab_size` of the embedding is the

@@ -170,13 +170,7 @@ def _bin_log_prob(x, scaled, means, log_scales, levels):
 
 
 def discretized_logistic_mixture_log_prob(
-    x,
-    params,
-    levels,
-    num_mixtures,
-    channels=1,
-    temperature=1.0,
-    min_log_scale=-7.0,
+    x, params, levels, num_mixtures, channels=1, temperature=1.0, min_log_scale=-7.0
 ):
     """log p(x) of whole pixels under a mixture of discretized logistics.
 
@@ -229,12 +223,7 @@ def discretized_logistic_mixture_log_prob(
 
 
 def discretized_logistic_mixture_probs(
-    params,
-    levels,
-    num_mixtures,
-    channels=1,
-    temperature=1.0,
-    min_log_scale=-7.0,
+    params, levels, num_mixtures, channels=1, temperature=1.0, min_log_scale=-7.0
 ):
     """Probabilities of every pixel value (for tests and exact checks).
 

@@ -42,6 +42,7 @@ import math
 from keras import ops
 
 from keras_ar.ops.categorical import sample_categorical
+from keras_ar.validation import check_int
 
 #: Default clamp of the log-scales (see the module docstring).
 MIN_LOG_SCALE = -7.0
@@ -74,6 +75,20 @@ def check_log_scale_clamp(min_log_scale, max_log_scale):
             f"{min_log_scale} and {max_log_scale}"
         )
     return float(min_log_scale), float(max_log_scale)
+
+
+def set_mixture_args(owner, num_components, min_log_scale, max_log_scale):
+    """Checks and stores `num_components` and the log-scale clamp on
+    `owner` (a layer or model with a mixture-of-Gaussians conditional)."""
+    owner.num_components = check_int("num_components", num_components, minimum=1)
+    owner.min_log_scale, owner.max_log_scale = check_log_scale_clamp(
+        min_log_scale, max_log_scale
+    )
+
+
+def clamp_of(owner):
+    """The clamp `set_mixture_args` stored, as the functions' keywords."""
+    return dict(min_log_scale=owner.min_log_scale, max_log_scale=owner.max_log_scale)
 
 
 def split_params(
