@@ -85,6 +85,7 @@ class ImageTransformer(TransformerArgs, ImageAutoregressiveModel):
         image_shape,
         levels=256,
         num_layers=4,
+        *,
         num_classes=None,
         **kwargs,
     ):

@@ -96,6 +96,7 @@ class MADE(MADENetwork, AutoregressiveModel):
         input_dim,
         levels=2,
         hidden_units=(500,),
+        *,
         input_encoding=None,
         num_classes=None,
         **kwargs,

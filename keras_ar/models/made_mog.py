@@ -74,6 +74,7 @@ class MADEMoG(MADENetwork, ContinuousAutoregressiveModel):
         input_dim,
         num_components=5,
         hidden_units=(256,),
+        *,
         min_log_scale=mog.MIN_LOG_SCALE,
         max_log_scale=mog.MAX_LOG_SCALE,
         **kwargs,

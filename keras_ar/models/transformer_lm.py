@@ -83,7 +83,7 @@ class TransformerLM(TransformerArgs, TextAutoregressiveModel):
     _onnx_via_tensorflow_on = ("torch",)
 
     def __init__(
-        self, vocab_size, sequence_length, num_layers=2, tie_weights=True, **kwargs
+        self, vocab_size, sequence_length, num_layers=2, *, tie_weights=True, **kwargs
     ):
         # The sizes of the stack are `TransformerArgs`'; `pad_token_id`,
         # `start_token_id` and `tokenizer` are `TextAutoregressiveModel`'s.
