@@ -13,6 +13,14 @@ import keras
 import numpy as np
 
 
+def not_on(backend, reason):
+    """Skips a test on `backend` (the suite runs once per backend), saying
+    which other test or backend covers what it checks."""
+    import pytest
+
+    return pytest.mark.skipif(keras.backend.backend() == backend, reason=reason)
+
+
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
 
