@@ -5,7 +5,10 @@ model's variables while they run (a memory saving: the compiled step carries
 them as its state) and put them back after the first step. An exception
 raised while the first step is traced, such as keras_ar's check of a bad
 batch, leaves them empty, and the next call fails with an unrelated
-`TypeError`. `keep_variables_on_error` puts them back.
+`TypeError`. `keep_variables_on_error` puts them back. On TensorFlow, a
+failed first call leaves a compiled function that may no longer create
+the optimizer's variables; the guard drops it so that the next call traces
+a new one.
 """
 
 import contextlib
@@ -16,7 +19,21 @@ import keras
 @contextlib.contextmanager
 def keep_variables_on_error(model):
     """Context manager: on an exception, refill the variables emptied by a
-    JAX workflow (a no-op on the other backends)."""
+    JAX workflow, or drop TensorFlow's compiled functions (a no-op on
+    PyTorch, whose steps run eagerly)."""
+    if keras.backend.backend() == "tensorflow":
+        try:
+            yield
+        except BaseException:
+            # A tf.function whose first call failed counts as called: the
+            # next fit would reuse it, and its first real step, which makes
+            # the optimizer's slots, would fail with "Creating variables on
+            # a non-first call". Fresh functions are traced instead.
+            model.train_function = None
+            model.test_function = None
+            model.predict_function = None
+            raise
+        return
     if keras.backend.backend() != "jax":
         yield
         return
