@@ -8,6 +8,7 @@ compiled), `log_prob`, `generate` and the constructors; then the data
 loaders on malformed files and the recipes' flags.
 """
 
+import inspect
 import json
 
 import keras
@@ -215,8 +216,9 @@ def test_streamed_float_batches_raise_naming_quantize(models, name):
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_model_still_trains_after_rejected_data(models, name):
-    # Runs after the tests above, whose calls failed inside fit: the model
-    # (weights, optimizer, metrics) must still be usable.
+    # A fit that fails inside its first step must leave the model (weights,
+    # optimizer, metrics) usable, whether or not it was ever trained before
+    # (the test passes alone and after the failing tests above).
     if keras.backend.backend() == "jax" and name not in TRAINED_ON_JAX:
         pytest.skip("the shared fit loop: four families on JAX (test time)")
     model, x, labels = models[name]
@@ -230,6 +232,21 @@ def test_model_still_trains_after_rejected_data(models, name):
 
 # ---------------------------------------------------------------------------
 # log_prob, generate and constructors.
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_signature_and_config_name_the_same_arguments(models, name):
+    # Arguments that a shared base or mixin takes through **kwargs are still
+    # shown by help() / inspect.signature, and every one of them is saved.
+    model = models[name][0]
+    shown = {
+        key
+        for key, param in inspect.signature(type(model)).parameters.items()
+        if param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+    }
+    keras_keys = set(keras.Model().get_config())
+    saved = set(model.get_config()) - keras_keys
+    assert shown == saved, (sorted(shown - saved), sorted(saved - shown))
 
 
 @pytest.mark.parametrize("name", FAMILIES)

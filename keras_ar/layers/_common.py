@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar._signatures import show_passed_on
 from keras_ar.masks.pixelcnn import check_color_groups
 from keras_ar.validation import check_choice, check_input_rank, check_int
 
@@ -56,18 +57,13 @@ class WeightedLayer(keras.layers.Layer):
         # `help(cls)` and `inspect.signature(cls)` show the weight arguments
         # too, after the layer's own, as if each signature listed them.
         super().__init_subclass__(**kwargs)
-        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-        var_kw = [p for p in params if p.kind == p.VAR_KEYWORD]
-        own = [p for p in params if p.kind != p.VAR_KEYWORD]
-        names = {p.name for p in own}
-        if any(p.kind == p.VAR_POSITIONAL for p in own):
-            return
-        weights = [
-            inspect.Parameter(n, KEYWORD_ONLY, default=_WEIGHT_ARG_DEFAULTS[n])
-            for n in cls.weight_args
-            if n not in names
-        ]
-        cls.__signature__ = inspect.Signature(own + weights + var_kw)
+        show_passed_on(
+            cls,
+            [
+                inspect.Parameter(n, KEYWORD_ONLY, default=_WEIGHT_ARG_DEFAULTS[n])
+                for n in cls.weight_args
+            ],
+        )
 
     def __init__(self, **kwargs):
         values = {n: kwargs.pop(n, _WEIGHT_ARG_DEFAULTS[n]) for n in self.weight_args}

@@ -5,6 +5,7 @@ Pixels"), built from keras-hub's `TransformerDecoder`."""
 import keras
 from keras import ops
 
+from keras_ar._signatures import shows_arguments_of
 from keras_ar.backend import no_grad
 from keras_ar.layers.raster_position_embedding import RasterPositionEmbedding
 from keras_ar.models._transformer import TransformerArgs, transformer_trunk
@@ -14,6 +15,7 @@ from keras_ar.optional import import_keras_hub
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
+@shows_arguments_of(TransformerArgs.__init__)
 class ImageTransformer(TransformerArgs, ImageAutoregressiveModel):
     """Causal Transformer over an image's sub-pixels in raster order.
 

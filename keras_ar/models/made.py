@@ -4,6 +4,7 @@ Estimation")."""
 import keras
 from keras import ops
 
+from keras_ar._signatures import shows_arguments_of
 from keras_ar.models._made_common import MADENetwork
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops import categorical_log_prob, sample_categorical
@@ -11,6 +12,7 @@ from keras_ar.validation import check_choice
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
+@shows_arguments_of(MADENetwork.__init__)
 class MADE(MADENetwork, AutoregressiveModel):
     """Masked autoencoder for distribution estimation over D discrete values.
 

@@ -5,12 +5,14 @@ Estimation"): a density estimator for real-valued vectors."""
 import keras
 from keras import ops
 
+from keras_ar._signatures import shows_arguments_of
 from keras_ar.models._made_common import MADENetwork
 from keras_ar.models.continuous_model import ContinuousAutoregressiveModel
 from keras_ar.ops import mixture_of_gaussians as mog
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
+@shows_arguments_of(MADENetwork.__init__)
 class MADEMoG(MADENetwork, ContinuousAutoregressiveModel):
     """MADE over D real values, one mixture of Gaussians per dimension.
 

@@ -13,6 +13,7 @@ x_<=t and never scores x_0.
 import keras
 from keras import ops
 
+from keras_ar._signatures import shows_arguments_of
 from keras_ar.models.text_model import TextAutoregressiveModel
 from keras_ar.validation import check_choice, check_int, check_positive_float
 
@@ -20,6 +21,7 @@ _CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell}
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
+@shows_arguments_of(TextAutoregressiveModel.__init__)
 class RecurrentLM(TextAutoregressiveModel):
     """Word-level recurrent language model (the book's LSTM, ch. 5).
 

@@ -5,6 +5,7 @@ style: Radford et al., 2019) built from keras-hub's
 import keras
 from keras import ops
 
+from keras_ar._signatures import shows_arguments_of
 from keras_ar.backend import no_grad
 from keras_ar.models._transformer import TransformerArgs, transformer_trunk
 from keras_ar.models.text_model import TextAutoregressiveModel
@@ -12,6 +13,7 @@ from keras_ar.optional import import_keras_hub
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
+@shows_arguments_of(TransformerArgs.__init__, TextAutoregressiveModel.__init__)
 class TransformerLM(TransformerArgs, TextAutoregressiveModel):
     """Decoder-only Transformer language model.
 
