@@ -22,16 +22,18 @@ def keep_variables_on_error(model):
     JAX workflow, or drop TensorFlow's compiled functions (a no-op on
     PyTorch, whose steps run eagerly)."""
     if keras.backend.backend() == "tensorflow":
+        names = ("train_function", "test_function", "predict_function")
+        fresh = [name for name in names if getattr(model, name, None) is None]
         try:
             yield
         except BaseException:
             # A tf.function whose first call failed counts as called: the
             # next fit would reuse it, and its first real step, which makes
             # the optimizer's slots, would fail with "Creating variables on
-            # a non-first call". Fresh functions are traced instead.
-            model.train_function = None
-            model.test_function = None
-            model.predict_function = None
+            # a non-first call". The functions this call made are dropped
+            # (one that had already run is kept: it made its variables).
+            for name in fresh:
+                setattr(model, name, None)
             raise
         return
     if keras.backend.backend() != "jax":
