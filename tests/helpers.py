@@ -11,13 +11,12 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 
 def not_on(backend, reason):
     """Skips a test on `backend` (the suite runs once per backend), saying
     which other test or backend covers what it checks."""
-    import pytest
-
     return pytest.mark.skipif(keras.backend.backend() == backend, reason=reason)
 
 

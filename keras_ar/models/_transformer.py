@@ -28,33 +28,22 @@ class TransformerArgs:
         **kwargs,
     ):
         super().__init__(**kwargs)
-        set_transformer_args(
-            self, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
-            layer_norm_epsilon,
-        )  # fmt: skip
-
-
-def set_transformer_args(
-    model, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
-    layer_norm_epsilon,
-):  # fmt: skip
-    """Checks the sizes of a `CausalTransformerStack` and stores them on
-    `model` under their names (as ints and floats, for `get_config`)."""
-    model.num_layers = check_int("num_layers", num_layers, minimum=1)
-    model.num_heads = check_int("num_heads", num_heads, minimum=1)
-    model.hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
-    if model.hidden_dim % model.num_heads:
-        raise ValueError(
-            f"`hidden_dim` ({hidden_dim}) must be a multiple of `num_heads` "
-            f"({num_heads})"
+        # Ints and floats under their names, for `get_config`.
+        self.num_layers = check_int("num_layers", num_layers, minimum=1)
+        self.num_heads = check_int("num_heads", num_heads, minimum=1)
+        self.hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
+        if self.hidden_dim % self.num_heads:
+            raise ValueError(
+                f"`hidden_dim` ({hidden_dim}) must be a multiple of `num_heads` "
+                f"({num_heads})"
+            )
+        self.intermediate_dim = check_int("intermediate_dim", intermediate_dim, minimum=1)
+        self.dropout = check_positive_float("dropout", dropout, allow_zero=True)
+        if self.dropout >= 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
+        self.layer_norm_epsilon = check_positive_float(
+            "layer_norm_epsilon", layer_norm_epsilon
         )
-    model.intermediate_dim = check_int("intermediate_dim", intermediate_dim, minimum=1)
-    model.dropout = check_positive_float("dropout", dropout, allow_zero=True)
-    if model.dropout >= 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
-    model.layer_norm_epsilon = check_positive_float(
-        "layer_norm_epsilon", layer_norm_epsilon
-    )
 
 
 def transformer_trunk(model):
