@@ -20,6 +20,47 @@ def not_on(backend, reason):
     return pytest.mark.skipif(keras.backend.backend() == backend, reason=reason)
 
 
+def only_on(backend, reason):
+    """Runs a test on `backend` only: for what is the same Python on every
+    backend (shapes, configs, argument checks), where building the weights
+    is what costs (JAX compiles every initializer)."""
+    return pytest.mark.skipif(keras.backend.backend() != backend, reason=reason)
+
+
+#: The backends that compile each model's functions (its train step, its
+#: sampling loop): a test costs seconds there and milliseconds on PyTorch.
+COMPILING_BACKENDS = ("tensorflow", "jax")
+
+
+def take_turns(argnames, values):
+    """`pytest.mark.parametrize` arguments for variants of one code path
+    (sizes, samplers, heads, families of a shared loop): PyTorch runs every
+    variant, the first variant runs on every backend, and each later one
+    runs on one of the two compiling backends in turn (TensorFlow, then
+    JAX). Every variant is still checked eagerly and compiled, at half the
+    compile time.
+
+    Usage: `@pytest.mark.parametrize(*take_turns("a, b", [(1, 2), (3, 4)]))`.
+    A value may be a `pytest.param` (its marks and id are kept).
+    """
+    names = argnames.split(",") if isinstance(argnames, str) else list(argnames)
+    many = len([n for n in names if n.strip()]) > 1
+    params = []
+    for k, value in enumerate(values):
+        marks, id_ = (), None
+        if isinstance(value, type(pytest.param(None))):
+            value, marks, id_ = value.values, tuple(value.marks), value.id
+        elif not many:
+            value = (value,)
+        if k:
+            runs_on = COMPILING_BACKENDS[(k - 1) % 2]
+            skipped = COMPILING_BACKENDS[k % 2]
+            reason = f"variants take turns (test time): on {runs_on} and torch"
+            marks += (not_on(skipped, reason),)
+        params.append(pytest.param(*value, marks=marks, id=id_))
+    return argnames, params
+
+
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from keras_ar import anomaly
 from keras_ar.models import PixelCNN, RecurrentLM
-from tests.helpers import write_fashion_mnist
+from tests.helpers import take_turns, write_fashion_mnist
 from tests.tiny_models import build
 
 only_jax = pytest.mark.skipif(
@@ -34,30 +34,19 @@ def _kwargs(labels):
 # models with a categorical head (one and three channels), with a mixture
 # head, sequences, MADE, text. The other families inherit theirs from
 # ImageAutoregressiveModel / TextAutoregressiveModel unchanged.
+# They take turns on TensorFlow and JAX (the mixture head's on TensorFlow,
+# where its first eager pass costs least).
 HOOKS = [
     "pixelcnn",
-    "pixel_snail",
     "pixelcnn_plus_plus",
+    "pixel_snail",
     "wavenet",
     "made",
     "recurrent_lm",
 ]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.skipif(
-                name == "pixelcnn_plus_plus" and keras.backend.backend() == "jax",
-                reason="budget: the mixture head's hook (keras.ops only) is checked "
-                "on TensorFlow and PyTorch; its first eager pass costs most here",
-            ),
-        )
-        for name in HOOKS
-    ],
-)
+@pytest.mark.parametrize(*take_turns("name", HOOKS))
 def test_log_prob_elements_sum_to_log_prob_and_are_conditionals(name):
     model, x, labels = build(name)
     x = x[:3]
@@ -330,7 +319,7 @@ def fashion_dir(tmp_path_factory):
 
 
 @pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
+    keras.backend.backend() != "torch",
     reason="the recipe's plumbing, on the backend where it runs fastest here",
 )
 def test_recipe_tiny_writes_tables_curves_and_heat_maps(fashion_dir, tmp_path, capsys):
@@ -343,7 +332,7 @@ def test_recipe_tiny_writes_tables_curves_and_heat_maps(fashion_dir, tmp_path, c
     result = recipe.main(argv)
     printed = capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
-    assert results["mode"] == "tiny" and results["backend"] == "tensorflow"
+    assert results["mode"] == "tiny" and results["backend"] == "torch"
     sets = results["ood"]["sets"]
     assert len(sets) == 6
     for row in sets.values():

@@ -19,7 +19,7 @@ from scipy import stats
 from keras_ar.layers import MixtureOfGaussians
 from keras_ar.models import DeepAR, MADEMoG
 from keras_ar.ops import mixture_of_gaussians as mog
-from tests.helpers import dependency_mask, run_layer_test
+from tests.helpers import dependency_mask, run_layer_test, take_turns
 from tests.model_checks import redraw_weights
 
 BACKEND = keras.backend.backend()
@@ -234,7 +234,7 @@ def test_made_mog_trains_and_round_trips(tmp_path):
 
 # ----------------------------------------------------------------------
 # DeepAR
-@pytest.mark.parametrize("season", [None, 3])
+@pytest.mark.parametrize(*take_turns("season", [None, 3]))
 def test_deepar_is_causal_and_generation_paths_agree(season):
     model = tiny_deepar(seasonal_difference=season)
     x = series(1)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import keras_ar.generation as generation
+from tests.helpers import take_turns
 from tests.tiny_models import TINY_MODELS, build
 
 
@@ -13,7 +14,9 @@ def _labels(model, n):
     return {} if not model.conditional else {"labels": np.arange(n) % model.num_classes}
 
 
-@pytest.mark.parametrize("name", sorted(TINY_MODELS))
+# The chunking and the seeds are the shared `generate`'s: the families take
+# turns on the two compiling backends (every family runs on PyTorch).
+@pytest.mark.parametrize(*take_turns("name", sorted(TINY_MODELS)))
 def test_chunking_and_cache_do_not_change_samples(name):
     model, _, _ = build(name)
     kwargs = _labels(model, 5)

@@ -5,7 +5,7 @@ import pytest
 
 from keras_ar.models.image_transformer import ImageTransformer
 from tests import model_checks as checks
-from tests.helpers import dependency_mask, not_on, to_numpy
+from tests.helpers import dependency_mask, not_on, take_turns, to_numpy
 
 # One small architecture for every test: fewer distinct compiled loops.
 ARCH = dict(num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16)
@@ -18,7 +18,9 @@ def tiny(image_shape, levels, **kwargs):
     return model
 
 
-@pytest.mark.parametrize("image_shape, levels", [((2, 2, 1), 3), ((1, 2, 3), 2)])
+@pytest.mark.parametrize(
+    *take_turns("image_shape, levels", [((2, 2, 1), 3), ((1, 2, 3), 2)])
+)
 def test_normalized_and_sampled(image_shape, levels):
     checks.assert_normalized_and_sampled(tiny(image_shape, levels), image_shape, seed=0)
 

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from keras_ar.models.made import MADE
-from tests.helpers import dependency_mask, to_numpy
+from tests.helpers import dependency_mask, take_turns, to_numpy
 
 
 def _sharpen(model, seed=0, scale=2.0):
@@ -47,13 +47,15 @@ CONFIGS = {
 
 # (The plain "binary" model's sum is checked in the sampling test below.)
 @pytest.mark.parametrize(
-    "name",
-    [
-        "binary_random_order_no_direct",
-        "binary_ensemble",
-        "levels3_custom_order_scaled",
-        "levels3_ensemble_random",
-    ],
+    *take_turns(
+        "name",
+        [
+            "binary_random_order_no_direct",
+            "binary_ensemble",
+            "levels3_custom_order_scaled",
+            "levels3_ensemble_random",
+        ],
+    )
 )
 def test_probabilities_sum_to_one(name):
     model = MADE(seed=3, **CONFIGS[name])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_ar.models.pixel_rnn import PixelRNN
-from tests.helpers import dependency_mask, not_on, to_numpy
+from tests.helpers import dependency_mask, not_on, only_on, to_numpy
 from tests.model_checks import (
     assert_cached_equals_uncached,
     assert_fit_lowers_loss,
@@ -106,6 +106,7 @@ def test_fit_and_save_load(kind, tmp_path):
     assert_save_load_log_prob(model, x[:8], tmp_path)
 
 
+@only_on("torch", "config only: the same Python on every backend; building costs on JAX")
 def test_defaults_follow_the_paper():
     model = PixelRNN((2, 2, 3), levels=4, num_layers=1)
     # h = 128, rounded up to a multiple of 3 colour groups.

@@ -7,17 +7,19 @@ import pytest
 from keras_ar.layers.diagonal_bilstm import DiagonalBiLSTM
 from keras_ar.layers.row_lstm import RowLSTM
 from keras_ar.ops.pixel_lstm import skew, unskew
-from tests.helpers import dependency_mask, run_layer_test, to_numpy
+from tests.helpers import dependency_mask, run_layer_test, take_turns, to_numpy
 
 
 @pytest.mark.parametrize(
-    "cls, kwargs, features",
-    [
-        (RowLSTM, {"units": 4}, 2),
-        (RowLSTM, {"units": 6, "kernel_size": 5, "color_channels": 3, "mask_type": "A"}, 3),
-        (DiagonalBiLSTM, {"units": 4, "unit_forget_bias": False}, 2),
-        (DiagonalBiLSTM, {"units": 6, "color_channels": 3}, 6),
-    ],
+    *take_turns(
+        "cls, kwargs, features",
+        [
+            (RowLSTM, {"units": 4}, 2),
+            (DiagonalBiLSTM, {"units": 4, "unit_forget_bias": False}, 2),
+            (RowLSTM, {"units": 6, "kernel_size": 5, "color_channels": 3, "mask_type": "A"}, 3),
+            (DiagonalBiLSTM, {"units": 6, "color_channels": 3}, 6),
+        ],
+    )
 )
 def test_layer(cls, kwargs, features, tmp_path):
     x = np.random.rand(2, 3, 4, features).astype("float32")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_ar.models.pixel_snail import PixelSNAIL
-from tests.helpers import dependency_mask, to_numpy
+from tests.helpers import dependency_mask, take_turns, to_numpy
 from tests.model_checks import (
     assert_cached_equals_uncached,
     assert_fit_and_save_load_3x3,
@@ -71,10 +71,10 @@ def test_model_causality(image_shape, levels, distribution):
         assert dep[p, c, q, d] == (p < q or (p == q and c < d)), (p, c, q, d)
 
 
-@pytest.mark.parametrize(
+@pytest.mark.parametrize(*take_turns(
     "image_shape, levels, distribution, seed",
     [((2, 2, 1), 3, "mixture", 0), ((2, 2, 1), 3, "categorical", 1), ((1, 2, 3), 2, "categorical", 2)],
-)  # fmt: skip
+))  # fmt: skip
 def test_normalized_and_sampled(image_shape, levels, distribution, seed):
     model = tiny(image_shape, levels, distribution, seed=seed)
     assert_normalized_and_sampled(model, image_shape, seed, cold=0.01)

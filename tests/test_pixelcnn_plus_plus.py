@@ -11,7 +11,13 @@ from keras_ar.layers.shifted_conv import (
     DownShiftedConv2DTranspose,
 )
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
-from tests.helpers import dependency_mask, run_layer_test, to_numpy
+from tests.helpers import (
+    dependency_mask,
+    only_on,
+    run_layer_test,
+    take_turns,
+    to_numpy,
+)
 from tests.model_checks import (
     assert_cached_equals_uncached,
     assert_fit_and_save_load_3x3,
@@ -107,6 +113,7 @@ def tiny(image_shape, levels, num_hierarchies=2, scale=0.4, **kwargs):
     return model
 
 
+@only_on("torch", "shapes and config only (symbolic call); building costs on TF and JAX")
 def test_book_settings():
     # The TFP PixelCNN settings of the book (symbolic call: shapes only).
     model = PixelCNNPlusPlus(
@@ -154,8 +161,10 @@ def test_model_causality(image_shape, num_hierarchies, num_resnet):
 
 
 @pytest.mark.parametrize(
-    "image_shape, levels, num_hierarchies, seed",
-    [((2, 2, 1), 3, 1, 0), ((1, 2, 3), 2, 2, 1)],
+    *take_turns(
+        "image_shape, levels, num_hierarchies, seed",
+        [((2, 2, 1), 3, 1, 0), ((1, 2, 3), 2, 2, 1)],
+    )
 )
 def test_normalized_and_sampled(image_shape, levels, num_hierarchies, seed):
     model = tiny(image_shape, levels, num_hierarchies)

@@ -15,6 +15,7 @@ from scipy import stats
 
 from keras_ar.models.recurrent_lm import RecurrentLM
 from keras_ar.samplers import BeamSampler, TopPSampler
+from tests.helpers import take_turns
 from tests.model_checks import (
     assert_lm_fit_lowers_loss,
     assert_padded_texts_follow,
@@ -80,13 +81,15 @@ def small():
 # ----------------------------------------------------------------------
 # Likelihood
 @pytest.mark.parametrize(
-    "kwargs",
-    [
-        {},
-        {"cell": "gru"},
-        {"num_layers": 2},
-        {"cell": "gru", "num_layers": 2, "start_token_id": 1},
-    ],
+    *take_turns(
+        "kwargs",
+        [
+            {},
+            {"cell": "gru"},
+            {"num_layers": 2},
+            {"cell": "gru", "num_layers": 2, "start_token_id": 1},
+        ],
+    ),
     ids=["lstm", "gru", "lstm-2-layers", "gru-2-layers-start-token"],
 )
 def test_exp_log_prob_sums_to_one(kwargs):
@@ -117,7 +120,7 @@ def padded():
     return _tiny(vocab_size=PAD_VOCAB, pad_token_id=0)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"cell": "gru", "num_layers": 2}])
+@pytest.mark.parametrize(*take_turns("kwargs", [{}, {"cell": "gru", "num_layers": 2}]))
 def test_exp_log_prob_is_a_distribution_over_padded_texts(kwargs):
     keras.utils.set_random_seed(9)
     model = _tiny(vocab_size=PAD_VOCAB, pad_token_id=0, **kwargs)
@@ -274,7 +277,7 @@ def _generate(model, sampler="random", **kwargs):
     return model.generate(sampler=sampler, **{**GENERATE, **options, **kwargs})
 
 
-@pytest.mark.parametrize("name", [s for s, _ in SAMPLERS])
+@pytest.mark.parametrize(*take_turns("name", [s for s, _ in SAMPLERS]))
 def test_cached_equals_uncached(small, name):
     cached = _generate(small, name, use_cache=True)
     uncached = _generate(small, name, use_cache=False)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_ar.models.transformer_lm import TransformerLM
-from tests.helpers import not_on
+from tests.helpers import not_on, take_turns
 from tests.model_checks import (
     assert_lm_fit_lowers_loss,
     assert_padded_texts_follow,
@@ -61,9 +61,8 @@ def small():
 # ----------------------------------------------------------------------
 # Likelihood
 @pytest.mark.parametrize(
-    "kwargs",
-    [{}, {"start_token_id": 1, "tie_weights": False}],
-    ids=["start-embedding-tied", "start-token-untied"],
+    *take_turns("kwargs", [{"start_token_id": 1, "tie_weights": False}, {}]),
+    ids=["start-token-untied", "start-embedding-tied"],
 )
 def test_exp_log_prob_sums_to_one_over_fixed_length_sequences(kwargs):
     model = _tiny(pad_token_id=None, **kwargs)
@@ -133,8 +132,10 @@ GENERATE = dict(prompt=[3, 1], num_samples=100, temperature=1.5, seed=4)
 
 
 @pytest.mark.parametrize(
-    "sampler, options",
-    [("random", {}), ("top_p", {"top_p": 0.6}), ("beam", {"num_beams": 3})],
+    *take_turns(
+        "sampler, options",
+        [("random", {}), ("top_p", {"top_p": 0.6}), ("beam", {"num_beams": 3})],
+    )
 )
 def test_cached_equals_uncached(small, sampler, options):
     kwargs = {**GENERATE, **options, "sampler": sampler}
