@@ -51,7 +51,7 @@ def test_model_causality_per_sub_pixel():
     assert dep[allowed].all()
 
 
-@pytest.mark.parametrize("conditional", [False, True])
+@pytest.mark.parametrize(*take_turns("conditional", [False, True]))
 def test_cached_equals_uncached(conditional):
     model = tiny((3, 2, 2), 4, num_classes=2 if conditional else None)
     labels = {"labels": [0, 1, 1, 0, 1, 0]} if conditional else {}

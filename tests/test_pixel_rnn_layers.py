@@ -95,7 +95,7 @@ def test_colour_groups_at_the_pixel(cls, mask_type):
 
 
 @pytest.mark.parametrize(
-    "layer", [RowLSTM(6, color_channels=3), DiagonalBiLSTM(6, color_channels=3)]
+    *take_turns("layer", [RowLSTM(6, color_channels=3), DiagonalBiLSTM(6, color_channels=3)])
 )
 def test_call_at_matches_call(layer):
     h, w, features = 3, 4, 6
