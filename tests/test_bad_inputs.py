@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.helpers import take_turns
 from tests.tiny_models import TINY_MODELS, build
 
 FAMILIES = sorted(TINY_MODELS)
@@ -202,7 +203,7 @@ def test_streamed_batches_out_of_range_never_give_a_finite_loss(models, name):
             assert not np.isfinite(logs["loss"]), stream
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize(*take_turns("name", FAMILIES))
 def test_streamed_float_batches_raise_naming_quantize(models, name):
     model, x, labels = models[name]
     data = model_input((x / (model.levels - 1.0)).astype("float32"), labels)

@@ -126,13 +126,15 @@ def test_samples_match_log_prob(name):
 
 
 @pytest.mark.parametrize(
-    "name,temperature",
-    [
-        ("binary_random_order_no_direct", 1.0),
-        ("binary_ensemble", 0.7),
-        ("levels3_custom_order_scaled", 0.7),
-        ("levels3_ensemble_random", 1.0),
-    ],
+    *take_turns(
+        "name,temperature",
+        [
+            ("binary_random_order_no_direct", 1.0),
+            ("binary_ensemble", 0.7),
+            ("levels3_custom_order_scaled", 0.7),
+            ("levels3_ensemble_random", 1.0),
+        ],
+    )
 )
 def test_cached_generation_matches_uncached(name, temperature):
     model = MADE(seed=2, **CONFIGS[name])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_ar.models.pixel_rnn import PixelRNN
-from tests.helpers import dependency_mask, not_on, only_on, to_numpy
+from tests.helpers import dependency_mask, not_on, only_on, take_turns, to_numpy
 from tests.model_checks import (
     assert_cached_equals_uncached,
     assert_fit_lowers_loss,
@@ -31,11 +31,15 @@ def tiny(kind, image_shape=(2, 2, 1), levels=3, redraw=True, **kwargs):
     return model
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_normalized_and_sampled(kind):
-    # Grayscale and colour (the RGB groups order the sub-pixels).
-    for image_shape, levels in (((2, 2, 1), 3), ((1, 2, 3), 2)):
-        assert_normalized_and_sampled(tiny(kind, image_shape, levels), image_shape, 0)
+# Grayscale and colour (the RGB groups order the sub-pixels), each kind.
+@pytest.mark.parametrize(
+    *take_turns(
+        "kind, image_shape, levels",
+        [(kind, shape, levels) for shape, levels in (((2, 2, 1), 3), ((1, 2, 3), 2)) for kind in KINDS],
+    )
+)  # fmt: skip
+def test_normalized_and_sampled(kind, image_shape, levels):
+    assert_normalized_and_sampled(tiny(kind, image_shape, levels), image_shape, 0)
 
 
 def _sub_pixel_dependencies(model, image_shape):
@@ -83,10 +87,14 @@ def test_receptive_fields_of_the_two_kinds():
     np.testing.assert_array_equal(diagonal[:, 7], order < 7)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_cached_equals_uncached(kind):
-    for image_shape, levels in (((3, 4, 1), 4), ((2, 3, 3), 3)):
-        assert_cached_equals_uncached(tiny(kind, image_shape, levels), 6)
+@pytest.mark.parametrize(
+    *take_turns(
+        "kind, image_shape, levels",
+        [(kind, shape, levels) for shape, levels in (((3, 4, 1), 4), ((2, 3, 3), 3)) for kind in KINDS],
+    )
+)  # fmt: skip
+def test_cached_equals_uncached(kind, image_shape, levels):
+    assert_cached_equals_uncached(tiny(kind, image_shape, levels), 6)
 
 
 @pytest.mark.parametrize(

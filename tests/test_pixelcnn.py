@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_ar.models.pixelcnn import PixelCNN
-from tests.helpers import dependency_mask, to_numpy
+from tests.helpers import dependency_mask, take_turns, to_numpy
 from tests.model_checks import (
     assert_cached_equals_uncached,
     assert_fit_lowers_loss,
@@ -65,7 +65,9 @@ def test_model_causality_per_sub_pixel():
     assert dep[:, 1:].any(axis=0).all()
 
 
-@pytest.mark.parametrize("image_shape, levels", [((3, 4, 1), 4), ((2, 3, 3), 3)])
+@pytest.mark.parametrize(
+    *take_turns("image_shape, levels", [((3, 4, 1), 4), ((2, 3, 3), 3)])
+)
 def test_cached_equals_uncached(image_shape, levels):
     model = tiny(image_shape, levels=levels, num_residual_blocks=2)
     a = assert_cached_equals_uncached(model, 6)
