@@ -91,8 +91,11 @@ def test_call_at_matches_full_call():
 def test_pixel_step_follows_new_weights():
     """The step's kernel is made once per set of weights (cached on eager
     PyTorch, `keras_ar.backend.constants.derived`): after `assign` (as
-    training or `load_weights` do) the step must use the new weights."""
+    training or `load_weights` do) the step must use the new weights. Each
+    pass is one sampling call (`weights_fixed`, inside which the weights
+    are checked once), so a later call sees the new weights."""
     from keras_ar.backend import no_grad
+    from keras_ar.backend.constants import weights_fixed
 
     rng = np.random.default_rng(1)
     layer = MaskedConv2D(3, 3, mask_type="B", activation="relu")
@@ -100,9 +103,11 @@ def test_pixel_step_follows_new_weights():
     layer(x)
     patch = x[:, 1:3, 1:4]  # the centre row and the row above it, at (2, 2)
     for _ in range(2):
-        with no_grad():
+        with no_grad(), weights_fixed():
             step = to_numpy(layer.call_patch(patch))
+            again = to_numpy(layer.call_patch(patch))  # the kept matrices
         np.testing.assert_allclose(step, to_numpy(layer(x))[:, 2, 2], atol=1e-5)
+        np.testing.assert_array_equal(again, step)
         layer.kernel.assign(rng.normal(size=layer.kernel.shape).astype("float32"))
         layer.bias.assign(rng.normal(size=layer.bias.shape).astype("float32"))
 

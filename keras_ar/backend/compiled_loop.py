@@ -269,7 +269,7 @@ def _torch_loop(
     `finished`: see `compile_loop`."""
     import torch
 
-    from keras_ar.backend import slicing
+    from keras_ar.backend import constants, slicing
 
     compiled = {}  # torch.compile backend -> compiled step
 
@@ -342,7 +342,7 @@ def _torch_loop(
         )
         verbose = _CALLS[-1]["verbose"]
         later = _CALLS[-1]["later_steps"]
-        with torch.no_grad():
+        with torch.no_grad(), constants.weights_fixed():
             # The steps update the state in place (keras_ar.backend.slicing):
             # copy it once, so that no caller's array is ever written.
             state = keras.tree.map_structure(

@@ -9,10 +9,31 @@ cannot trace a NumPy array), so there the tensor is made once and kept on
 the layer.
 """
 
+import contextlib
+
 import keras
 from keras import ops
 
 from keras_ar.backend.slicing import torch_tensor
+
+# [call number, inside a sampling call]: see `weights_fixed`.
+_FIXED = [0, False]
+
+
+@contextlib.contextmanager
+def weights_fixed():
+    """Within: one eager PyTorch sampling call, during which no weight
+    changes (the loop runs no user code). `derived` then checks each cached
+    tensor against the weights once per call instead of at every step: the
+    check (each weight's value and version counter) cost as much as the
+    matrix product it guards."""
+    _FIXED[0] += 1
+    outer = _FIXED[1]
+    _FIXED[1] = True
+    try:
+        yield
+    finally:
+        _FIXED[1] = outer
 
 
 def constant(owner, name, array, dtype):
@@ -60,29 +81,51 @@ def derived(owner, name, make, sources):
     Args:
         owner: the layer that holds the cache (in its `__dict__`).
         name: a hashable key, unique within `owner`.
-        make: `make() -> tensor`, using only `sources` (and constants).
+        make: `make() -> tensor` (or a tuple of tensors, the first not
+            None), using only `sources` (and constants).
         sources: the `keras.Variable`s (or tensors) `make` reads.
     """
     if keras.backend.backend() != "torch":
         return make()
     import torch
 
-    if torch.is_grad_enabled() or torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or torch.is_grad_enabled():
         return make()
-    values = tuple(getattr(s, "value", s) for s in sources)
-    versions = tuple(v._version for v in values)
     cache = owner.__dict__.setdefault("_keras_ar_derived", {})
     entry = cache.get(name)
+    if entry is not None and _FIXED[1] and entry[3] == _FIXED[0]:
+        return entry[2]  # Checked earlier in this sampling call.
+    values = tuple(getattr(s, "value", s) for s in sources)
+    versions = tuple(v._version for v in values)
     if (
         entry is not None
         and entry[1] == versions
         and all(a is b for a, b in zip(entry[0], values))
     ):
-        return entry[2]
-    tensor = make()
-    if tensor.device.type != "meta":
-        cache[name] = (values, versions, tensor)
+        tensor = entry[2]
+    else:
+        tensor = make()
+        first = tensor[0] if isinstance(tensor, tuple) else tensor
+        if first.device.type == "meta":
+            return tensor
+    cache[name] = (values, versions, tensor, _FIXED[0] if _FIXED[1] else None)
     return tensor
+
+
+def activate(activation, x):
+    """`activation(x)`; on PyTorch ReLU and the identity run in torch
+    directly (Keras' `relu` converts and checks its input first: a dispatch
+    per layer per eager sampling step, for the same `torch.relu`)."""
+    if activation is _RELU and keras.backend.backend() == "torch":
+        import torch
+
+        return torch.relu(torch_tensor(x))
+    if activation is _LINEAR:
+        return x
+    return activation(x)
+
+
+_RELU, _LINEAR = keras.activations.relu, keras.activations.linear
 
 
 def flat_matmul(x, matrix, bias=None):
@@ -95,11 +138,19 @@ def flat_matmul(x, matrix, bias=None):
     compiled loop the dispatch costs nothing).
     """
     if keras.backend.backend() == "torch":
+        import torch
+
+        # Each call of an eager step counts: checks only where needed.
         x = torch_tensor(x)
-        outputs = torch_tensor(x.reshape(x.shape[0], -1), matrix.dtype) @ matrix
-        if bias is not None:
-            outputs = outputs + torch_tensor(getattr(bias, "value", bias), outputs.dtype)
-        return outputs
+        if x.dim() != 2:
+            x = x.reshape(x.shape[0], -1)
+        if x.dtype != matrix.dtype:
+            x = x.to(matrix.dtype)
+        if bias is None:
+            return torch.mm(x, matrix)
+        # One fused operation (bias + x @ matrix) rather than two.
+        bias = torch_tensor(getattr(bias, "value", bias), matrix.dtype)
+        return torch.addmm(bias, x, matrix)
     x = ops.cast(x, matrix.dtype)
     outputs = ops.matmul(ops.reshape(x, (ops.shape(x)[0], -1)), matrix)
     if bias is not None:

@@ -58,15 +58,41 @@ def torch_tensor(x, dtype=None):
     return x
 
 
+def _torch_dtype(dtype):
+    """The torch dtype of `dtype` (a name or a torch dtype), memoised."""
+    found = _TORCH_DTYPES.get(dtype)
+    if found is None:
+        import torch
+
+        found = getattr(torch, keras.backend.standardize_dtype(dtype))
+        _TORCH_DTYPES[dtype] = found
+    return found
+
+
+_TORCH_DTYPES = {}
+
+
+def cast(x, dtype):
+    """`ops.cast`; in torch directly on PyTorch (see `torch_tensor`)."""
+    if keras.backend.backend() != "torch":
+        return ops.cast(x, dtype)
+    return torch_tensor(x, _torch_dtype(dtype))
+
+
+def reshape(x, shape):
+    """`ops.reshape`; in torch directly on PyTorch, where Keras' own costs
+    tens of microseconds per call of an eager sampling step."""
+    if keras.backend.backend() != "torch":
+        return ops.reshape(x, shape)
+    return torch_tensor(x).reshape(tuple(shape))
+
+
 def as_pixel(values, dtype):
     """`(B, F)` -> `(B, 1, 1, F)` in `dtype`: one pixel, for a
     `loop_slice_update` of an image-shaped cache (in torch directly there:
     two Keras dispatches fewer per eager step)."""
     if keras.backend.backend() == "torch":
-        import torch
-
-        dtype = getattr(torch, keras.backend.standardize_dtype(dtype))
-        return torch_tensor(values, dtype)[:, None, None]
+        return torch_tensor(values, _torch_dtype(dtype))[:, None, None]
     return ops.expand_dims(ops.cast(values, dtype), (1, 2))
 
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ar.backend.constants import constant, derived, flat_matmul
+from keras_ar.backend.constants import activate, constant, derived, flat_matmul
 from keras_ar.backend.slicing import as_pixel, loop_slice, loop_slice_update
 from keras_ar.layers._common import (
     INITIALIZERS,
@@ -141,24 +141,29 @@ class MaskedConv2D(WeightedLayer):
     def call_patch(self, patch):
         """Output `(B, filters)` for one input patch `(B, rows, kw, C)` whose
         last row is the centre row (rows above it may be cut off)."""
-        kernel = self._patch_kernel(patch.shape[1])
-        return self.activation(flat_matmul(patch, kernel, self.bias))
+        kernel, bias = self._patch_weights(patch.shape[1])
+        return activate(self.activation, flat_matmul(patch, kernel, bias))
 
     def call_pixel(self, values):
         """Output `(B, filters)` of a 1x1 layer for one pixel's `(B, C)`."""
         if self.kernel_size != (1, 1):
             raise ValueError("call_pixel is for 1x1 kernels; use call_at")
-        return self.activation(flat_matmul(values, self._patch_kernel(1), self.bias))
+        kernel, bias = self._patch_weights(1)
+        return activate(self.activation, flat_matmul(values, kernel, bias))
 
-    def _patch_kernel(self, rows):
-        """The masked kernel's last `rows` rows as a `(rows * kw * C,
-        filters)` matrix: made once per sampling call on eager PyTorch
+    def _patch_weights(self, rows):
+        """`(matrix, bias)`: the masked kernel's last `rows` rows as a
+        `(rows * kw * C, filters)` matrix and the bias (or None), in the
+        compute dtype: made once per sampling call on eager PyTorch
         (`derived`), not at every step."""
         kh = self.kernel_size[0]
+        sources = [self.kernel] if self.bias is None else [self.kernel, self.bias]
 
         def make():
             kernel = self.masked_kernel[kh // 2 + 1 - rows : kh // 2 + 1]
             kernel = ops.cast(kernel, self.compute_dtype)
-            return ops.reshape(kernel, (-1, self.filters))
+            kernel = ops.reshape(kernel, (-1, self.filters))
+            bias = self.bias
+            return kernel, None if bias is None else ops.cast(bias, self.compute_dtype)
 
-        return derived(self, ("patch_kernel", rows), make, [self.kernel])
+        return derived(self, ("patch", rows), make, sources)

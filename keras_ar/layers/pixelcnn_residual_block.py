@@ -1,8 +1,8 @@
 """`PixelCNNResidualBlock`: the residual block of the book's PixelCNN."""
 
 import keras
-from keras import ops
 
+from keras_ar.backend.slicing import cast
 from keras_ar.layers._common import arguments_config
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.masks.pixelcnn import check_color_groups
@@ -76,7 +76,7 @@ class PixelCNNResidualBlock(keras.layers.Layer):
         reduced = self.reduce.call_pixel(values)
         cache = self.masked.write_cache(cache, reduced, row, col)
         middle = self.masked.call_at(cache, row, col)
-        return values + ops.cast(self.expand.call_pixel(middle), values.dtype), cache
+        return values + cast(self.expand.call_pixel(middle), values.dtype), cache
 
     def get_config(self):
         return {**super().get_config(), **arguments_config(self)}

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend import slicing
 from keras_ar.backend.slicing import loop_slice, loop_slice_update
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.models.base import AutoregressiveModel
@@ -169,7 +170,7 @@ class ImageAutoregressiveModel(AutoregressiveModel):
 
     def _write_pixel(self, x, value, row, col, channel, batch):
         """Writes `value` (B, k) into channels [channel, channel + k)."""
-        update = ops.reshape(ops.cast(value, "int32"), (batch, 1, 1, -1))
+        update = slicing.reshape(slicing.cast(value, "int32"), (batch, 1, 1, -1))
         return loop_slice_update(x, [0, row, col, channel], update)
 
     # -- what the families' set-up shares --------------------------------
@@ -222,7 +223,7 @@ class ImageAutoregressiveModel(AutoregressiveModel):
     def _pixel_logits(self, logits):
         """One pixel's `(B, C * levels)` -> float32 logits `(B, C, levels)`."""
         shape = (-1, self.image_shape[-1], self.levels)
-        return ops.cast(ops.reshape(logits, shape), "float32")
+        return slicing.cast(slicing.reshape(logits, shape), "float32")
 
     # A family whose first layer, `self.input_conv`, is a `MaskedConv2D`
     # that reads the image (PixelCNN, PixelRNN) sets `_stem_cached_layers`
@@ -266,7 +267,7 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         channels so far; the mask hides the ones still to come)."""
         x = state["x"]
         batch, _, _, channels = ops.shape(x)
-        pixel = ops.reshape(
+        pixel = slicing.reshape(
             loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
         )
         cache = state["cache"]
