@@ -7,6 +7,12 @@ of the compiled program, once. On PyTorch it runs at every call: a copy per
 layer per sampling step, and a graph break under `torch.compile` (dynamo
 cannot trace a NumPy array), so there the tensor is made once and kept on
 the layer.
+
+The same module keeps what an eager PyTorch sampling step derives from the
+weights (`derived`, checked once per call inside `weights_fixed`) and the
+step's products and activations in torch directly (`flat_matmul`,
+`dense_call`, `activate`): in an eager step Keras' dispatch around small
+tensors costs more than the arithmetic.
 """
 
 import contextlib
@@ -126,6 +132,40 @@ def activate(activation, x):
 
 
 _RELU, _LINEAR = keras.activations.relu, keras.activations.linear
+
+
+def is_torch_tensor(x):
+    """Whether `x` is a PyTorch tensor (eager, or traced by the compiler):
+    where a step's operations may run in torch directly."""
+    if keras.backend.backend() != "torch":
+        return False
+    import torch
+
+    return torch.is_tensor(x)
+
+
+def dense_call(layer, x):
+    """`layer(x)` for a linear `keras.layers.Dense`, in a sampling step: on
+    PyTorch one `torch.addmm` with the weights kept as for `derived` (Keras'
+    `__call__` costs more than the product there); elsewhere the layer's
+    own call."""
+    if (
+        not is_torch_tensor(x)
+        or not layer.built
+        or type(layer) is not keras.layers.Dense
+        or layer.activation is not _LINEAR
+        or getattr(layer, "lora_enabled", False)
+    ):
+        return layer(x)
+    sources = [layer.kernel] if layer.bias is None else [layer.kernel, layer.bias]
+
+    def make():
+        bias = None if layer.bias is None else ops.cast(layer.bias, x.dtype)
+        return ops.cast(layer.kernel, x.dtype), bias
+
+    kernel, bias = derived(layer, ("dense", str(x.dtype)), make, sources)
+    outputs = flat_matmul(x.reshape(-1, x.shape[-1]), kernel, bias)
+    return outputs.reshape(tuple(x.shape[:-1]) + (layer.units,))
 
 
 def flat_matmul(x, matrix, bias=None):

@@ -28,6 +28,7 @@ cached activations.
 import keras
 from keras import ops
 
+from keras_ar.backend.constants import derived, flat_matmul, is_torch_tensor
 from keras_ar.layers._common import INITIALIZERS, WeightedLayer, add_kernel_and_bias
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
 
@@ -110,6 +111,11 @@ class _ShiftedConv2D(WeightedLayer):
             # One output position (the cached sampling step's window): a
             # matrix product, several times cheaper than a convolution call
             # of that size on every backend's CPU kernels.
+            if is_torch_tensor(padded):
+                # One `addmm` with the weights kept across steps (`derived`).
+                weights, bias = self._window_weights(padded.dtype)
+                y = flat_matmul(padded, weights, bias)
+                return y.reshape(-1, 1, 1, self.filters)
             y = ops.tensordot(padded, kernel, axes=[[1, 2, 3], [0, 1, 2]])
             y = ops.reshape(y, (-1, 1, 1, self.filters))
         else:
@@ -117,6 +123,18 @@ class _ShiftedConv2D(WeightedLayer):
         if self.use_bias:
             y = y + ops.cast(self.bias, y.dtype)
         return y
+
+    def _window_weights(self, dtype):
+        """`(matrix, bias)`: the kernel as a `(kh * kw * C, filters)` matrix
+        and the bias (or None), in `dtype`."""
+        sources = [self.kernel] if self.bias is None else [self.kernel, self.bias]
+
+        def make():
+            kernel = ops.reshape(ops.cast(self.kernel, dtype), (-1, self.filters))
+            bias = None if self.bias is None else ops.cast(self.bias, dtype)
+            return kernel, bias
+
+        return derived(self, ("window", str(dtype)), make, sources)
 
     def call(self, inputs):
         if self.transposed:

@@ -5,6 +5,7 @@ import collections
 import keras
 from keras import ops
 
+from keras_ar.backend.constants import dense_call, is_torch_tensor
 from keras_ar.backend.slicing import (
     loop_cond,
     loop_slice,
@@ -27,6 +28,10 @@ from keras_ar.validation import check_int, check_rate
 
 def concat_elu(x):
     """The paper's nonlinearity: `elu([x, -x])` (doubles the features)."""
+    if is_torch_tensor(x):  # The same operations, without Keras' dispatch.
+        import torch
+
+        return torch.nn.functional.elu(torch.cat([x, -x], dim=-1))
     return ops.elu(ops.concatenate([x, -x], axis=-1))
 
 
@@ -75,10 +80,16 @@ class _GatedResnet(keras.layers.Layer):
     def first(self, conv1_out, aux):
         h = conv1_out
         if self.aux_proj is not None:
-            h = h + self.aux_proj(concat_elu(ops.concatenate(aux, axis=-1)))
+            aux = concat_elu(ops.concatenate(aux, axis=-1))
+            h = h + dense_call(self.aux_proj, aux)
         return concat_elu(h)
 
     def second(self, x, conv2_out):
+        if is_torch_tensor(conv2_out):  # The same operations, in torch.
+            import torch
+
+            a, b = torch.chunk(conv2_out, 2, dim=-1)
+            return x + a * torch.sigmoid(b)
         a, b = ops.split(conv2_out, 2, axis=-1)
         return x + a * ops.sigmoid(b)
 
