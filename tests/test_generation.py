@@ -118,7 +118,8 @@ def test_tensorflow_loop_without_xla_writes_in_place_safely(name, monkeypatch):
         model._generation_loops[True] = compile_loop(model, step, jit_compile=False)
         return model.generate(num_samples=3, seed=4, **kwargs)
 
-    in_place = [without_xla(), without_xla()]
+    # The same loop twice: nothing of the first call is left in the second.
+    in_place = [without_xla(), model.generate(num_samples=3, seed=4, **kwargs)]
     with monkeypatch.context() as patch:
         patch.setattr(slicing, "_tf_in_place", lambda: False)
         copied = without_xla()
