@@ -118,6 +118,22 @@ def derived(owner, name, make, sources):
     return tensor
 
 
+def kept_weights(owner, key, kernel, bias, dtype, matrix):
+    """`(matrix(), bias)` in `dtype`, kept by `derived` on `owner` under
+    `key`: the weights of a step's product (`matrix()` reads `kernel`, e.g.
+    reshaped or masked; `bias` may be None)."""
+    sources = [kernel] if bias is None else [kernel, bias]
+
+    def make():
+        cast_bias = None if bias is None else ops.cast(bias, dtype)
+        return ops.cast(matrix(), dtype), cast_bias
+
+    return derived(owner, key, make, sources)
+
+
+_RELU, _LINEAR = keras.activations.relu, keras.activations.linear
+
+
 def activate(activation, x):
     """`activation(x)`; on PyTorch ReLU and the identity run in torch
     directly (Keras' `relu` converts and checks its input first: a dispatch
@@ -129,9 +145,6 @@ def activate(activation, x):
     if activation is _LINEAR:
         return x
     return activation(x)
-
-
-_RELU, _LINEAR = keras.activations.relu, keras.activations.linear
 
 
 def is_torch_tensor(x):
@@ -157,13 +170,10 @@ def dense_call(layer, x):
         or getattr(layer, "lora_enabled", False)
     ):
         return layer(x)
-    sources = [layer.kernel] if layer.bias is None else [layer.kernel, layer.bias]
-
-    def make():
-        bias = None if layer.bias is None else ops.cast(layer.bias, x.dtype)
-        return ops.cast(layer.kernel, x.dtype), bias
-
-    kernel, bias = derived(layer, ("dense", str(x.dtype)), make, sources)
+    kernel, bias = kept_weights(
+        layer, ("dense", str(x.dtype)), layer.kernel, layer.bias, x.dtype,
+        lambda: layer.kernel,
+    )  # fmt: skip
     outputs = flat_matmul(x.reshape(-1, x.shape[-1]), kernel, bias)
     return outputs.reshape(tuple(x.shape[:-1]) + (layer.units,))
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ar.backend.constants import activate, constant, derived, flat_matmul
+from keras_ar.backend.constants import activate, constant, flat_matmul, kept_weights
 from keras_ar.backend.slicing import as_pixel, loop_slice, loop_slice_update
 from keras_ar.layers._common import (
     INITIALIZERS,
@@ -157,13 +157,11 @@ class MaskedConv2D(WeightedLayer):
         compute dtype: made once per sampling call on eager PyTorch
         (`derived`), not at every step."""
         kh = self.kernel_size[0]
-        sources = [self.kernel] if self.bias is None else [self.kernel, self.bias]
 
-        def make():
+        def matrix():
             kernel = self.masked_kernel[kh // 2 + 1 - rows : kh // 2 + 1]
-            kernel = ops.cast(kernel, self.compute_dtype)
-            kernel = ops.reshape(kernel, (-1, self.filters))
-            bias = self.bias
-            return kernel, None if bias is None else ops.cast(bias, self.compute_dtype)
+            return ops.reshape(kernel, (-1, self.filters))
 
-        return derived(self, ("patch", rows), make, sources)
+        return kept_weights(
+            self, ("patch", rows), self.kernel, self.bias, self.compute_dtype, matrix
+        )

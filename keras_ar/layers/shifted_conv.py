@@ -28,7 +28,7 @@ cached activations.
 import keras
 from keras import ops
 
-from keras_ar.backend.constants import derived, flat_matmul, is_torch_tensor
+from keras_ar.backend.constants import flat_matmul, is_torch_tensor, kept_weights
 from keras_ar.layers._common import INITIALIZERS, WeightedLayer, add_kernel_and_bias
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
 
@@ -104,18 +104,21 @@ class _ShiftedConv2D(WeightedLayer):
 
     def convolve(self, padded):
         """The kernel over already padded input, "valid" padding."""
+        one_window = tuple(padded.shape[1:3]) == tuple(self.kernel.shape[:2])
+        if one_window and is_torch_tensor(padded):
+            # One `addmm` with the weights kept across steps (`kept_weights`).
+            weights, bias = kept_weights(
+                self, ("window", str(padded.dtype)), self.kernel, self.bias,
+                padded.dtype, lambda: ops.reshape(self.kernel, (-1, self.filters)),
+            )  # fmt: skip
+            return flat_matmul(padded, weights, bias).reshape(-1, 1, 1, self.filters)
         # Cast explicitly: the cached generation path calls this outside
         # `__call__`, where Keras' mixed-precision autocast does not apply.
         kernel = ops.cast(self.kernel, padded.dtype)
-        if tuple(padded.shape[1:3]) == tuple(self.kernel.shape[:2]):
+        if one_window:
             # One output position (the cached sampling step's window): a
             # matrix product, several times cheaper than a convolution call
             # of that size on every backend's CPU kernels.
-            if is_torch_tensor(padded):
-                # One `addmm` with the weights kept across steps (`derived`).
-                weights, bias = self._window_weights(padded.dtype)
-                y = flat_matmul(padded, weights, bias)
-                return y.reshape(-1, 1, 1, self.filters)
             y = ops.tensordot(padded, kernel, axes=[[1, 2, 3], [0, 1, 2]])
             y = ops.reshape(y, (-1, 1, 1, self.filters))
         else:
@@ -123,18 +126,6 @@ class _ShiftedConv2D(WeightedLayer):
         if self.use_bias:
             y = y + ops.cast(self.bias, y.dtype)
         return y
-
-    def _window_weights(self, dtype):
-        """`(matrix, bias)`: the kernel as a `(kh * kw * C, filters)` matrix
-        and the bias (or None), in `dtype`."""
-        sources = [self.kernel] if self.bias is None else [self.kernel, self.bias]
-
-        def make():
-            kernel = ops.reshape(ops.cast(self.kernel, dtype), (-1, self.filters))
-            bias = None if self.bias is None else ops.cast(self.bias, dtype)
-            return kernel, bias
-
-        return derived(self, ("window", str(dtype)), make, sources)
 
     def call(self, inputs):
         if self.transposed:
