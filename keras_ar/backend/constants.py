@@ -20,7 +20,7 @@ import contextlib
 import keras
 from keras import ops
 
-from keras_ar.backend.slicing import torch_tensor
+from keras_ar.backend.slicing import _torch_dtype, torch_tensor
 
 # [call number, inside a sampling call]: see `weights_fixed`.
 _FIXED = [0, False]
@@ -121,29 +121,44 @@ def derived(owner, name, make, sources):
 def kept_weights(owner, key, kernel, bias, dtype, matrix):
     """`(matrix(), bias)` in `dtype`, kept by `derived` on `owner` under
     `key`: the weights of a step's product (`matrix()` reads `kernel`, e.g.
-    reshaped or masked; `bias` may be None)."""
+    reshaped or masked; `bias` may be None, and is flattened to one axis)."""
     sources = [kernel] if bias is None else [kernel, bias]
 
     def make():
-        cast_bias = None if bias is None else ops.cast(bias, dtype)
+        cast_bias = None if bias is None else ops.reshape(ops.cast(bias, dtype), (-1,))
         return ops.cast(matrix(), dtype), cast_bias
 
     return derived(owner, key, make, sources)
 
 
 _RELU, _LINEAR = keras.activations.relu, keras.activations.linear
+# Keras activations -> the same function in torch (see `activate`).
+_TORCH_TWINS = {}
+
+
+def torch_twin(activation, function):
+    """Registers `function(torch_tensor)` as what `activate` runs on PyTorch
+    for the Keras `activation` (the same arithmetic, without Keras'
+    dispatch); returns `activation`."""
+    _TORCH_TWINS[activation] = function
+    return activation
 
 
 def activate(activation, x):
-    """`activation(x)`; on PyTorch ReLU and the identity run in torch
-    directly (Keras' `relu` converts and checks its input first: a dispatch
-    per layer per eager sampling step, for the same `torch.relu`)."""
-    if activation is _RELU and keras.backend.backend() == "torch":
-        import torch
-
-        return torch.relu(torch_tensor(x))
+    """`activation(x)`; on PyTorch ReLU and the activations given a
+    `torch_twin` run in torch directly (Keras' `relu` converts and checks
+    its input first: a dispatch per layer per eager sampling step, for the
+    same `torch.relu`)."""
     if activation is _LINEAR:
         return x
+    if keras.backend.backend() == "torch":
+        import torch
+
+        if activation is _RELU:
+            return torch.relu(torch_tensor(x))
+        twin = _TORCH_TWINS.get(activation)
+        if twin is not None:
+            return twin(torch_tensor(x))
     return activation(x)
 
 
@@ -157,25 +172,107 @@ def is_torch_tensor(x):
     return torch.is_tensor(x)
 
 
+def _plain(layer, kind):
+    """Whether `layer` is exactly a built Keras `kind` with nothing that
+    changes its call (LoRA, quantization)."""
+    return (
+        type(layer) is kind
+        and layer.built
+        and not getattr(layer, "lora_enabled", False)
+        and getattr(layer, "quantization_mode", None) is None
+    )
+
+
+def _contracted_axes(layer):
+    """How many trailing input axes a `Dense` or `EinsumDense` contracts
+    with the kernel's leading axes, when its call is that product plus a
+    bias over all the kernel's other axes (then it is one matrix product);
+    None for any other equation. Memoised on the layer."""
+    found = layer.__dict__.get("_keras_ar_contracted", False)
+    if found is not False:
+        return found
+    found = None
+    if _plain(layer, keras.layers.Dense):
+        found = 1
+    elif _plain(layer, keras.layers.EinsumDense) and "." not in layer.equation:
+        operands, out = layer.equation.split("->")
+        x_spec, k_spec = operands.split(",")
+        for n in range(1, min(len(x_spec), len(k_spec)) + 1):
+            rest = k_spec[n:]
+            if (
+                x_spec.endswith(k_spec[:n])
+                and x_spec[:-n] + rest == out
+                and layer.bias_axes in (None, rest)
+                and len(set(k_spec)) == len(k_spec)
+            ):
+                found = n
+                break
+    layer.__dict__["_keras_ar_contracted"] = found
+    return found
+
+
 def dense_call(layer, x):
-    """`layer(x)` for a linear `keras.layers.Dense`, in a sampling step: on
-    PyTorch one `torch.addmm` with the weights kept as for `derived` (Keras'
-    `__call__` costs more than the product there); elsewhere the layer's
-    own call."""
-    if (
-        not is_torch_tensor(x)
-        or not layer.built
-        or type(layer) is not keras.layers.Dense
-        or layer.activation is not _LINEAR
-        or getattr(layer, "lora_enabled", False)
-    ):
+    """`layer(x)` for a `keras.layers.Dense`, or an `EinsumDense` that is a
+    matrix product over x's trailing axes (attention's projections), in a
+    sampling step: on PyTorch one `torch.addmm` with the weights kept
+    flattened as for `derived`, then the activation (Keras' `__call__` costs
+    more than the product there); elsewhere the layer's own call."""
+    n = _contracted_axes(layer) if is_torch_tensor(x) else None
+    if n is None:
         return layer(x)
+    k_shape = tuple(layer.kernel.shape)
+    size_in, out_dims = _size(k_shape[:n]), k_shape[n:]
     kernel, bias = kept_weights(
         layer, ("dense", str(x.dtype)), layer.kernel, layer.bias, x.dtype,
-        lambda: layer.kernel,
+        lambda: ops.reshape(layer.kernel, (size_in, _size(out_dims))),
     )  # fmt: skip
-    outputs = flat_matmul(x.reshape(-1, x.shape[-1]), kernel, bias)
-    return outputs.reshape(tuple(x.shape[:-1]) + (layer.units,))
+    lead = tuple(x.shape[: x.dim() - n])
+    outputs = flat_matmul(x.reshape(-1, size_in), kernel, bias)
+    return activate(layer.activation, outputs.reshape(lead + out_dims))
+
+
+def _size(shape):
+    size = 1
+    for dim in shape:
+        size *= dim
+    return size
+
+
+def layer_norm_call(layer, x):
+    """`layer(x)` for a `keras.layers.LayerNormalization` over the last
+    axis, in a sampling step: on PyTorch the `layer_norm` that Keras' own
+    call runs (in at least float32, then cast back), without its dispatch;
+    elsewhere the layer's own call."""
+    if (
+        not is_torch_tensor(x)
+        or not _plain(layer, keras.layers.LayerNormalization)
+        or layer.rms_scaling
+        or list(layer.axis) not in ([-1], [x.dim() - 1])
+    ):
+        return layer(x)
+    import torch
+
+    wide = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    gamma = None if layer.gamma is None else torch_tensor(layer.gamma.value, wide.dtype)
+    beta = None if layer.beta is None else torch_tensor(layer.beta.value, wide.dtype)
+    outputs = torch.nn.functional.layer_norm(
+        wide, (x.shape[-1],), gamma, beta, layer.epsilon
+    )
+    return outputs.to(_torch_dtype(layer.compute_dtype))
+
+
+def embedding_call(layer, ids):
+    """`layer(ids)` for a `keras.layers.Embedding` in a sampling step: on
+    PyTorch the row lookup Keras' call makes (`take` along the rows, cast
+    to the compute dtype) without its dispatch; elsewhere the layer's own
+    call."""
+    if not is_torch_tensor(ids) or not _plain(layer, keras.layers.Embedding):
+        return layer(ids)
+    import torch
+
+    table = torch_tensor(layer.embeddings.value)
+    rows = table[ids if ids.dtype in (torch.int32, torch.int64) else ids.int()]
+    return rows.to(_torch_dtype(layer.compute_dtype))
 
 
 def flat_matmul(x, matrix, bias=None):

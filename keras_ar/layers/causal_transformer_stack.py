@@ -7,7 +7,13 @@ import numpy as np
 from keras import ops
 
 from keras_ar.backend.attention import flash_attention_impossible
-from keras_ar.backend.constants import constant
+from keras_ar.backend.constants import (
+    constant,
+    dense_call,
+    is_torch_tensor,
+    layer_norm_call,
+    torch_twin,
+)
 from keras_ar.backend.slicing import loop_slice_update, slice_update
 from keras_ar.layers._common import arguments_config
 from keras_ar.optional import import_keras_hub
@@ -21,6 +27,15 @@ def gelu_tanh(x):
     GPT-2 uses, and it exports to ONNX (the exact GELU's `erfc` has no ONNX
     operator that tf2onnx emits)."""
     return keras.activations.gelu(x, approximate=True)
+
+
+def _gelu_tanh_torch(x):
+    import torch
+
+    return torch.nn.functional.gelu(x, approximate="tanh")
+
+
+torch_twin(gelu_tanh, _gelu_tanh_torch)  # Keras' gelu on PyTorch runs this
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -251,51 +266,34 @@ class CausalTransformerStack(keras.layers.Layer):
         `tests/test_transformer_layers.py` checks this path against the
         decoders' full call."""
         attention = decoder._self_attention_layer
+        # Inference drops nothing: no dropout call (a dispatch per step).
+        drop = (lambda layer, t: t) if training is False else _dropout
         residual = x
         if self.normalize_first:
-            x = decoder._self_attention_layer_norm(x)
-
-        def heads_first(t):  # (B, k, heads, d) -> (B, heads, k, d)
-            return ops.transpose(t, (0, 2, 1, 3))
-
+            x = layer_norm_call(decoder._self_attention_layer_norm, x)
         scale = 1.0 / float(self.head_dim) ** 0.5
-        query = heads_first(attention._query_dense(x)) * ops.cast(scale, x.dtype)
-        key = heads_first(attention._key_dense(x))
-        value = heads_first(attention._value_dense(x))
-        old_keys = ops.cast(layer_cache[0], x.dtype)
-        old_values = ops.cast(layer_cache[1], x.dtype)
-        scores = ops.concatenate(
-            [
-                ops.einsum("bhqd,bhtd->bhqt", query, old_keys),
-                ops.einsum("bhqd,bhtd->bhqt", query, key),
-            ],
-            axis=-1,
-        )
-        # -inf, not a large negative number, at hidden positions: exact zeros
-        # in any float dtype; each position sees itself, so no row is empty.
-        scores = ops.where(visible, scores, ops.cast(float("-inf"), scores.dtype))
-        probs = ops.softmax(ops.cast(scores, "float32"), axis=-1)
-        probs = ops.cast(probs, x.dtype)
-        probs = attention._dropout_layer(probs, training=training)
-        length = ops.shape(old_keys)[2]
-        attended = ops.einsum(
-            "bhqt,bhtd->bhqd", probs[..., :length], old_values
-        ) + ops.einsum("bhqt,bhtd->bhqd", probs[..., length:], value)
-        x = attention._output_dense(ops.transpose(attended, (0, 2, 1, 3)))
-        x = decoder._self_attention_dropout(x, training=training) + residual
+        query = _heads_first(dense_call(attention._query_dense, x)) * scale
+        key = _heads_first(dense_call(attention._key_dense, x))
+        value = _heads_first(dense_call(attention._value_dense, x))
+        attended = _attend(query, key, value, layer_cache, visible, attention, drop)
+        x = dense_call(attention._output_dense, _heads_first(attended))
+        x = drop(decoder._self_attention_dropout, x) + residual
         if not self.normalize_first:
-            x = decoder._self_attention_layer_norm(x)
+            x = layer_norm_call(decoder._self_attention_layer_norm, x)
         residual = x
         if self.normalize_first:
-            x = decoder._feedforward_layer_norm(x)
-        x = decoder._feedforward_output_dense(decoder._feedforward_intermediate_dense(x))
-        x = decoder._feedforward_dropout(x, training=training) + residual
+            x = layer_norm_call(decoder._feedforward_layer_norm, x)
+        x = dense_call(
+            decoder._feedforward_output_dense,
+            dense_call(decoder._feedforward_intermediate_dense, x),
+        )
+        x = drop(decoder._feedforward_dropout, x) + residual
         if not self.normalize_first:
-            x = decoder._feedforward_layer_norm(x)
+            x = layer_norm_call(decoder._feedforward_layer_norm, x)
         return x, [key, value]
 
     def _finish(self, x):
-        return x if self.final_norm is None else self.final_norm(x)
+        return x if self.final_norm is None else layer_norm_call(self.final_norm, x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -314,3 +312,53 @@ def _check_cache(cache, num_layers):
             f"`cache` must be `init_cache`'s list of {num_layers} [keys, values] "
             f"pairs (one per block), got {type(cache).__name__}"
         )
+
+
+def _dropout(layer, x):
+    return layer(x)
+
+
+def _heads_first(t):
+    """(B, k, heads, d) <-> (B, heads, k, d)."""
+    if is_torch_tensor(t):
+        return t.transpose(1, 2)
+    return ops.transpose(t, (0, 2, 1, 3))
+
+
+def _attend(query, key, value, layer_cache, visible, attention, drop):
+    """Softmax attention of `query` `(B, heads, k, d)` over the cached keys
+    and values (`layer_cache`, positions before the new ones) and the new
+    `key`, `value`, where `visible` `(k, length + k)` allows; returns
+    `(B, heads, k, d)`. The scores are computed in float32. On PyTorch the
+    same products run in torch directly (`matmul` rather than Keras'
+    `einsum`, whose dispatch costs more than these small products)."""
+    old_keys, old_values = layer_cache
+    length = ops.shape(old_keys)[2]
+    if is_torch_tensor(query):
+        import torch
+
+        old_keys, old_values = old_keys.to(query.dtype), old_values.to(query.dtype)
+        scores = torch.cat(
+            [query @ old_keys.transpose(2, 3), query @ key.transpose(2, 3)], dim=-1
+        )
+        scores = scores.masked_fill(~visible, float("-inf"))
+        probs = torch.softmax(scores.float(), dim=-1).to(query.dtype)
+        probs = drop(attention._dropout_layer, probs)
+        return probs[..., :length] @ old_values + probs[..., length:] @ value
+    old_keys = ops.cast(old_keys, query.dtype)
+    old_values = ops.cast(old_values, query.dtype)
+    scores = ops.concatenate(
+        [
+            ops.einsum("bhqd,bhtd->bhqt", query, old_keys),
+            ops.einsum("bhqd,bhtd->bhqt", query, key),
+        ],
+        axis=-1,
+    )
+    # -inf, not a large negative number, at hidden positions: exact zeros
+    # in any float dtype; each position sees itself, so no row is empty.
+    scores = ops.where(visible, scores, ops.cast(float("-inf"), scores.dtype))
+    probs = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), query.dtype)
+    probs = drop(attention._dropout_layer, probs)
+    return ops.einsum("bhqt,bhtd->bhqd", probs[..., :length], old_values) + ops.einsum(
+        "bhqt,bhtd->bhqd", probs[..., length:], value
+    )

@@ -85,14 +85,20 @@ class RasterPositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         shape = ops.shape(inputs)
-        _, width, channels = self.image_shape
         t = ops.arange(shape[1], dtype="int32") + ops.cast(start_index, "int32")
+        return ops.broadcast_to(self.rows(t), shape)
+
+    def rows(self, t):
+        """The embeddings `(k, hidden_dim)` of raster positions `t` `(k,)`
+        (what `call` adds at those positions; a sampling step reads its one
+        position here without a layer call)."""
+        _, width, channels = self.image_shape
         embeddings = (
             ops.take(self.row_embeddings, t // (width * channels), axis=0)
             + ops.take(self.column_embeddings, (t // channels) % width, axis=0)
             + ops.take(self.channel_embeddings, t % channels, axis=0)
         )
-        return ops.broadcast_to(ops.cast(embeddings, self.compute_dtype), shape)
+        return ops.cast(embeddings, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

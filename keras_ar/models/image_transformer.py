@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_ar._signatures import shows_arguments_of
 from keras_ar.backend import no_grad
+from keras_ar.backend.constants import dense_call, embedding_call
 from keras_ar.layers.raster_position_embedding import RasterPositionEmbedding
 from keras_ar.models._transformer import TransformerArgs, transformer_trunk
 from keras_ar.models.image_model import ImageAutoregressiveModel
@@ -130,6 +131,16 @@ class ImageTransformer(TransformerArgs, ImageAutoregressiveModel):
             h = h + self.class_embedding(ops.reshape(labels, (-1, 1)))
         return self.embedding_dropout(h, training=training)
 
+    def _embed_step(self, token, labels, i):
+        """`_embed` of one token `(B, 1)` at position i, in inference: the
+        same sums without the layer calls (on PyTorch each costs more than
+        its lookup)."""
+        h = embedding_call(self.token_embedding, token)
+        h = h + self.position_embedding.rows(ops.reshape(i, (1,)))
+        if self.class_embedding is not None:
+            h = h + embedding_call(self.class_embedding, ops.reshape(labels, (-1, 1)))
+        return h
+
     def _input_tokens(self, flat):
         """[start, x_0, ..., x_{T-2}]: the inputs that predict x_0..x_{T-1}."""
         start = ops.full((ops.shape(flat)[0], 1), self.levels, "int32")
@@ -172,11 +183,9 @@ class ImageTransformer(TransformerArgs, ImageAutoregressiveModel):
         flat = ops.reshape(x, (batch, self.sequence_length))
         previous = ops.take(flat, ops.maximum(i - 1, 0), axis=1)
         token = ops.where(ops.equal(i, 0), self.levels, previous)
-        h = self._embed(
-            ops.reshape(token, (batch, 1)), state.get("labels"), start_index=i
-        )
+        h = self._embed_step(ops.reshape(token, (batch, 1)), state.get("labels"), i)
         h, cache = self.transformer.call_step(h, state["cache"], i)
-        logits = ops.cast(self.head(h)[:, 0], "float32")
+        logits = ops.cast(dense_call(self.head, h)[:, 0], "float32")
         value = sample_categorical(logits, noise_i[:, 0], temperature)[:, None]
         value = self._keep_given(i, state, value, row, col, channel)
         x = self._write_pixel(x, value, row, col, channel, batch)
