@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_ar.layers import CausalTransformerStack, RasterPositionEmbedding
-from tests.helpers import dependency_mask, not_on, run_layer_test, to_numpy
+from tests.helpers import dependency_mask, not_on, only_on, run_layer_test, to_numpy
 from tests.model_checks import redraw_weights
 
 
@@ -110,3 +110,60 @@ def test_causal_transformer_stack_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "keras_hub", None)
     with pytest.raises(ImportError, match=r"pip install -e \"\.\[text\]\""):
         CausalTransformerStack(1, 1, 8)
+
+
+@only_on("torch", "the torch-direct step calls exist on PyTorch only (elsewhere they are the layers' calls)")
+def test_step_layer_calls_match_the_layers():
+    """An eager PyTorch sampling step calls `Dense`, `EinsumDense`,
+    `LayerNormalization` and `Embedding` through `keras_ar.backend.constants`
+    (torch directly, weights kept flattened): the same values as the
+    layers' own calls, new weights followed from one sampling call to the
+    next, and any equation that is not one matrix product left to the
+    layer."""
+    from keras_ar.backend import no_grad
+    from keras_ar.backend.constants import (
+        _contracted_axes,
+        dense_call,
+        embedding_call,
+        layer_norm_call,
+    )
+    from keras_ar.backend.constants import weights_fixed
+    from keras_ar.layers.causal_transformer_stack import gelu_tanh
+
+    rng = np.random.default_rng(0)
+    x3 = keras.ops.convert_to_tensor(rng.normal(size=(2, 3, 6)).astype("float32"))
+    x4 = keras.ops.convert_to_tensor(rng.normal(size=(2, 3, 2, 3)).astype("float32"))
+    layers = [
+        (keras.layers.Dense(5, activation=gelu_tanh), x3),
+        (keras.layers.Dense(5, activation="relu", use_bias=False), x3),
+        (keras.layers.EinsumDense("abc,cde->abde", (None, 2, 4), bias_axes="de"), x3),
+        (keras.layers.EinsumDense("abcd,cde->abe", (None, 7), bias_axes="e"), x4),
+        (keras.layers.LayerNormalization(epsilon=1e-5), x3),
+        (keras.layers.LayerNormalization(center=False), x3),
+    ]
+    for layer, x in layers:
+        layer(x)
+    # Not one product over trailing axes: the layer's own call.
+    transposed = keras.layers.EinsumDense("abc,dc->abd", (None, 4), bias_axes="d")
+    transposed(x3)
+    assert _contracted_axes(transposed) is None
+    assert _contracted_axes(layers[2][0]) == 1 and _contracted_axes(layers[3][0]) == 2
+    embedding = keras.layers.Embedding(9, 4)
+    ids = keras.ops.convert_to_tensor(rng.integers(0, 9, (2, 3)).astype("int32"))
+    embedding(ids)
+    for _ in range(2):
+        with no_grad(), weights_fixed():
+            for layer, x in layers:
+                call = layer_norm_call if "Normalization" in type(layer).__name__ else dense_call
+                np.testing.assert_allclose(
+                    to_numpy(call(layer, x)), to_numpy(layer(x)), rtol=1e-6, atol=1e-6
+                )
+            np.testing.assert_array_equal(
+                to_numpy(dense_call(transposed, x3)), to_numpy(transposed(x3))
+            )
+            np.testing.assert_array_equal(
+                to_numpy(embedding_call(embedding, ids)), to_numpy(embedding(ids))
+            )
+        for layer in [layer for layer, _ in layers] + [embedding]:
+            for weight in layer.weights:
+                weight.assign(rng.normal(size=weight.shape).astype("float32"))
