@@ -94,6 +94,18 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
+    return value
+
+
 def build_parser():
     parser = common.fashion_mnist_parser(__doc__, RECIPE)
     parser.add_argument(
@@ -109,6 +121,17 @@ def build_parser():
         choices=range(10),
         metavar="CLASS",
         help="the one-class protocol's normal classes, 0-9 (default: the mode's)",
+    )
+    parser.add_argument(
+        "--class-train-limit",
+        type=positive_int,
+        help="train each one-class model on the first N training images of "
+        "its class (default: the mode's; 6000 takes them all)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        help="override the mode's learning rates (every model)",
     )
     parser.add_argument(
         "--test-limit",
@@ -439,6 +462,11 @@ def main(argv=None):
         settings["classes"] = tuple(run.args.classes)
     if run.args.test_limit is not None:
         settings["test_limit"] = run.args.test_limit
+    if run.args.class_train_limit is not None:
+        settings["class_train_limit"] = run.args.class_train_limit
+    if run.args.learning_rate is not None:
+        settings["learning_rate"] = run.args.learning_rate
+        settings["one_class_learning_rate"] = run.args.learning_rate
     data = _load(run)
     results = {}
 

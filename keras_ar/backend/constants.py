@@ -187,28 +187,41 @@ def _contracted_axes(layer):
     """How many trailing input axes a `Dense` or `EinsumDense` contracts
     with the kernel's leading axes, when its call is that product plus a
     bias over all the kernel's other axes (then it is one matrix product);
-    None for any other equation. Memoised on the layer."""
-    found = layer.__dict__.get("_keras_ar_contracted", False)
-    if found is not False:
-        return found
-    found = None
+    None for any other equation."""
+    plan = _dense_plan(layer)
+    return None if plan is None else plan[0]
+
+
+def _dense_plan(layer):
+    """`(axes contracted, input size, output dims, kernel, bias)` of a layer
+    `dense_call` runs as one matrix product, else None; memoised on the
+    layer (an eager step calls it thousands of times, and a Keras layer's
+    attribute lookups on PyTorch cost microseconds each)."""
+    plan = layer.__dict__.get("_keras_ar_dense_plan", False)
+    if plan is not False:
+        return plan
+    n = None
     if _plain(layer, keras.layers.Dense):
-        found = 1
+        n = 1
     elif _plain(layer, keras.layers.EinsumDense) and "." not in layer.equation:
         operands, out = layer.equation.split("->")
         x_spec, k_spec = operands.split(",")
-        for n in range(1, min(len(x_spec), len(k_spec)) + 1):
-            rest = k_spec[n:]
+        for axes in range(1, min(len(x_spec), len(k_spec)) + 1):
+            rest = k_spec[axes:]
             if (
-                x_spec.endswith(k_spec[:n])
-                and x_spec[:-n] + rest == out
+                x_spec.endswith(k_spec[:axes])
+                and x_spec[:-axes] + rest == out
                 and layer.bias_axes in (None, rest)
                 and len(set(k_spec)) == len(k_spec)
             ):
-                found = n
+                n = axes
                 break
-    layer.__dict__["_keras_ar_contracted"] = found
-    return found
+    plan = None
+    if n is not None:
+        k_shape = tuple(layer.kernel.shape)
+        plan = (n, _size(k_shape[:n]), k_shape[n:], layer.kernel, layer.bias)
+    layer.__dict__["_keras_ar_dense_plan"] = plan
+    return plan
 
 
 def dense_call(layer, x):
@@ -217,17 +230,16 @@ def dense_call(layer, x):
     sampling step: on PyTorch one `torch.addmm` with the weights kept
     flattened as for `derived`, then the activation (Keras' `__call__` costs
     more than the product there); elsewhere the layer's own call."""
-    n = _contracted_axes(layer) if is_torch_tensor(x) else None
-    if n is None:
+    plan = _dense_plan(layer) if is_torch_tensor(x) else None
+    if plan is None or layer.lora_enabled or layer.quantization_mode is not None:
         return layer(x)
-    k_shape = tuple(layer.kernel.shape)
-    size_in, out_dims = _size(k_shape[:n]), k_shape[n:]
-    kernel, bias = kept_weights(
-        layer, ("dense", str(x.dtype)), layer.kernel, layer.bias, x.dtype,
-        lambda: ops.reshape(layer.kernel, (size_in, _size(out_dims))),
+    n, size_in, out_dims, kernel, bias = plan
+    matrix, bias = kept_weights(
+        layer, ("dense", x.dtype), kernel, bias, x.dtype,
+        lambda: ops.reshape(kernel, (size_in, _size(out_dims))),
     )  # fmt: skip
+    outputs = flat_matmul(x.reshape(-1, size_in), matrix, bias)
     lead = tuple(x.shape[: x.dim() - n])
-    outputs = flat_matmul(x.reshape(-1, size_in), kernel, bias)
     return activate(layer.activation, outputs.reshape(lead + out_dims))
 
 

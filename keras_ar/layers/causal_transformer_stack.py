@@ -14,7 +14,12 @@ from keras_ar.backend.constants import (
     layer_norm_call,
     torch_twin,
 )
-from keras_ar.backend.slicing import loop_slice_update, slice_update
+from keras_ar.backend.slicing import (
+    cast,
+    loop_slice_update,
+    slice_update,
+    updates_in_place,
+)
 from keras_ar.layers._common import arguments_config
 from keras_ar.optional import import_keras_hub
 from keras_ar.validation import check_int, check_positive_float
@@ -228,9 +233,18 @@ class CausalTransformerStack(keras.layers.Layer):
         # Cached positions < index are visible; among the new positions
         # j sees j' <= j. (The cache's positions >= index hold zeros or stale
         # values: masked out, never read.)
-        past = ops.expand_dims(ops.arange(length) < index, 0)  # (1, length)
         causal = constant(self, f"causal_{k}", np.tril(np.ones((k, k), bool)), "bool")
-        visible = ops.concatenate([ops.broadcast_to(past, (k, length)), causal], axis=1)
+        if is_torch_tensor(x):  # the same mask without Keras' dispatch
+            import torch
+
+            positions = constant(self, f"positions_{length}", np.arange(length), "int32")
+            past = (positions < index)[None].expand(k, length)
+            visible = torch.cat([past, causal], dim=1)
+        else:
+            past = ops.expand_dims(ops.arange(length) < index, 0)  # (1, length)
+            visible = ops.concatenate(
+                [ops.broadcast_to(past, (k, length)), causal], axis=1
+            )
         new_keys_values = []
         for decoder, layer_cache in zip(self.decoder_layers, cache):
             x, new_kv = self._cached_block(decoder, x, layer_cache, visible, training)
@@ -239,14 +253,19 @@ class CausalTransformerStack(keras.layers.Layer):
         # With a tensor index (a compiled loop): a `where` never taken ties
         # each write to the outputs, which read every block's old cache, so
         # that XLA sees all reads come before the writes and updates the
-        # cache in place (keras_ar.ops.step_buffers).
-        tie = None if isinstance(index, int) else ops.reshape(x[:1, :1, :1], ())
+        # cache in place (keras_ar.ops.step_buffers). PyTorch writes in
+        # place and in program order: no tie there.
+        tie = (
+            None
+            if isinstance(index, int) or updates_in_place()
+            else ops.reshape(x[:1, :1, :1], ())
+        )
         write = loop_slice_update if in_place else slice_update
         new_cache = []
         for layer_cache, new_kv in zip(cache, new_keys_values):
             pair = []
             for buffer, update in zip(layer_cache, new_kv):
-                update = ops.cast(update, buffer.dtype)
+                update = cast(update, buffer.dtype)
                 if tie is not None:
                     update = ops.where(index < 0, ops.cast(tie, update.dtype), update)
                 pair.append(write(buffer, [0, 0, index, 0], update))
@@ -344,7 +363,9 @@ def _attend(query, key, value, layer_cache, visible, attention, drop):
         scores = scores.masked_fill(~visible, float("-inf"))
         probs = torch.softmax(scores.float(), dim=-1).to(query.dtype)
         probs = drop(attention._dropout_layer, probs)
-        return probs[..., :length] @ old_values + probs[..., length:] @ value
+        # A contiguous copy of the cached part: a batched product with a
+        # strided left operand takes about twice as long on the CPU.
+        return probs[..., :length].contiguous() @ old_values + probs[..., length:] @ value
     old_keys = ops.cast(old_keys, query.dtype)
     old_values = ops.cast(old_values, query.dtype)
     scores = ops.concatenate(

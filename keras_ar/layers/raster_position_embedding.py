@@ -6,6 +6,8 @@ Transformers", for an ImageGPT-style model)."""
 import keras
 from keras import ops
 
+from keras_ar.backend.slicing import cast
+
 from keras_ar.layers._common import arguments_config, known_last_dim
 from keras_ar.validation import check_int
 
@@ -99,6 +101,18 @@ class RasterPositionEmbedding(keras.layers.Layer):
             + ops.take(self.channel_embeddings, t % channels, axis=0)
         )
         return ops.cast(embeddings, self.compute_dtype)
+
+    def row_at(self, t):
+        """`rows` of one position given as a Python int, `(1, hidden_dim)`:
+        plain slices of the tables (an eager sampling loop's step)."""
+        _, width, channels = self.image_shape
+        row, col, channel = t // (width * channels), (t // channels) % width, t % channels
+        embedding = (
+            self.row_embeddings[row : row + 1]
+            + self.column_embeddings[col : col + 1]
+            + self.channel_embeddings[channel : channel + 1]
+        )
+        return cast(embedding, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

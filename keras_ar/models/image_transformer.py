@@ -8,6 +8,7 @@ from keras import ops
 from keras_ar._signatures import shows_arguments_of
 from keras_ar.backend import no_grad
 from keras_ar.backend.constants import dense_call, embedding_call
+from keras_ar.backend.slicing import reshape
 from keras_ar.layers.raster_position_embedding import RasterPositionEmbedding
 from keras_ar.models._transformer import TransformerArgs, transformer_trunk
 from keras_ar.models.image_model import ImageAutoregressiveModel
@@ -131,12 +132,21 @@ class ImageTransformer(TransformerArgs, ImageAutoregressiveModel):
             h = h + self.class_embedding(ops.reshape(labels, (-1, 1)))
         return self.embedding_dropout(h, training=training)
 
-    def _embed_step(self, token, labels, i):
-        """`_embed` of one token `(B, 1)` at position i, in inference: the
-        same sums without the layer calls (on PyTorch each costs more than
-        its lookup)."""
-        h = embedding_call(self.token_embedding, token)
-        h = h + self.position_embedding.rows(ops.reshape(i, (1,)))
+    def _embed_step(self, x, labels, i):
+        """`_embed` in inference of the one input of step i: the token
+        before it (the start token at i = 0), at position i, without the
+        layer calls (on PyTorch each costs more than its lookup)."""
+        batch = ops.shape(x)[0]
+        flat = reshape(x, (batch, self.sequence_length))
+        if isinstance(i, int):  # an eager loop: plain slices
+            token = flat[:, i - 1 : i] if i else ops.full((batch, 1), self.levels, "int32")
+            position = self.position_embedding.row_at(i)
+        else:
+            previous = ops.take(flat, ops.maximum(i - 1, 0), axis=1)
+            token = ops.where(ops.equal(i, 0), self.levels, previous)
+            token = ops.reshape(token, (batch, 1))
+            position = self.position_embedding.rows(ops.reshape(i, (1,)))
+        h = embedding_call(self.token_embedding, token) + position
         if self.class_embedding is not None:
             h = h + embedding_call(self.class_embedding, ops.reshape(labels, (-1, 1)))
         return h
@@ -180,10 +190,7 @@ class ImageTransformer(TransformerArgs, ImageAutoregressiveModel):
         row, col, channel = self._position(i)
         x = state["x"]
         batch = ops.shape(x)[0]
-        flat = ops.reshape(x, (batch, self.sequence_length))
-        previous = ops.take(flat, ops.maximum(i - 1, 0), axis=1)
-        token = ops.where(ops.equal(i, 0), self.levels, previous)
-        h = self._embed_step(ops.reshape(token, (batch, 1)), state.get("labels"), i)
+        h = self._embed_step(x, state.get("labels"), i)
         h, cache = self.transformer.call_step(h, state["cache"], i)
         logits = ops.cast(dense_call(self.head, h)[:, 0], "float32")
         value = sample_categorical(logits, noise_i[:, 0], temperature)[:, None]
