@@ -172,6 +172,17 @@ def is_torch_tensor(x):
     return torch.is_tensor(x)
 
 
+def eager_torch(x):
+    """Whether `x` is a PyTorch tensor outside `torch.compile`'s tracing:
+    where a step may keep tensors across steps (`derived`) and slice at
+    Python ints."""
+    if not is_torch_tensor(x):
+        return False
+    import torch
+
+    return not torch.compiler.is_compiling()
+
+
 def _plain(layer, kind):
     """Whether `layer` is exactly a built Keras `kind` with nothing that
     changes its call (LoRA, quantization)."""

@@ -87,6 +87,15 @@ def reshape(x, shape):
     return torch_tensor(x).reshape(tuple(shape))
 
 
+def concatenate(tensors, axis):
+    """`ops.concatenate`; in torch directly on PyTorch (see `reshape`)."""
+    if keras.backend.backend() != "torch":
+        return ops.concatenate(tensors, axis=axis)
+    import torch
+
+    return torch.cat([torch_tensor(t) for t in tensors], dim=axis)
+
+
 def as_pixel(values, dtype):
     """`(B, F)` -> `(B, 1, 1, F)` in `dtype`: one pixel, for a
     `loop_slice_update` of an image-shaped cache (in torch directly there:

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ar.backend.slicing import loop_slice
+from keras_ar.backend.constants import activate, derived, eager_torch
+from keras_ar.backend.slicing import cast, loop_slice
 from keras_ar.layers._common import (
     CONSTRAINTS,
     INITIALIZERS,
@@ -115,6 +116,17 @@ class MaskedDense(WeightedLayer):
             return self.kernel
         return self.kernel * ops.cast(self._mask_at(mask_index), self.kernel.dtype)
 
+    def _kept_kernel(self, mask_index, dtype):
+        """`masked_kernel(mask_index)` in `dtype`, made once per set of
+        weights on eager PyTorch (`keras_ar.backend.constants.derived`):
+        a sampling step reads a few of its rows or columns, and masking
+        them again at every step cost more than the product."""
+        sources = [self.kernel] if self.mask is None else [self.kernel, self.mask]
+        return derived(
+            self, ("masked", mask_index, dtype),
+            lambda: ops.cast(self.masked_kernel(mask_index), dtype), sources,
+        )  # fmt: skip
+
     def _finish(self, outputs, bias):
         return add_bias_and_activate(outputs, bias, self.activation)
 
@@ -133,6 +145,11 @@ class MaskedDense(WeightedLayer):
         `k` kernel rows are read; `start` may be a tensor.
         """
         size = ops.shape(inputs)[-1]
+        if eager_torch(inputs):
+            # The masked kernel, kept for the sampling call: a view of k rows.
+            inputs = cast(inputs, self.compute_dtype)
+            kernel = self._kept_kernel(mask_index, inputs.dtype)
+            return inputs @ kernel[int(start) : int(start) + size]
         kernel = loop_slice(self.kernel.value, [start, 0], [size, self.units])
         if self.mask is not None:
             mask = self._mask_at(mask_index)
@@ -146,6 +163,14 @@ class MaskedDense(WeightedLayer):
     def call_columns(self, inputs, start, size, mask_index=None, activation=True):
         """`call(inputs)[..., start:start + size]`, reading only those columns
         of the kernel (and bias); `start` may be a tensor, `size` is an int."""
+        if eager_torch(inputs):
+            # The masked kernel, kept for the sampling call: `size` columns.
+            start, inputs = int(start), cast(inputs, self.compute_dtype)
+            kernel = self._kept_kernel(mask_index, inputs.dtype)
+            outputs = inputs @ kernel[:, start : start + size]
+            if self.bias is not None:
+                outputs = outputs + self.bias.value[start : start + size].to(outputs.dtype)
+            return activate(self.activation, outputs) if activation else outputs
         in_features = ops.shape(self.kernel)[0]
         kernel = loop_slice(self.kernel.value, [0, start], [in_features, size])
         if self.mask is not None:

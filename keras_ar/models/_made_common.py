@@ -14,8 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ar.backend.constants import constant
-from keras_ar.backend.slicing import loop_slice, loop_slice_update
+from keras_ar.backend.constants import activate, constant
+from keras_ar.backend.slicing import cast, loop_slice, loop_slice_update, reshape
 from keras_ar.layers.masked_dense import MaskedDense
 from keras_ar.masks.made import made_masks, resolve_ordering
 from keras_ar.validation import check_choice, check_int
@@ -191,11 +191,11 @@ class MADENetwork:
 
     # -- hooks with a default ----------------------------------------------
     def _encode(self, x):
-        return ops.cast(x, self.compute_dtype)
+        return cast(x, self.compute_dtype)
 
     def _dim_outputs(self, units):
-        units = ops.cast(units, "float32")
-        return ops.reshape(units, (ops.shape(units)[0], -1, self.outputs_per_dim))
+        units = cast(units, "float32")
+        return reshape(units, (ops.shape(units)[0], -1, self.outputs_per_dim))
 
     def _training_outputs(self, outputs):
         return outputs
@@ -279,8 +279,12 @@ class MADENetwork:
     def _generation_step(self, i, state, noise_i, temperature, use_cache):
         x = state["x"]
         labels = state.get("labels")
+        # Made in the eager steps too, so that a compiled step finds it.
         ordering = constant(self, "ordering", self.ordering, "int32")
-        d = ops.take(ordering, i)
+        if isinstance(i, int):  # an eager loop: the dimension as an int
+            d = int(self.ordering[i])
+        else:
+            d = ops.take(ordering, i)
         if use_cache:
             outputs, members = self._cached_outputs(state, d)
         else:
@@ -309,7 +313,7 @@ class MADENetwork:
         members = []
         for k in range(self.num_masks):
             k_index = None if self.num_masks == 1 else k
-            h = self.activation(cache["pre"][k])
+            h = activate(self.activation, cache["pre"][k])
             for layer in self.hidden_layers[1:]:
                 h = layer(h, mask_index=k_index)
             out = self.output_layer.call_columns(h, d * p, p, mask_index=k_index)

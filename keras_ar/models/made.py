@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from keras_ar._signatures import shows_arguments_of
+from keras_ar.backend.slicing import cast, concatenate
 from keras_ar.models._made_common import MADENetwork
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops import categorical_log_prob, sample_categorical
@@ -142,14 +143,14 @@ class MADE(MADENetwork, AutoregressiveModel):
                 ops.cast(x, "int32"), self.levels, dtype=self.compute_dtype
             )
             return ops.reshape(one_hot, (ops.shape(x)[0], -1))
-        return ops.cast(x, self.compute_dtype) / float(self.levels - 1)
+        return cast(x, self.compute_dtype) / float(self.levels - 1)
 
     def _dim_outputs(self, units):
         """Output units `(B, n * P)` -> logits `(B, n, levels)` float32."""
         outputs = super()._dim_outputs(units)
         if self.levels == 2:
             # One Bernoulli logit a per dimension: softmax((0, a)) = (1 - s, s).
-            outputs = ops.concatenate([ops.zeros_like(outputs), outputs], axis=-1)
+            outputs = concatenate([ops.zeros_like(outputs), outputs], axis=-1)
         return outputs
 
     def _member_log_prob(self, x, logits):
