@@ -148,6 +148,10 @@ def test_step_layer_calls_match_the_layers():
     transposed(x3)
     assert _contracted_axes(transposed) is None
     assert _contracted_axes(layers[2][0]) == 1 and _contracted_axes(layers[3][0]) == 2
+    # A first call builds the layer (its own call); the next ones take the product.
+    fresh = keras.layers.Dense(3)
+    dense_call(fresh, x3)
+    assert _contracted_axes(fresh) == 1
     embedding = keras.layers.Embedding(9, 4)
     ids = keras.ops.convert_to_tensor(rng.integers(0, 9, (2, 3)).astype("int32"))
     embedding(ids)

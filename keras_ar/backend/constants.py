@@ -231,7 +231,8 @@ def _dense_plan(layer):
     if n is not None:
         k_shape = tuple(layer.kernel.shape)
         plan = (n, _size(k_shape[:n]), k_shape[n:], layer.kernel, layer.bias)
-    layer.__dict__["_keras_ar_dense_plan"] = plan
+    if layer.built:  # (an unbuilt layer is left to its own call, this time)
+        layer.__dict__["_keras_ar_dense_plan"] = plan
     return plan
 
 
