@@ -95,7 +95,14 @@ class ImageAutoregressiveModel(AutoregressiveModel):
         return ("prefix", "prefix_rows", self.image_shape[1] * self.steps_per_pixel)
 
     def _position(self, i):
-        """Step index -> (row, col, channel), as int32 tensors."""
+        """Step index -> (row, col, channel): Python ints for a Python int
+        (an eager loop's step: the slices that use them need no tensor
+        arithmetic, nor a read of a tensor back into Python), else int32
+        tensors."""
+        if isinstance(i, int):
+            pixel, channel = divmod(i, self.steps_per_pixel)
+            row, col = divmod(pixel, self.image_shape[1])
+            return row, col, channel
         i = ops.cast(i, "int32")
         width = self.image_shape[1]
         pixel = i // self.steps_per_pixel
