@@ -11,7 +11,7 @@ from keras_ar.ops.discretized_logistic import (
     num_params,
     sample_discretized_logistic_mixture,
 )
-from tests.helpers import take_turns
+from tests.helpers import only_on, take_turns, to_numpy
 
 
 def paper_log_prob(x, params, levels, k, c):
@@ -226,3 +226,37 @@ def test_bad_arguments():
         sample_discretized_logistic_mixture(
             params, np.zeros((2, 2), "float32"), 256, 5, temperature=0.0
         )
+
+
+@only_on("torch", "step_ops is keras.ops itself on the other backends")
+def test_step_ops_equal_keras_ops():
+    """The sampler's torch-direct operations (`keras_ar.backend.step_ops`)
+    give Keras' values to the last bit, so eager PyTorch draws the same
+    samples as before; an operation it lacks is an error, not a silent
+    fallback."""
+    from keras import ops
+
+    from keras_ar.backend.step_ops import step_ops
+
+    rng = np.random.default_rng(0)
+    x = ops.convert_to_tensor((rng.normal(size=(5, 7)) * 4).astype("float32"))
+    labels = ops.convert_to_tensor(rng.integers(0, 4, (5,)).astype("int32"))
+    o = step_ops(x)
+    assert o is not ops
+    pairs = [
+        (o.maximum(x, -2.5), ops.maximum(x, -2.5)),
+        (o.clip(x, -1.0, 2.0), ops.clip(x, -1.0, 2.0)),
+        (o.one_hot(labels, 4, dtype="float32"), ops.one_hot(labels, 4, dtype="float32")),
+        (o.sum(x, axis=-1), ops.sum(x, axis=-1)),
+        (o.stack([x, -x], axis=-1), ops.stack([x, -x], axis=-1)),
+        (o.zeros((2, 0, 3), "float32"), ops.zeros((2, 0, 3), "float32")),
+        (o.cast(x, "int32"), ops.cast(x, "int32")),
+        (o.reshape(x, (7, 5)), ops.reshape(x, (7, 5))),
+    ]
+    pairs += [(getattr(o, f)(x), getattr(ops, f)(x)) for f in ("tanh", "exp", "round")]
+    pairs += [(getattr(o, f)(ops.abs(x)), getattr(ops, f)(ops.abs(x))) for f in ("log", "log1p")]
+    for mine, keras_value in pairs:
+        assert mine.dtype == keras_value.dtype
+        np.testing.assert_array_equal(to_numpy(mine), to_numpy(keras_value))
+    with pytest.raises(AttributeError, match="step_ops"):
+        o.concatenate

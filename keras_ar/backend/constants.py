@@ -212,7 +212,9 @@ def _dense_plan(layer):
     if plan is not False:
         return plan
     n = None
-    if _plain(layer, keras.layers.Dense):
+    if _plain(layer, keras.layers.Dense) or (
+        getattr(type(layer), "matrix_product", False) and layer.built
+    ):
         n = 1
     elif _plain(layer, keras.layers.EinsumDense) and "." not in layer.equation:
         operands, out = layer.equation.split("->")
@@ -237,13 +239,18 @@ def _dense_plan(layer):
 
 
 def dense_call(layer, x):
-    """`layer(x)` for a `keras.layers.Dense`, or an `EinsumDense` that is a
-    matrix product over x's trailing axes (attention's projections), in a
+    """`layer(x)` for a `keras.layers.Dense`, an `EinsumDense` that is a
+    matrix product over x's trailing axes (attention's projections), or a
+    layer whose class sets `matrix_product = True` (`x @ kernel + bias`), in a
     sampling step: on PyTorch one `torch.addmm` with the weights kept
     flattened as for `derived`, then the activation (Keras' `__call__` costs
     more than the product there); elsewhere the layer's own call."""
     plan = _dense_plan(layer) if is_torch_tensor(x) else None
-    if plan is None or layer.lora_enabled or layer.quantization_mode is not None:
+    if (
+        plan is None
+        or getattr(layer, "lora_enabled", False)
+        or layer.quantization_mode is not None
+    ):
         return layer(x)
     n, size_in, out_dims, kernel, bias = plan
     matrix, bias = kept_weights(
@@ -252,7 +259,8 @@ def dense_call(layer, x):
     )  # fmt: skip
     outputs = flat_matmul(x.reshape(-1, size_in), matrix, bias)
     lead = tuple(x.shape[: x.dim() - n])
-    return activate(layer.activation, outputs.reshape(lead + out_dims))
+    outputs = outputs.reshape(lead + out_dims)
+    return activate(getattr(layer, "activation", _LINEAR), outputs)
 
 
 def _size(shape):

@@ -19,6 +19,10 @@ class MixtureHead(WeightedLayer):
     in `build` (named "kernel" and "bias", as in the saved files).
     """
 
+    #: `call` is `features @ kernel + bias`: a sampling step may run it as
+    #: one product (`keras_ar.backend.constants.dense_call`).
+    matrix_product = True
+
     def build(self, input_shape):
         features = known_last_dim(self, input_shape, "feature dimension")
         add_kernel_and_bias(self, (features, self.num_params), self.num_params, True)

@@ -35,6 +35,14 @@ def concat_elu(x):
     return ops.elu(ops.concatenate([x, -x], axis=-1))
 
 
+def _elu(x):
+    if is_torch_tensor(x):  # (see concat_elu)
+        import torch
+
+        return torch.nn.functional.elu(x)
+    return ops.elu(x)
+
+
 def down_shift(x):
     """Moves an image down one row (zeros on top): row i sees row i - 1."""
     return ops.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
@@ -405,7 +413,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         batch = ops.shape(x_pad)[0]
         depth = buffers.shape(final)[3]
         features = buffers.read(final, [0, row + 1, col + 1, 0], [batch, 1, 1, depth])
-        params = self.head(ops.elu(features))
+        params = dense_call(self.head, _elu(features))
         params = ops.reshape(ops.cast(params, "float32"), (batch, self.head.num_params))
         # The parameters are computed from every read of this step.
         cache = {**buffers.commit(after=params), "x_pad": x_pad}

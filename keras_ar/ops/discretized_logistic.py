@@ -41,6 +41,7 @@ import math
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.step_ops import step_ops
 from keras_ar.ops.categorical import sample_categorical
 from keras_ar.ops.step_coder import active_coder
 from keras_ar.validation import check_int, check_positive_float
@@ -83,23 +84,24 @@ def split_params(params, num_mixtures, channels, temperature=1.0, min_log_scale=
         coefficients (..., C(C-1)/2, K))`, the coefficients through `tanh`
         and the log-scales clamped (and shifted by `log(temperature)`).
     """
-    params = ops.cast(ops.convert_to_tensor(params), "float32")
+    o = step_ops(params)
+    params = o.cast(o.convert_to_tensor(params), "float32")
     _check_params(params, num_mixtures, channels)
     k, c = num_mixtures, channels
     lead = tuple(ops.shape(params)[:-1])
 
     def block(start, rows):
         piece = params[..., start : start + rows * k]
-        return ops.reshape(piece, lead + (rows, k))
+        return o.reshape(piece, lead + (rows, k))
 
     logits = params[..., :k]
     means = block(k, c)
-    log_scales = ops.maximum(block(k + c * k, c), min_log_scale)
+    log_scales = o.maximum(block(k + c * k, c), min_log_scale)
     num_coeffs = c * (c - 1) // 2
     if num_coeffs:
-        coeffs = ops.tanh(block(k + 2 * c * k, num_coeffs))
+        coeffs = o.tanh(block(k + 2 * c * k, num_coeffs))
     else:
-        coeffs = ops.zeros(lead + (0, k), "float32")
+        coeffs = o.zeros(lead + (0, k), "float32")
     if not isinstance(temperature, (int, float)) or temperature != 1.0:
         temperature = ops.cast(temperature, "float32")
         logits = logits / temperature
@@ -113,7 +115,7 @@ def _coefficient_index(c, j):
 
 
 def _scale_values(x, levels):
-    return ops.cast(x, "float32") * (2.0 / (levels - 1)) - 1.0
+    return step_ops(x).cast(x, "float32") * (2.0 / (levels - 1)) - 1.0
 
 
 def _log_sinh(y):
@@ -310,26 +312,27 @@ def sample_discretized_logistic_mixture(
     logits, means, log_scales, coeffs = split_params(
         params, num_mixtures, channels, 1.0, min_log_scale
     )
-    uniforms = ops.cast(ops.convert_to_tensor(uniforms), "float32")
+    o = step_ops(logits)  # in torch directly on PyTorch (an eager step's cost)
+    uniforms = o.cast(o.convert_to_tensor(uniforms), "float32")
     if len(uniforms.shape) == 0 or uniforms.shape[-1] != channels + 1:
         raise ValueError(
             f"`uniforms` must have last dimension {channels + 1} (one to pick "
             f"the component, one per channel), got shape {tuple(uniforms.shape)}"
         )
-    temperature = ops.cast(temperature, "float32")
+    temperature = o.cast(temperature, "float32")
     component = sample_categorical(logits, uniforms[..., 0], temperature)
-    one_hot = ops.one_hot(component, num_mixtures, dtype="float32")[..., None, :]
+    one_hot = o.one_hot(component, num_mixtures, dtype="float32")[..., None, :]
 
     def pick(t):
-        return ops.sum(t * one_hot, axis=-1)
+        return o.sum(t * one_hot, axis=-1)
 
     mu, log_s = pick(means), pick(log_scales)  # (..., C)
     alphas = pick(coeffs)
     # Keep u away from 0 and 1 so that the logit stays finite (a tail mass
     # of 1e-7 moves no sample in practice).
-    u = ops.clip(uniforms[..., 1:], 1e-7, 1.0 - 1e-7)
-    logistic = ops.log(u) - ops.log1p(-u)
-    scale = ops.exp(log_s) * temperature
+    u = o.clip(uniforms[..., 1:], 1e-7, 1.0 - 1e-7)
+    logistic = o.log(u) - o.log1p(-u)
+    scale = o.exp(log_s) * temperature
     values, scaled_values = [], []
     for c in range(channels):
         mean = mu[..., c]
@@ -337,10 +340,8 @@ def sample_discretized_logistic_mixture(
             mean = mean + alphas[..., _coefficient_index(c, j)] * scaled_values[j]
         draw = mean + scale[..., c] * logistic[..., c]
         # Bin k covers [x'_k - h, x'_k + h): rounding (x' + 1) / (2h) finds it.
-        bin_index = ops.clip(
-            ops.round((draw + 1.0) * ((levels - 1) / 2.0)), 0, levels - 1
-        )
-        value = ops.cast(bin_index, "int32")
+        bin_index = o.clip(o.round((draw + 1.0) * ((levels - 1) / 2.0)), 0, levels - 1)
+        value = o.cast(bin_index, "int32")
         values.append(value)
         scaled_values.append(_scale_values(value, levels))
-    return ops.stack(values, axis=-1)
+    return o.stack(values, axis=-1)

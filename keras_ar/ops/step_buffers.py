@@ -30,6 +30,7 @@ plain slices, which see the writes (`keras_ar.backend.slicing`).
 from keras import ops
 
 from keras_ar.backend.slicing import (
+    cast,
     loop_slice,
     loop_slice_update,
     slice_update,
@@ -81,6 +82,8 @@ class StepBuffers:
         return None if self._parent is None else self._parent._written(name)
 
     def shape(self, name):
+        if self._direct:  # PyTorch: its own shape, without Keras' dispatch
+            return tuple(self.old[name].shape)
         return ops.shape(self.old[name])
 
     def read(self, name, start, size):
@@ -99,7 +102,7 @@ class StepBuffers:
         """Writes `value` at `start` of `name` (once per buffer per step)."""
         if name in self._pending:
             raise ValueError(f"buffer {name!r} is written twice in one step")
-        value = ops.cast(value, self.old[name].dtype)
+        value = cast(value, self.old[name].dtype)
         self._pending[name] = (value, start)
         if self._direct:
             self.old[name] = loop_slice_update(self.old[name], start, value)
