@@ -480,6 +480,18 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             run(inner)
             return inner.pending()
 
+        def write(values):
+            for name, (start, _) in starts.items():
+                if name in values:
+                    buffers.write(name, values[name], start)
+
+        if updates_in_place():
+            # PyTorch writes in place: where `final` fails, the caches
+            # already hold what `keep` would read and write back (and an
+            # inner condition that wrote nothing leaves nothing pending).
+            loop_cond(final, lambda: write(compute()), lambda: None, key=key)
+            return
+
         def keep():
             return {
                 name: buffers.read(
@@ -490,9 +502,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
                 for name, (start, width) in starts.items()
             }
 
-        values = loop_cond(final, compute, keep, key=key)
-        for name, (start, _) in starts.items():
-            buffers.write(name, values[name], start)
+        write(loop_cond(final, compute, keep, key=key))
 
     def _run_in_loop(self, buffers, final, names, run):
         """`run(inner)` zero times or once (`final`), as a loop that carries
