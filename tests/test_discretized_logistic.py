@@ -259,4 +259,4 @@ def test_step_ops_equal_keras_ops():
         assert mine.dtype == keras_value.dtype
         np.testing.assert_array_equal(to_numpy(mine), to_numpy(keras_value))
     with pytest.raises(AttributeError, match="step_ops"):
-        o.concatenate
+        _ = o.concatenate

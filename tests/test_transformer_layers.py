@@ -126,8 +126,8 @@ def test_step_layer_calls_match_the_layers():
         dense_call,
         embedding_call,
         layer_norm_call,
+        weights_fixed,
     )
-    from keras_ar.backend.constants import weights_fixed
     from keras_ar.layers.causal_transformer_stack import gelu_tanh
 
     rng = np.random.default_rng(0)

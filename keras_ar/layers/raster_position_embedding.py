@@ -7,7 +7,6 @@ import keras
 from keras import ops
 
 from keras_ar.backend.slicing import cast
-
 from keras_ar.layers._common import arguments_config, known_last_dim
 from keras_ar.validation import check_int
 
