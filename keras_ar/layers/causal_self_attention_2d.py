@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ar.backend.constants import constant
 from keras_ar.backend.slicing import loop_slice_update
 from keras_ar.layers._common import INITIALIZERS, WeightedLayer
 from keras_ar.validation import check_input_rank, check_int
@@ -249,10 +250,30 @@ class CausalSelfAttention2D(WeightedLayer):
         }
 
     def _pixel_background(self, row, col):
+        if isinstance(row, int) and isinstance(col, int):
+            # An eager loop's pixel: the same float32 arithmetic in NumPy,
+            # kept per pixel (`constant`) instead of five operations a step.
+            h, w = np.float32(self.height), np.float32(self.width)
+            values = [(np.float32(row) - h / 2) / h, (np.float32(col) - w / 2) / w]
+            return constant(
+                self, ("background", row, col), np.array([values]), "float32"
+            )
         row = ops.cast(row, "float32")
         col = ops.cast(col, "float32")
         h, w = float(self.height), float(self.width)
         return ops.stack([(row - h / 2) / h, (col - w / 2) / w])[None]  # (1, 2)
+
+    def _allowed(self, row, col):
+        """`(H*W,)` bool: the cached pixels that pixel `(row, col)` attends to."""
+        n = self.height * self.width
+        if isinstance(row, int) and isinstance(col, int):  # (see above)
+            index = row * self.width + col
+            positions = np.arange(n)
+            allowed = positions <= index if self.include_current else positions < index
+            return constant(self, ("allowed", index), allowed, "bool")
+        index = ops.cast(row, "int32") * self.width + ops.cast(col, "int32")
+        positions = ops.arange(n, dtype="int32")
+        return positions <= index if self.include_current else positions < index
 
     def update_cache(self, cache, inputs, row, col, context=None):
         """Writes the key and value of pixel `(row, col)` from its features
@@ -264,7 +285,10 @@ class CausalSelfAttention2D(WeightedLayer):
             self._pixel_background(row, col), (ops.shape(inputs)[0], 2)
         )
         key, value = self._keys_values(inputs, context, background)
-        index = ops.cast(row, "int32") * self.width + ops.cast(col, "int32")
+        if isinstance(row, int) and isinstance(col, int):
+            index = row * self.width + col
+        else:
+            index = ops.cast(row, "int32") * self.width + ops.cast(col, "int32")
         cache_key, cache_value = cache["key"], cache["value"]
         key = ops.cast(key[:, None], cache_key.dtype)
         value = ops.cast(value[:, None], cache_value.dtype)
@@ -288,9 +312,7 @@ class CausalSelfAttention2D(WeightedLayer):
         key = ops.cast(cache["key"], query.dtype)
         value = ops.cast(cache["value"], query.dtype)
         scores = ops.einsum("bhk,bjhk->bhj", query, key)
-        index = ops.cast(row, "int32") * self.width + ops.cast(col, "int32")
-        positions = ops.arange(self.height * self.width, dtype="int32")
-        allowed = positions <= index if self.include_current else positions < index
+        allowed = self._allowed(row, col)
         weights = self._attend(scores, allowed[None, None], value)
         mixed = ops.einsum("bhj,bjhv->bhv", weights, value)
         return self._output(mixed), cache

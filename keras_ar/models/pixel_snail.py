@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.backend.constants import dense_call
 from keras_ar.backend.slicing import loop_cond, loop_slice, loop_slice_update
 from keras_ar.layers.causal_self_attention_2d import CausalSelfAttention2D
 from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
@@ -12,6 +13,8 @@ from keras_ar.models.pixelcnn_plus_plus import (
     _GatedResnet,
     concat_elu,
     down_shift,
+    elu,
+    gated_sum,
     right_shift,
 )
 from keras_ar.ops.step_buffers import StepBuffers
@@ -40,11 +43,17 @@ class _PointwiseGatedResnet(keras.layers.Layer):
         )
 
     def call(self, x, aux, training=False):
-        c1 = concat_elu(self.dense1(concat_elu(x)) + self.aux_proj(concat_elu(aux)))
+        c1 = dense_call(self.dense1, concat_elu(x))
+        c1 = concat_elu(c1 + dense_call(self.aux_proj, concat_elu(aux)))
         if self.dropout is not None:
             c1 = self.dropout(c1, training=training)
-        a, b = ops.split(self.dense2(c1), 2, axis=-1)
-        return x + a * ops.sigmoid(b)
+        return gated_sum(x, dense_call(self.dense2, c1))
+
+    def step(self, x, aux):
+        """`call` in inference, for a sampling step: without Keras' layer
+        call, whose bookkeeping costs more than one pixel's products on
+        PyTorch."""
+        return self.call(x, aux, training=False)
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -249,7 +258,7 @@ class PixelSNAIL(ImageAutoregressiveModel):
         """Distribution parameters from trunk features `(..., F)` and, for a
         colour categorical head, the current pixels' values `x (..., C)`."""
         if self.head_type == "mixture":
-            return ops.cast(self.head(features), "float32")
+            return ops.cast(dense_call(self.head, features), "float32")
         channels = self.image_shape[-1]
         if channels == 1:
             logits = self.logits_dense(features)
@@ -329,7 +338,7 @@ class PixelSNAIL(ImageAutoregressiveModel):
         pixel = ops.reshape(
             loop_slice(x, [0, row, col, 0], [batch, 1, 1, channels]), (batch, channels)
         )
-        outputs = self._head(ops.elu(cache["features"]), pixel)
+        outputs = self._head(elu(cache["features"]), pixel)
         return outputs, {**state, "cache": cache}
 
     def _cached_trunk(self, cache, row, col):
@@ -377,7 +386,7 @@ class PixelSNAIL(ImageAutoregressiveModel):
                 "value": cache[f"attention_{b}/value"],
             }
             mixed, _ = self.attentions[b].call_at(h, kv, row, col)
-            h = self.attention_resnets[b](h, mixed)
+            h = self.attention_resnets[b].step(h, mixed)
             h = ops.reshape(h, (batch, 1, 1, self.num_filters))
         features = ops.reshape(h, (batch, self.num_filters))
         # The features are computed from every read of the step.

@@ -35,8 +35,20 @@ def concat_elu(x):
     return ops.elu(ops.concatenate([x, -x], axis=-1))
 
 
-def _elu(x):
-    if is_torch_tensor(x):  # (see concat_elu)
+def gated_sum(x, h):
+    """The gated residual: `x + a * sigmoid(b)`, `a, b` the halves of `h`."""
+    if is_torch_tensor(h):  # The same operations, in torch.
+        import torch
+
+        a, b = torch.chunk(h, 2, dim=-1)
+        return x + a * torch.sigmoid(b)
+    a, b = ops.split(h, 2, axis=-1)
+    return x + a * ops.sigmoid(b)
+
+
+def elu(x):
+    """`ops.elu`; in torch directly on PyTorch (see `concat_elu`)."""
+    if is_torch_tensor(x):
         import torch
 
         return torch.nn.functional.elu(x)
@@ -93,13 +105,7 @@ class _GatedResnet(keras.layers.Layer):
         return concat_elu(h)
 
     def second(self, x, conv2_out):
-        if is_torch_tensor(conv2_out):  # The same operations, in torch.
-            import torch
-
-            a, b = torch.chunk(conv2_out, 2, dim=-1)
-            return x + a * torch.sigmoid(b)
-        a, b = ops.split(conv2_out, 2, axis=-1)
-        return x + a * ops.sigmoid(b)
+        return gated_sum(x, conv2_out)
 
     def call(self, x, aux=(), training=False):
         c1 = self.first(self.conv1(concat_elu(x)), list(aux))
@@ -413,7 +419,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         batch = ops.shape(x_pad)[0]
         depth = buffers.shape(final)[3]
         features = buffers.read(final, [0, row + 1, col + 1, 0], [batch, 1, 1, depth])
-        params = dense_call(self.head, _elu(features))
+        params = dense_call(self.head, elu(features))
         params = ops.reshape(ops.cast(params, "float32"), (batch, self.head.num_params))
         # The parameters are computed from every read of this step.
         cache = {**buffers.commit(after=params), "x_pad": x_pad}
