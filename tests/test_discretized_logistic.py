@@ -252,11 +252,15 @@ def test_step_ops_equal_keras_ops():
         (o.zeros((2, 0, 3), "float32"), ops.zeros((2, 0, 3), "float32")),
         (o.cast(x, "int32"), ops.cast(x, "int32")),
         (o.reshape(x, (7, 5)), ops.reshape(x, (7, 5))),
+        (o.concatenate([x, -x], axis=-1), ops.concatenate([x, -x], axis=-1)),
+        (o.convert_to_tensor(np.ones(3, "float32")), ops.convert_to_tensor(np.ones(3, "float32"))),
     ]
-    pairs += [(getattr(o, f)(x), getattr(ops, f)(x)) for f in ("tanh", "exp", "round")]
+    pairs += list(zip(o.split(x, 7, axis=-1), ops.split(x, 7, axis=-1)))
+    same = ("tanh", "exp", "round", "sigmoid", "elu")
+    pairs += [(getattr(o, f)(x), getattr(ops, f)(x)) for f in same]
     pairs += [(getattr(o, f)(ops.abs(x)), getattr(ops, f)(ops.abs(x))) for f in ("log", "log1p")]
     for mine, keras_value in pairs:
         assert mine.dtype == keras_value.dtype
         np.testing.assert_array_equal(to_numpy(mine), to_numpy(keras_value))
     with pytest.raises(AttributeError, match="step_ops"):
-        _ = o.concatenate
+        _ = o.einsum

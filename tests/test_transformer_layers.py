@@ -122,7 +122,7 @@ def test_step_layer_calls_match_the_layers():
     layer."""
     from keras_ar.backend import no_grad
     from keras_ar.backend.constants import (
-        _contracted_axes,
+        _dense_plan,
         dense_call,
         embedding_call,
         layer_norm_call,
@@ -146,12 +146,12 @@ def test_step_layer_calls_match_the_layers():
     # Not one product over trailing axes: the layer's own call.
     transposed = keras.layers.EinsumDense("abc,dc->abd", (None, 4), bias_axes="d")
     transposed(x3)
-    assert _contracted_axes(transposed) is None
-    assert _contracted_axes(layers[2][0]) == 1 and _contracted_axes(layers[3][0]) == 2
+    assert _dense_plan(transposed) is None
+    assert _dense_plan(layers[2][0])[0] == 1 and _dense_plan(layers[3][0])[0] == 2
     # A first call builds the layer (its own call); the next ones take the product.
     fresh = keras.layers.Dense(3)
     dense_call(fresh, x3)
-    assert _contracted_axes(fresh) == 1
+    assert _dense_plan(fresh)[0] == 1
     embedding = keras.layers.Embedding(9, 4)
     ids = keras.ops.convert_to_tensor(rng.integers(0, 9, (2, 3)).astype("int32"))
     embedding(ids)

@@ -20,7 +20,7 @@ import contextlib
 import keras
 from keras import ops
 
-from keras_ar.backend.slicing import _torch_dtype, torch_tensor
+from keras_ar.backend.slicing import _torch_compiling, _torch_dtype, torch_tensor
 
 # [call number, inside a sampling call]: see `weights_fixed`.
 _FIXED = [0, False]
@@ -176,11 +176,7 @@ def eager_torch(x):
     """Whether `x` is a PyTorch tensor outside `torch.compile`'s tracing:
     where a step may keep tensors across steps (`derived`) and slice at
     Python ints."""
-    if not is_torch_tensor(x):
-        return False
-    import torch
-
-    return not torch.compiler.is_compiling()
+    return is_torch_tensor(x) and not _torch_compiling()
 
 
 def _plain(layer, kind):
@@ -192,15 +188,6 @@ def _plain(layer, kind):
         and not getattr(layer, "lora_enabled", False)
         and getattr(layer, "quantization_mode", None) is None
     )
-
-
-def _contracted_axes(layer):
-    """How many trailing input axes a `Dense` or `EinsumDense` contracts
-    with the kernel's leading axes, when its call is that product plus a
-    bias over all the kernel's other axes (then it is one matrix product);
-    None for any other equation."""
-    plan = _dense_plan(layer)
-    return None if plan is None else plan[0]
 
 
 def _dense_plan(layer):

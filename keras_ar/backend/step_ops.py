@@ -14,7 +14,13 @@ last bit.
 from keras import ops
 
 from keras_ar.backend.constants import is_torch_tensor
-from keras_ar.backend.slicing import _torch_dtype, cast, reshape
+from keras_ar.backend.slicing import (
+    _torch_dtype,
+    cast,
+    concatenate,
+    reshape,
+    torch_tensor,
+)
 
 
 class _TorchStepOps:
@@ -22,10 +28,21 @@ class _TorchStepOps:
 
     cast = staticmethod(cast)
     reshape = staticmethod(reshape)
+    concatenate = staticmethod(concatenate)
+    convert_to_tensor = staticmethod(torch_tensor)
 
     @staticmethod
-    def convert_to_tensor(x):
-        return cast(x, "float32") if not is_torch_tensor(x) else x
+    def elu(x):
+        import torch
+
+        return torch.nn.functional.elu(x)
+
+    @staticmethod
+    def split(x, sections, axis):
+        """`ops.split` into `sections` equal parts (Keras' `torch.split`)."""
+        import torch
+
+        return torch.split(x, x.shape[axis] // sections, dim=axis)
 
     @staticmethod
     def maximum(x, y):
@@ -70,7 +87,7 @@ class _TorchStepOps:
 
 
 # Functions Keras' PyTorch backend maps straight to torch's of the same name.
-_SAME_IN_TORCH = ("tanh", "log", "log1p", "exp", "round")
+_SAME_IN_TORCH = ("tanh", "log", "log1p", "exp", "round", "sigmoid")
 
 
 _TORCH = _TorchStepOps()

@@ -263,15 +263,20 @@ class CausalSelfAttention2D(WeightedLayer):
         h, w = float(self.height), float(self.width)
         return ops.stack([(row - h / 2) / h, (col - w / 2) / w])[None]  # (1, 2)
 
+    def _pixel_index(self, row, col):
+        """The raster index of pixel `(row, col)`: a Python int for Python
+        ints (an eager loop), else an int32 tensor."""
+        if isinstance(row, int) and isinstance(col, int):
+            return row * self.width + col
+        return ops.cast(row, "int32") * self.width + ops.cast(col, "int32")
+
     def _allowed(self, row, col):
         """`(H*W,)` bool: the cached pixels that pixel `(row, col)` attends to."""
-        n = self.height * self.width
-        if isinstance(row, int) and isinstance(col, int):  # (see above)
-            index = row * self.width + col
+        n, index = self.height * self.width, self._pixel_index(row, col)
+        if isinstance(index, int):  # kept per pixel (see `_pixel_background`)
             positions = np.arange(n)
             allowed = positions <= index if self.include_current else positions < index
             return constant(self, ("allowed", index), allowed, "bool")
-        index = ops.cast(row, "int32") * self.width + ops.cast(col, "int32")
         positions = ops.arange(n, dtype="int32")
         return positions <= index if self.include_current else positions < index
 
@@ -285,10 +290,7 @@ class CausalSelfAttention2D(WeightedLayer):
             self._pixel_background(row, col), (ops.shape(inputs)[0], 2)
         )
         key, value = self._keys_values(inputs, context, background)
-        if isinstance(row, int) and isinstance(col, int):
-            index = row * self.width + col
-        else:
-            index = ops.cast(row, "int32") * self.width + ops.cast(col, "int32")
+        index = self._pixel_index(row, col)
         cache_key, cache_value = cache["key"], cache["value"]
         key = ops.cast(key[:, None], cache_key.dtype)
         value = ops.cast(value[:, None], cache_value.dtype)

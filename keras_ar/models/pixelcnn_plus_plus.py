@@ -5,7 +5,7 @@ import collections
 import keras
 from keras import ops
 
-from keras_ar.backend.constants import dense_call, is_torch_tensor
+from keras_ar.backend.constants import dense_call
 from keras_ar.backend.slicing import (
     loop_cond,
     loop_slice,
@@ -13,6 +13,7 @@ from keras_ar.backend.slicing import (
     pad_zeros,
     updates_in_place,
 )
+from keras_ar.backend.step_ops import step_ops
 from keras_ar.layers.mixture_of_logistics import MixtureOfLogistics
 from keras_ar.layers.shifted_conv import (
     DownRightShiftedConv2D,
@@ -28,31 +29,20 @@ from keras_ar.validation import check_int, check_rate
 
 def concat_elu(x):
     """The paper's nonlinearity: `elu([x, -x])` (doubles the features)."""
-    if is_torch_tensor(x):  # The same operations, without Keras' dispatch.
-        import torch
-
-        return torch.nn.functional.elu(torch.cat([x, -x], dim=-1))
-    return ops.elu(ops.concatenate([x, -x], axis=-1))
+    o = step_ops(x)  # in torch directly on PyTorch (an eager step's cost)
+    return o.elu(o.concatenate([x, -x], axis=-1))
 
 
 def gated_sum(x, h):
     """The gated residual: `x + a * sigmoid(b)`, `a, b` the halves of `h`."""
-    if is_torch_tensor(h):  # The same operations, in torch.
-        import torch
-
-        a, b = torch.chunk(h, 2, dim=-1)
-        return x + a * torch.sigmoid(b)
-    a, b = ops.split(h, 2, axis=-1)
-    return x + a * ops.sigmoid(b)
+    o = step_ops(h)
+    a, b = o.split(h, 2, axis=-1)
+    return x + a * o.sigmoid(b)
 
 
 def elu(x):
-    """`ops.elu`; in torch directly on PyTorch (see `concat_elu`)."""
-    if is_torch_tensor(x):
-        import torch
-
-        return torch.nn.functional.elu(x)
-    return ops.elu(x)
+    """`ops.elu`, through `step_ops` (in torch directly on PyTorch)."""
+    return step_ops(x).elu(x)
 
 
 def down_shift(x):
