@@ -256,7 +256,7 @@ def test_step_ops_equal_keras_ops():
         (o.convert_to_tensor(np.ones(3, "float32")), ops.convert_to_tensor(np.ones(3, "float32"))),
     ]
     pairs += list(zip(o.split(x, 7, axis=-1), ops.split(x, 7, axis=-1)))
-    same = ("tanh", "exp", "round", "sigmoid", "elu")
+    same = ("tanh", "exp", "round", "sigmoid", "elu", "ones_like")
     pairs += [(getattr(o, f)(x), getattr(ops, f)(x)) for f in same]
     pairs += [(getattr(o, f)(ops.abs(x)), getattr(ops, f)(ops.abs(x))) for f in ("log", "log1p")]
     for mine, keras_value in pairs:

@@ -105,6 +105,12 @@ def as_pixel(values, dtype):
     return ops.expand_dims(ops.cast(values, dtype), (1, 2))
 
 
+def eager_index(start_indices, shape):
+    """The basic index of the window `[start, start + shape)` (its starts
+    Python ints or one-element tensors): a view, on eager PyTorch."""
+    return tuple(slice(int(s), int(s) + int(n)) for s, n in zip(start_indices, shape))
+
+
 def loop_slice(inputs, start_indices, shape):
     """`ops.slice(inputs, start_indices, shape)`; a view on eager PyTorch."""
     if keras.backend.backend() != "torch":
@@ -114,8 +120,7 @@ def loop_slice(inputs, start_indices, shape):
     inputs = torch_tensor(inputs)
     shape = [int(s) for s in shape]
     if not _torch_compiling():
-        index = tuple(slice(int(s), int(s) + n) for s, n in zip(start_indices, shape))
-        return inputs[index]
+        return inputs[eager_index(start_indices, shape)]
     for dim, (start, size) in enumerate(zip(start_indices, shape)):
         if isinstance(start, int) or not torch.is_tensor(start):
             inputs = inputs.narrow(dim, int(start), size)
@@ -138,10 +143,7 @@ def loop_slice_update(buffer, start_indices, updates):
     buffer = torch_tensor(buffer)
     updates = torch_tensor(updates, buffer.dtype)
     if not _torch_compiling():
-        index = tuple(
-            slice(int(s), int(s) + n) for s, n in zip(start_indices, updates.shape)
-        )
-        buffer[index] = updates
+        buffer[eager_index(start_indices, updates.shape)] = updates
         return buffer
     buffer.index_put_(_torch_index(buffer, start_indices, updates.shape), updates)
     return buffer

@@ -87,7 +87,7 @@ class _TorchStepOps:
 
 
 # Functions Keras' PyTorch backend maps straight to torch's of the same name.
-_SAME_IN_TORCH = ("tanh", "log", "log1p", "exp", "round", "sigmoid")
+_SAME_IN_TORCH = ("tanh", "log", "log1p", "exp", "round", "sigmoid", "ones_like")
 
 
 _TORCH = _TorchStepOps()

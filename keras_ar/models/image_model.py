@@ -16,6 +16,7 @@ from keras import ops
 
 from keras_ar.backend import slicing
 from keras_ar.backend.slicing import loop_slice, loop_slice_update
+from keras_ar.backend.step_ops import step_ops
 from keras_ar.layers.masked_conv2d import MaskedConv2D
 from keras_ar.models.base import AutoregressiveModel
 from keras_ar.ops import categorical_log_prob, sample_categorical
@@ -45,14 +46,16 @@ class ImageAutoregressiveModel(AutoregressiveModel):
 
     def scale_inputs(self, x):
         """Maps int levels to floats in [-1, 1], the network's input range."""
-        return ops.cast(x, self.compute_dtype) * (2.0 / (self.levels - 1)) - 1.0
+        o = step_ops(x)  # an eager PyTorch step scales one pixel: no dispatch
+        return o.cast(x, self.compute_dtype) * (2.0 / (self.levels - 1)) - 1.0
 
     def _inputs_with_ones(self, x):
         """The scaled image and a channel of ones: the input of the families
         with zero-padded shifted convolutions (PixelCNN++, PixelSNAIL), so
         that the padding is told apart from black pixels, as in PixelCNN++."""
         scaled = self.scale_inputs(x)
-        return ops.concatenate([scaled, ops.ones_like(scaled[..., :1])], axis=-1)
+        o = step_ops(scaled)
+        return o.concatenate([scaled, o.ones_like(scaled[..., :1])], axis=-1)
 
     # -- likelihood (categorical head) ---------------------------------
     def element_log_probs(self, x, outputs):

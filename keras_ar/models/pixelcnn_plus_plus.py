@@ -45,6 +45,12 @@ def elu(x):
     return step_ops(x).elu(x)
 
 
+def _factor(flag, like):
+    """`flag` as a multiplier of `like`: a Python float where it is known
+    in Python (an eager step's position), else a tensor of `like`'s dtype."""
+    return float(flag) if isinstance(flag, bool) else ops.cast(flag, like.dtype)
+
+
 def down_shift(x):
     """Moves an image down one row (zeros on top): row i sees row i - 1."""
     return ops.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
@@ -90,7 +96,7 @@ class _GatedResnet(keras.layers.Layer):
     def first(self, conv1_out, aux):
         h = conv1_out
         if self.aux_proj is not None:
-            aux = concat_elu(ops.concatenate(aux, axis=-1))
+            aux = concat_elu(step_ops(h).concatenate(aux, axis=-1))
             h = h + dense_call(self.aux_proj, aux)
         return concat_elu(h)
 
@@ -410,7 +416,8 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         depth = buffers.shape(final)[3]
         features = buffers.read(final, [0, row + 1, col + 1, 0], [batch, 1, 1, depth])
         params = dense_call(self.head, elu(features))
-        params = ops.reshape(ops.cast(params, "float32"), (batch, self.head.num_params))
+        o = step_ops(params)
+        params = o.reshape(o.cast(params, "float32"), (batch, self.head.num_params))
         # The parameters are computed from every read of this step.
         cache = {**buffers.commit(after=params), "x_pad": x_pad}
         return params, {**state, "cache": cache}
@@ -596,7 +603,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
         """The "ul" `ul_ops` at `(row, col) // 2**l` of their level `l`; a
         run of lower-resolution ops only at the pixels where its position
         becomes final (`row` and `col` multiples of `2**(level + 1)`)."""
-        batch = ops.shape(x_pad)[0]
+        batch, _, _, x_depth = ops.shape(x_pad)
 
         def window(name, i, j, h=2, w=2):
             depth = buffers.shape(name)[3]
@@ -606,12 +613,15 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
             return window(name, i + 1, j + 1, 1, 1)
 
         def x_window(i, j, h, w):
-            return loop_slice(x_pad, [0, i, j, 0], [batch, h, w, ops.shape(x_pad)[3]])
+            return loop_slice(x_pad, [0, i, j, 0], [batch, h, w, x_depth])
 
         for item in self._split_levels(ul_ops, level):
             if isinstance(item, list):
                 scale = 2 ** (level + 1)
-                final = ops.logical_and(row % scale == 0, col % scale == 0)
+                if isinstance(row, int) and isinstance(col, int):  # eager PyTorch
+                    final = row % scale == 0 and col % scale == 0
+                else:
+                    final = ops.logical_and(row % scale == 0, col % scale == 0)
                 self._when_final(
                     buffers, final, item, row, col,
                     lambda inner, item=item: self._cached_ul_ops(
@@ -629,9 +639,7 @@ class PixelCNNPlusPlus(ImageAutoregressiveModel):
                 # right_shift(conv_2x1(x)): x rows row - 1 .. row, column col - 1.
                 above = self.init_ul_row_conv.convolve(x_window(row + 1, col, 1, 3))
                 left = self.init_ul_col_conv.convolve(x_window(row + 1, col, 2, 1))
-                value = above * ops.cast(row > 0, above.dtype) + left * ops.cast(
-                    col > 0, left.dtype
-                )
+                value = above * _factor(row > 0, above) + left * _factor(col > 0, left)
             elif op.kind == "down":
                 # Positions (2i - 1 .. 2i, 2j - 1 .. 2j) of the level above.
                 value = op.layer.convolve(window(op.src, 2 * i, 2 * j))

@@ -30,7 +30,9 @@ plain slices, which see the writes (`keras_ar.backend.slicing`).
 from keras import ops
 
 from keras_ar.backend.slicing import (
+    _torch_compiling,
     cast,
+    eager_index,
     loop_slice,
     loop_slice_update,
     slice_update,
@@ -67,8 +69,10 @@ class StepBuffers:
         self.never = never
         self._pending = {}
         self._parent = parent
-        # Eager PyTorch: write at once, in place (nothing to order).
+        # PyTorch: write at once, in place (nothing to order); eagerly,
+        # as plain indexing (a step makes dozens of reads and writes).
         self._direct = updates_in_place()
+        self._eager = self._direct and not _torch_compiling()
 
     def child(self):
         """A `StepBuffers` whose reads also see this one's writes and whose
@@ -90,6 +94,8 @@ class StepBuffers:
         """The window `[start, start + size)` of `name`, with this step's
         write to `name` (if any) patched in (see `_patch` for the windows
         and writes this supports)."""
+        if self._eager:
+            return self.old[name][eager_index(start, size)]
         if self._direct:
             return loop_slice(self.old[name], start, size)
         window = loop_slice(self.old[name], start, size)
@@ -104,7 +110,9 @@ class StepBuffers:
             raise ValueError(f"buffer {name!r} is written twice in one step")
         value = cast(value, self.old[name].dtype)
         self._pending[name] = (value, start)
-        if self._direct:
+        if self._eager:
+            self.old[name][eager_index(start, value.shape)] = value
+        elif self._direct:
             self.old[name] = loop_slice_update(self.old[name], start, value)
 
     def replace(self, buffers):
