@@ -4,7 +4,8 @@ Usage: KERAS_BACKEND=jax|tensorflow python tests/distribute_worker.py PART OUT D
 (JAX: the caller sets JAX_NUM_CPU_DEVICES=2; TensorFlow: two logical CPUs
 are configured here, before TensorFlow starts.)
 
-PART is one of (TensorFlow's collectives do not survive a second
+PART is one of the two below, or both as "library,recipe" (JAX: one
+process start fewer; TensorFlow's collectives do not survive a second
 MirroredStrategy over a different model in one process: one part each):
 
 1. "library": for a RecurrentLM whose examples hold different numbers
@@ -79,9 +80,12 @@ def train(make_model, x, distributed):
     return history.history, log_prob.tolist(), samples.shape
 
 
-def main(part, out, data):
-    if part == "recipe":
-        return run_recipe(out, data)
+def main(parts, out, data):
+    for part in parts.split(","):
+        (run_recipe if part == "recipe" else run_library)(out, data)
+
+
+def run_library(out, data):
     results = {}
     for name, (make_model, x) in cases().items():
         single = train(make_model, x, False)
