@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_ar.generation as generation
-from tests.helpers import take_turns
+from tests.helpers import not_on, take_turns
 from tests.tiny_models import TINY_MODELS, build
 
 
@@ -16,7 +16,18 @@ def _labels(model, n):
 
 # The chunking and the seeds are the shared `generate`'s: the families take
 # turns on the two compiling backends (every family runs on PyTorch).
-@pytest.mark.parametrize(*take_turns("name", sorted(TINY_MODELS)))
+# PixelCNN++'s compiled loops cost a minute here (three of them) and only
+# repeat, for this check, what the other families' check; its compiled
+# cached = uncached runs in test_pixelcnn_plus_plus.py.
+CHUNKED = [
+    pytest.param(name, marks=not_on("tensorflow", "PyTorch only (test time)"))
+    if name == "pixelcnn_plus_plus"
+    else name
+    for name in sorted(TINY_MODELS)
+]
+
+
+@pytest.mark.parametrize(*take_turns("name", CHUNKED))
 def test_chunking_and_cache_do_not_change_samples(name):
     model, _, _ = build(name)
     kwargs = _labels(model, 5)
