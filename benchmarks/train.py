@@ -21,6 +21,7 @@ step (compilation included). These are measurements, not tests.
 
     python benchmarks/train.py --backends jax,torch,tensorflow --out runs/train
     python benchmarks/train.py --backends torch --cases pixelcnn --batch-size 32
+    python benchmarks/train.py --cases pixelcnn,gated,lstm --no-torch-jit
 """
 
 import argparse
@@ -196,7 +197,7 @@ def run_backend(args):
 
     for name in args.cases.split(","):
         settings = [("default compile()", {})]
-        if backend == "torch":
+        if backend == "torch" and not args.no_torch_jit:
             settings.append(("compile(jit_compile=True)", {"jit_compile": True}))
         for kind, kwargs in settings:
             label, model, x = build_case(name.strip(), args)
@@ -210,7 +211,7 @@ def run_backend(args):
     if "pixelcnn" in args.cases.split(","):
         label = f"PixelCNN {size}x{size}, {args.levels} levels, {args.filters} filters"
         settings = [("default compile()", {})]
-        if backend == "torch":
+        if backend == "torch" and not args.no_torch_jit:
             settings.append(("compile(jit_compile=True)", {"jit_compile": True}))
         for kind, kwargs in settings:
             model = plain_keras_cnn(args)
@@ -230,7 +231,7 @@ def run_backend(args):
 
             x = torch.tensor(image).permute(0, 3, 1, 2).contiguous()
             target = torch.tensor(image[..., 0]).long()
-            for kind in ("eager", "torch.compile"):
+            for kind in ("eager",) if args.no_torch_jit else ("eager", "torch.compile"):
                 net = torch_nn_pixelcnn(args)
                 opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
@@ -280,6 +281,10 @@ def parse_args(argv):
     parser.add_argument("--residual-blocks", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument(
+        "--no-torch-jit", action="store_true",
+        help="skip PyTorch's compiled rows (jit_compile=True, torch.compile): minutes each",
+    )  # fmt: skip
     parser.add_argument("--out", default="runs/train")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
