@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_ar.generation as generation
-from tests.helpers import not_on, take_turns
+from tests.helpers import only_on, take_turns
 from tests.tiny_models import TINY_MODELS, build
 
 
@@ -20,7 +20,7 @@ def _labels(model, n):
 # repeat, for this check, what the other families' check; its compiled
 # cached = uncached runs in test_pixelcnn_plus_plus.py.
 CHUNKED = [
-    pytest.param(name, marks=not_on("tensorflow", "PyTorch only (test time)"))
+    pytest.param(name, marks=only_on("torch", "PyTorch only (test time)"))
     if name == "pixelcnn_plus_plus"
     else name
     for name in sorted(TINY_MODELS)
