@@ -52,10 +52,13 @@ def tiny_made(num_masks=1, seed=0):
     return model
 
 
-def tiny_deepar(sequence_length=10, seasonal_difference=None):
+def tiny_deepar(sequence_length=10, seasonal_difference=None, ar_order=0,
+                level_input=True):  # fmt: skip
     model = DeepAR(sequence_length=sequence_length, units=6, num_layers=1,
-                   num_components=2, lags=(3,),
-                   seasonal_difference=seasonal_difference)  # fmt: skip
+                   num_components=2, lags=(3,), level_input=level_input,
+                   seasonal_difference=seasonal_difference,
+                   ar_order=ar_order)  # fmt: skip
+    # (The linear part's zero start is redrawn too: the checks see it.)
     redraw_weights([model], scale=0.4)
     return model
 
@@ -234,13 +237,19 @@ def test_made_mog_trains_and_round_trips(tmp_path):
 
 # ----------------------------------------------------------------------
 # DeepAR
-@pytest.mark.parametrize(*take_turns("season", [None, 3]))
-def test_deepar_is_causal_and_generation_paths_agree(season):
-    model = tiny_deepar(seasonal_difference=season)
+@pytest.mark.parametrize(
+    *take_turns("season, ar_order, level", [(None, 0, True), (3, 0, True),
+                                            (3, 2, False), (None, 4, True)])
+)  # fmt: skip
+def test_deepar_is_causal_and_generation_paths_agree(season, ar_order, level):
+    model = tiny_deepar(seasonal_difference=season, ar_order=ar_order,
+                        level_input=level)  # fmt: skip
     x = series(1)
 
     def fn(v):
-        return ops.convert_to_numpy(model(v.reshape(1, 10)))[..., :-2].reshape(1, -1)
+        # The mixture and the location (where the linear part and the
+        # seasonal step act): every output of step t reads x_<t only.
+        return ops.convert_to_numpy(model(v.reshape(1, 10))).reshape(1, -1)
 
     dep = dependency_mask(fn, x.reshape(1, 10, 1), eps=0.5).reshape(10, 10, -1)
     for t in range(10):
@@ -258,10 +267,11 @@ def test_deepar_is_causal_and_generation_paths_agree(season):
 
 
 @one_backend("tensorflow")
-@pytest.mark.parametrize("season", [None, 3])
-def test_deepar_density_is_normalized_per_step(season):
+@pytest.mark.parametrize("season, ar_order", [(None, 0), (3, 0), (3, 1)])
+def test_deepar_density_is_normalized_per_step(season, ar_order):
     """The last step's conditional density integrates to one."""
-    model = tiny_deepar(sequence_length=None, seasonal_difference=season)
+    model = tiny_deepar(sequence_length=None, seasonal_difference=season,
+                        ar_order=ar_order, level_input=not ar_order)  # fmt: skip
     model.adapt(series())
     x = np.repeat(series(1, 5), 4001, axis=0)
     grid = np.linspace(-40, 140, 4001).astype("float32")
@@ -288,6 +298,75 @@ def test_deepar_seasonal_difference_moves_the_location():
     np.testing.assert_allclose(step, (d[:, 3:] - d[:, :-3]).std(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("level", [True, False])
+def test_deepar_linear_part_moves_the_location(level):
+    """With `ar_order=p` each step's location gains
+    step_scale * sum_k w_k z_{t-k}: scaled levels with `level_input`, else
+    seasonally differenced scaled steps; z is 0 where x_{t-k} (or the steps
+    it needs) does not exist, so the first steps are left alone."""
+    x = series(2, 10)
+    season = None if level else 2
+    plain = tiny_deepar(seasonal_difference=season, level_input=level)
+    linear = tiny_deepar(seasonal_difference=season, ar_order=2, level_input=level)
+    for model in (plain, linear):
+        model.adapt(x)
+    w = np.array([[0.7], [-0.3]], "float32")
+    for a, b in zip(linear.recurrent_layers + [linear.head],
+                    plain.recurrent_layers + [plain.head]):  # fmt: skip
+        a.set_weights(b.get_weights())
+    linear.linear.kernel.assign(w)
+    base = ops.convert_to_numpy(plain(x))[..., -2]
+    moved = ops.convert_to_numpy(linear(x))[..., -2]
+    xd = x.astype("float64")
+    get = lambda v: float(ops.convert_to_numpy(v))  # noqa: E731
+    shift = np.zeros_like(xd)
+    for t in range(10):
+        for k, wk in ((1, 0.7), (2, -0.3)):
+            if level and t - k >= 0:
+                z = (xd[:, t - k] - get(linear.loc)) / get(linear.level_scale)
+            elif not level and t - k - 3 >= 0:
+                step = xd[:, t - k] - xd[:, t - k - 1]
+                z = (step - (xd[:, t - k - 2] - xd[:, t - k - 3])) / get(
+                    linear.step_scale
+                )
+            else:
+                continue
+            shift[:, t] += wk * z
+    shift[:, 1:] *= get(linear.step_scale)
+    np.testing.assert_allclose(moved - base, shift, rtol=1e-4, atol=1e-4)
+    assert np.abs(shift).max() > 0.1 and not shift[:, 0].any()
+    with pytest.raises(ValueError, match="`ar_order`"):
+        DeepAR(ar_order=-1)
+
+
+def test_deepar_adapt_fits_the_linear_part():
+    """`adapt` starts the linear part at the least-squares AR fit: on an
+    AR(2) series (levels) the weights are (phi_1 - 1, phi_2) in scaled
+    units; on a series whose seasonally differenced steps are AR(1), the
+    first weight is phi and the second about 0."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    x = np.zeros(n)
+    for t in range(2, n):
+        x[t] = 0.6 * x[t - 1] + 0.25 * x[t - 2] + rng.normal()
+    x = (20 + 5 * x).astype("float32")
+    model = DeepAR(units=2, num_layers=1, ar_order=2).adapt(x)
+    get = lambda v: float(ops.convert_to_numpy(v))  # noqa: E731
+    ratio = get(model.level_scale) / get(model.step_scale)
+    w = ops.convert_to_numpy(model.linear.kernel)[:, 0] / ratio
+    np.testing.assert_allclose(w, [0.6 - 1, 0.25], atol=0.04)
+    # Seasonal: steps d_t = d_{t-4} + w_t, w_t = 0.5 w_{t-1} + noise.
+    w_t, d = np.zeros(n), np.zeros(n)
+    for t in range(1, n):
+        w_t[t] = 0.5 * w_t[t - 1] + rng.normal()
+        d[t] = (d[t - 4] if t >= 4 else 0.0) + w_t[t]
+    series_ = np.cumsum(d).astype("float32").reshape(4, n // 4)
+    model = DeepAR(units=2, num_layers=1, ar_order=2, level_input=False,
+                   seasonal_difference=4).adapt(series_)  # fmt: skip
+    w = ops.convert_to_numpy(model.linear.kernel)[:, 0]
+    np.testing.assert_allclose(w, [0.5, 0.0], atol=0.05)
+
+
 def test_deepar_dropout_only_in_training():
     x = series(2, 10)
     plain = tiny_deepar()
@@ -304,7 +383,7 @@ def test_deepar_dropout_only_in_training():
 
 def test_deepar_forecast_and_round_trip(tmp_path):
     x = series(24, 10)
-    model = tiny_deepar(seasonal_difference=3)
+    model = tiny_deepar(seasonal_difference=3, ar_order=2, level_input=False)
     model.adapt(x)
     loc = float(keras.ops.convert_to_numpy(model.loc))
     np.testing.assert_allclose(loc, x.mean(), rtol=1e-5)
@@ -403,7 +482,7 @@ def test_saved_model_export(tmp_path):
     if BACKEND == "jax":
         cases = [("made", tiny_made(num_masks=2), x_made, None)]
     else:
-        deepar = tiny_deepar(sequence_length=8)
+        deepar = tiny_deepar(sequence_length=8, ar_order=2)
         deepar.adapt(series())
         cases = [("deepar", deepar, series(5, 8), {"horizon": 8})]
     for name, model, x, kwargs in cases:
@@ -438,7 +517,7 @@ def test_onnx_export(tmp_path):
 
     for name, model, x in (
         ("made", tiny_made(), np.random.default_rng(0).normal(size=(4, 3))),
-        ("deepar", tiny_deepar(sequence_length=8), series(4, 8)),
+        ("deepar", tiny_deepar(sequence_length=8, ar_order=2), series(4, 8)),
     ):
         path = str(tmp_path / f"{name}.onnx")
         model.export(path, format="onnx", verbose=False)

@@ -49,6 +49,25 @@ class DeepAR(ContinuousAutoregressiveModel):
     having to learn it. Still a fixed affine map per step: the density
     stays exact.
 
+    Linear autoregressive part. With `ar_order=p` a linear map of the last
+    p values is added to every mixture component's location, beside the
+    network (the "autoregressive component" of LSTNet, Lai et al., 2018):
+
+        x_t = x_{t-1} + ... + step_scale * (sum_k w_k z_{t-k} + e_t),
+
+    where z_{t-k} is the scaled level `(x_{t-k} - loc) / level_scale` with
+    `level_input=True`, else the scaled step `(x_{t-k} - x_{t-k-1}) /
+    step_scale` (seasonally differenced, minus the step s + k back, with
+    `seasonal_difference=s`). `adapt` starts w at the least-squares fit of
+    that linear model on the training series (zero before). A recurrent network is
+    a poor linear extrapolator on a few hundred points, and its fit moves
+    with the initialisation; the linear part gives it an AR(p) (on levels)
+    or an ARIMA(p, 1, 0) (on steps; ARIMA(p, 1, 0)(0, 1, 0)_s with
+    seasonal differencing) to build on, whose fit does not, so
+    the forecast is at least the classical model's and the network models
+    what that misses. The map depends on past values only: the density
+    stays exact.
+
     Scale handling. `loc`, `level_scale` and `step_scale` are
     non-trainable weights set by `adapt(series)` from the training data
     (mean and standard deviation of the values, standard deviation of their
@@ -87,6 +106,8 @@ class DeepAR(ContinuousAutoregressiveModel):
             levels lie outside the training range).
         seasonal_difference: None, or a season length s (int >= 2) whose
             step is added to each step's location (see above).
+        ar_order: the number p (int >= 0) of past values read by the
+            linear autoregressive part (see above); 0 leaves it out.
         dropout: dropout rate in [0, 1) of each recurrent layer's inputs
             and state during training (a regulariser for short series; no
             dropout when scoring or sampling).
@@ -125,6 +146,7 @@ class DeepAR(ContinuousAutoregressiveModel):
         cell="lstm",
         level_input=True,
         seasonal_difference=None,
+        ar_order=0,
         dropout=0.0,
         min_log_scale=mog.MIN_LOG_SCALE,
         max_log_scale=mog.MAX_LOG_SCALE,
@@ -151,6 +173,7 @@ class DeepAR(ContinuousAutoregressiveModel):
                 "seasonal_difference", seasonal_difference, minimum=2
             )
         self.seasonal_difference = seasonal_difference
+        self.ar_order = check_int("ar_order", ar_order, minimum=0)
         self.dropout = check_rate("dropout", dropout)
         self.num_features = 2 + int(self.level_input) + len(self.lags)
 
@@ -182,6 +205,15 @@ class DeepAR(ContinuousAutoregressiveModel):
             rnn.build((None, None, width))
             width = self.units
         self.head.build((None, None, self.units))
+        self.linear = None
+        if self.ar_order:
+            # In float32 under any policy: it moves the location, which the
+            # density reads in float32. Zeros until `adapt` fits it.
+            self.linear = keras.layers.Dense(
+                1, use_bias=False, kernel_initializer="zeros", name="linear_ar",
+                dtype="float32",
+            )  # fmt: skip
+            self.linear.build((None, None, self.ar_order))
         # The scaling statistics (see `adapt`): saved with the weights.
         self.loc = self._statistic("loc", 0.0)
         self.level_scale = self._statistic("level_scale", 1.0)
@@ -198,7 +230,9 @@ class DeepAR(ContinuousAutoregressiveModel):
         )
 
     def adapt(self, series):
-        """Sets `loc`, `level_scale` and `step_scale` from training series.
+        """Sets `loc`, `level_scale` and `step_scale` from training series,
+        and with `ar_order > 0` starts the linear part at its least-squares
+        fit on them (see `_least_squares_ar`).
 
         Args:
             series: float array `(N, T)` (or one series `(T,)`), finite.
@@ -220,10 +254,46 @@ class DeepAR(ContinuousAutoregressiveModel):
             # step one season back.
             steps = steps[:, season:] - steps[:, :-season]
         step = float(steps.std()) if steps.size else level
-        self.loc.assign(float(x.mean()))
+        loc, step = float(x.mean()), step or level
+        self.loc.assign(loc)
         self.level_scale.assign(level)
-        self.step_scale.assign(step or level)
+        self.step_scale.assign(step)
+        if self.linear is not None:
+            w = self._least_squares_ar(x, loc, level, step)
+            self.linear.kernel.assign(w[:, None].astype("float32"))
         return self
+
+    def _least_squares_ar(self, x, loc, level, step):
+        """The linear part's weights `(p,)` that best predict the scaled
+        step (what the location leaves, `(x_t - base_t) / step_scale`) from
+        z_{t-1}, ..., z_{t-p} in least squares, with an intercept (the
+        head's biases carry it), over every position of `x (N, T)` where
+        all of them exist; zeros if there is none. For Gaussian errors this
+        is the AR(p) fit a classical forecaster starts from; training then
+        moves it jointly with the network, which need not learn the linear
+        dynamics from a zero start (on a few hundred points, with every
+        seed a different compromise between the two)."""
+        p, s = self.ar_order, self.seasonal_difference or 0
+        first = max(p, s + 1) if self.level_input else p + 1 + s
+        t = np.arange(max(first, 1), x.shape[1])
+        if t.size == 0:
+            return np.zeros(p)
+
+        def raw_step(k):  # x_{t-k} - x_{t-k-1}
+            return x[:, t - k] - x[:, t - k - 1]
+
+        base = x[:, t - 1] + (raw_step(s) if s else 0.0)
+        target = (x[:, t] - base) / step
+        if self.level_input:
+            z = [(x[:, t - k] - loc) / level for k in range(1, p + 1)]
+        else:
+            z = [
+                (raw_step(k) - (raw_step(k + s) if s else 0.0)) / step
+                for k in range(1, p + 1)
+            ]
+        design = np.stack(z + [np.ones_like(target)], axis=-1).reshape(-1, p + 1)
+        w = np.linalg.lstsq(design, target.reshape(-1), rcond=None)[0]
+        return w[:p]
 
     # ------------------------------------------------------------------
     # Features and the network
@@ -246,10 +316,11 @@ class DeepAR(ContinuousAutoregressiveModel):
             features.append(ok * (a - b) / step_scale)
         return ops.stack(features, axis=-1)
 
-    def _base_and_scale(self, prev1, has_prev, season):
+    def _base_and_scale(self, prev1, has_prev, season, past):
         """The location and scale of step t's value: `x_{t-1}` (plus the
-        seasonal step `season = ((x_{t-s}, x_{t-s-1}), exists)` if any) and
-        `step_scale` (t >= 1), `loc` and `level_scale` (t = 0)."""
+        seasonal step `season = ((x_{t-s}, x_{t-s-1}), exists)` if any, plus
+        the linear part on `past`, see `_linear_inputs`) and `step_scale`
+        (t >= 1), `loc` and `level_scale` (t = 0)."""
         base = ops.where(has_prev > 0, prev1, ops.cast(self.loc, "float32"))
         if season is not None:
             (a, b), ok = season
@@ -259,7 +330,36 @@ class DeepAR(ContinuousAutoregressiveModel):
             ops.cast(self.step_scale, "float32"),
             ops.cast(self.level_scale, "float32"),
         )
+        if self.linear is not None:
+            # Zero at t = 0: every input is a missing value there.
+            base = base + scale * self.linear(self._linear_inputs(*past))[..., 0]
         return base, scale
+
+    def _linear_inputs(self, value, exists):
+        """The linear part's inputs `(..., p)`: z_{t-1}, ..., z_{t-p}, from
+        `value(k)` = x_{t-k} and `exists(k)` (float 0/1); a missing value
+        reads as 0."""
+        loc = ops.cast(self.loc, "float32")
+        if self.level_input:
+            scale = ops.cast(self.level_scale, "float32")
+            z = [
+                exists(k) * (value(k) - loc) / scale
+                for k in range(1, self.ar_order + 1)
+            ]
+        else:
+            scale = ops.cast(self.step_scale, "float32")
+            s = self.seasonal_difference
+            z = []
+            for k in range(1, self.ar_order + 1):
+                step = value(k) - value(k + 1)
+                if s is None:
+                    z.append(exists(k + 1) * step / scale)
+                else:
+                    # The seasonally differenced step, as the network's
+                    # target is (and as `step_scale` is adapted to).
+                    step = step - (value(k + s) - value(k + s + 1))
+                    z.append(exists(k + s + 1) * step / scale)
+        return ops.stack(z, axis=-1)
 
     def _sequence_parts(self, x):
         """Per-step past values of the whole series `x (B, T)`: the
@@ -268,7 +368,8 @@ class DeepAR(ContinuousAutoregressiveModel):
         differencing)."""
         x = ops.cast(x, "float32")
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        pad = max(self.lags + (self.seasonal_difference or 1,)) + 1
+        season = self.seasonal_difference or 0
+        pad = max(self.lags + (max(season, 1), self.ar_order + season)) + 1
         padded = ops.concatenate([ops.zeros((batch, pad), "float32"), x], axis=1)
         t = ops.arange(length)
 
@@ -289,7 +390,7 @@ class DeepAR(ContinuousAutoregressiveModel):
         if self.seasonal_difference is not None:
             s = self.seasonal_difference
             season = ((shifted(s), shifted(s + 1)), exists(s + 1))
-        return (t, prev1, prev2, lagged, valid), season
+        return (t, prev1, prev2, lagged, valid), season, (shifted, exists)
 
     def call(self, inputs, training=False):
         x, _ = self.unpack_inputs(inputs)
@@ -297,7 +398,7 @@ class DeepAR(ContinuousAutoregressiveModel):
             raise ValueError(
                 f"DeepAR expects series of shape (batch, length), got {tuple(x.shape)}"
             )
-        parts, season = self._sequence_parts(x)
+        parts, season, past = self._sequence_parts(x)
         hidden = ops.cast(self._features(*parts), self.compute_dtype)
         for rnn in self.recurrent_layers:
             hidden = rnn(hidden, training=training)
@@ -305,7 +406,7 @@ class DeepAR(ContinuousAutoregressiveModel):
         # The affine map of each step goes out with the parameters, so that
         # the loss reads no weights (JAX's `fit` detaches them from the
         # model while it runs).
-        base, scale = self._base_and_scale(parts[1], parts[4]["prev1"], season)
+        base, scale = self._base_and_scale(parts[1], parts[4]["prev1"], season, past)
         affine = ops.stack(
             [base * ops.ones_like(x), ops.broadcast_to(scale, ops.shape(x))], axis=-1
         )
@@ -400,7 +501,15 @@ class DeepAR(ContinuousAutoregressiveModel):
         season = None
         if self.seasonal_difference is not None:
             season = self._read_step(x, i - self.seasonal_difference)
-        base, scale = self._base_and_scale(prev1, has1, season)
+        reads = {}
+
+        def read(k):  # x_{i-k} and whether it exists, each read once
+            if k not in reads:
+                reads[k] = self._read(x, i - k)
+            return reads[k]
+
+        past = (lambda k: read(k)[0], lambda k: read(k)[1])
+        base, scale = self._base_and_scale(prev1, has1, season, past)
         value = base + scale * self.head.sample(params, noise_i, temperature)
         if "given_steps" in state:
             given = self._read(x, i)[0]
@@ -479,6 +588,7 @@ class DeepAR(ContinuousAutoregressiveModel):
                 "cell": self.cell,
                 "level_input": self.level_input,
                 "seasonal_difference": self.seasonal_difference,
+                "ar_order": self.ar_order,
                 "dropout": self.dropout,
                 "min_log_scale": self.head.min_log_scale,
                 "max_log_scale": self.head.max_log_scale,
