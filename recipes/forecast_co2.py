@@ -13,9 +13,14 @@ forecast from the same past:
   step, `seasonal_difference=12`), the steps 12 and 13 months back as
   inputs (so the network sees what last month's seasonal difference
   missed), steps only, no level, so that the trend carries past the
-  training range. Sunspots: the step 11 years back and the level as
-  inputs. Trained on windows of the past with the default NLL loss, its
-  scaling statistics set by `adapt` on the past; the forecast is
+  training range, and a linear part on the last 13 seasonally differenced
+  steps beside the LSTM (`ar_order=13`). Sunspots: the step 11 years back and the level as
+  inputs, and a linear AR(9) on the levels beside the LSTM (`ar_order=9`,
+  the order of the AR(9) it is compared with). `adapt` starts each linear
+  part at its least-squares fit on the past. Trained on windows of the
+  past with the default NLL loss (Adam; the weights kept are the moving
+  average of the steps', momentum 0.99), its scaling statistics set by
+  `adapt` on the past; the forecast is
   `forecast(history=past, horizon=H, num_samples=S)`, S sample paths.
 - statsmodels' `SARIMAX` fitted by maximum likelihood on the same past:
   SARIMA(1,1,1)(0,1,1)_12 for co2 (the classic airline model), AR(9) with a
@@ -41,9 +46,13 @@ Run:
 `--backtest 1` forecasts the horizon before the held-out one instead (the
 series cut there), to see how much the comparison depends on the period;
 `--seed` changes DeepAR's initialisation and the sample paths;
+`--ema-momentum 0` keeps the last step's weights instead of their average
+and `--ar-order P` sets the linear part's order of every series (0: none),
+to see what each contributes;
 `--early-stopping` holds the last horizon of the past out of DeepAR's
 training to choose its epoch (the conditional NLL of those points given the
-rest, after each epoch); `--ensemble K` trains K DeepAR models from the
+rest, after each epoch; it keeps that epoch's own weights, not the
+average); `--ensemble K` trains K DeepAR models from the
 seeds `--seed` to `--seed + K - 1` and forecasts with their equal mixture
 (each draws S paths, K * S in all; the held-out log-likelihood is the
 mixture's): the spread between seeds is large on these short series, and
@@ -77,16 +86,19 @@ PRESETS = {
     "full": dict(
         units=64, num_layers=2, num_components=3, window=120, stride=1,
         epochs=200, batch_size=32, learning_rate=2e-3, num_samples=1000, dropout=0.1,
+        ema_momentum=0.99,
     ),
     # Minutes on a CPU.
     "quick": dict(
         units=32, num_layers=1, num_components=3, window=96, stride=2,
         epochs=60, batch_size=16, learning_rate=3e-3, num_samples=400, dropout=0.1,
+        ema_momentum=0.99,
     ),
     # Seconds: for the tests.
     "tiny": dict(
         units=4, num_layers=1, num_components=2, window=30, stride=20,
         epochs=1, batch_size=16, learning_rate=1e-2, num_samples=20, dropout=0.1,
+        ema_momentum=0.99,
     ),
 }  # fmt: skip
 
@@ -96,10 +108,16 @@ SETUPS = {
         # The differencing of the SARIMA model below (d = D = 1, s = 12).
         horizon=72, lags=(12, 13), order=(1, 1, 1), seasonal_order=(0, 1, 1, 12),
         trend="n", unit="ppm", level_input=False, seasonal_difference=12,
+        # A linear ARIMA(13, 1, 0)(0, 1, 0)_12 beside the LSTM: a year and a
+        # month of seasonally differenced steps (chosen on --backtest 1).
+        ar_order=13,
     ),
     "sunspots": dict(
         horizon=20, lags=(11,), order=(9, 0, 0), seasonal_order=(0, 0, 0, 0),
         trend="c", unit="sunspot number", level_input=True,
+        # A linear AR(9) on the levels beside the LSTM: the order of the
+        # AR(9) it is compared with.
+        ar_order=9,
         # 289 past years: a smaller LSTM on shorter windows, every start.
         quick=dict(units=16, window=60, stride=1),
     ),
@@ -231,10 +249,19 @@ def train_deepar(past, setup, settings, seed, verbose, validation=0):
         lags=setup["lags"],
         level_input=setup["level_input"],
         seasonal_difference=setup.get("seasonal_difference"),
+        ar_order=setup.get("ar_order", 0),
         dropout=settings["dropout"],
     )
     model.adapt(data)
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    # The weights kept are an exponential moving average of the last
+    # steps' (Keras swaps them in at the end of `fit`): on a few hundred
+    # points the last step's weights move with the last batches, and with
+    # them the forecast's drift.
+    momentum = settings["ema_momentum"]
+    optimizer = keras.optimizers.Adam(
+        settings["learning_rate"], use_ema=momentum > 0, ema_momentum=momentum or 0.99
+    )
+    model.compile(optimizer=optimizer)
     callbacks = []
     if validation:
         callbacks = list(early_stopping(model, past, validation, settings["epochs"]))
@@ -369,6 +396,17 @@ def build_parser():
                         help=f"comma-separated, from {', '.join(SERIES)}")  # fmt: skip
     parser.add_argument("--epochs", type=int, help="override the mode's epochs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dropout", type=float, help="override the mode's dropout")
+    parser.add_argument(
+        "--ema-momentum", type=float,
+        help="override the mode's momentum of the weight average kept after "
+        "training (0: the last step's weights)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ar-order", type=int,
+        help="override each series' order of DeepAR's linear autoregressive "
+        "part (0: none)",
+    )  # fmt: skip
     parser.add_argument(
         "--early-stopping", action="store_true",
         help="hold the last horizon of the past out of DeepAR's training and "
@@ -401,6 +439,12 @@ def main(argv=None):
         )
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.ema_momentum is not None and not 0 <= args.ema_momentum < 1:
+        parser.error(f"--ema-momentum must be in [0, 1), got {args.ema_momentum}")
+    if args.ar_order is not None and args.ar_order < 0:
+        parser.error(f"--ar-order must be >= 0, got {args.ar_order}")
     if args.ensemble < 1:
         parser.error(f"--ensemble must be >= 1, got {args.ensemble}")
     if args.backtest < 0:
@@ -412,10 +456,16 @@ def main(argv=None):
     base_settings = dict(PRESETS[args.mode])
     if args.epochs is not None:
         base_settings["epochs"] = args.epochs
+    for key in ("ema_momentum", "dropout"):
+        if getattr(args, key) is not None:
+            base_settings[key] = getattr(args, key)
     os.makedirs(args.out, exist_ok=True)
-    rows, details, paths = [], {}, []
+    rows, details, paths, setups = [], {}, [], {}
     for name in names:
-        setup = SETUPS[name]
+        setup = dict(SETUPS[name])
+        if args.ar_order is not None:
+            setup["ar_order"] = args.ar_order
+        setups[name] = setup
         settings = {**base_settings, **setup.get(args.mode, {})}
         values, years = load_series(name)
         horizon = setup["horizon"]
@@ -466,7 +516,7 @@ def main(argv=None):
                 "backend": backend,
                 "keras": keras.__version__,
                 "settings": base_settings,
-                "setups": {n: SETUPS[n] for n in names},
+                "setups": setups,
                 "rows": rows,
                 "details": details,
             },

@@ -51,7 +51,8 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     assert (out / "forecast_sunspots.png").read_bytes()[:4] == b"\x89PNG"
     assert "| sunspots | 20 | SARIMAX |" in (out / "results.md").read_text()
     loaded = keras.saving.load_model(str(out / "model_sunspots.keras"))
-    assert loaded.lags == (11,)
+    assert loaded.lags == (11,) and loaded.ar_order == 9
+    assert metrics["settings"]["ema_momentum"] == 0.99
     # Early stopping kept the epoch that scored the last 20 past years best.
     curve = details["deepar"]["validation_nll_curve"]
     assert len(curve) == 3 and details["deepar"]["best_epoch"] == np.argmin(curve) + 1
@@ -63,6 +64,8 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
         (["--backtest", "-1"], "error: --backtest must be >= 0"),
         (["--backtest", "20"], "error: --backtest 20 leaves too short a past"),
         (["--ensemble", "0"], "error: --ensemble must be >= 1"),
+        (["--ema-momentum", "1"], "error: --ema-momentum must be in [0, 1)"),
+        (["--ar-order", "-2"], "error: --ar-order must be >= 0"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             forecast_co2.main(["--tiny", "--series", "sunspots", *argv])
@@ -74,8 +77,12 @@ def test_forecast_ensemble_is_the_mixture_of_its_members(tmp_path):
     from recipes import forecast_co2
 
     out = tmp_path / "out"
-    argv = ["--tiny", "--series", "sunspots", "--ensemble", "2", "--epochs", "1"]
+    argv = ["--tiny", "--series", "sunspots", "--ensemble", "2", "--epochs", "1",
+            "--ar-order", "0", "--ema-momentum", "0"]  # fmt: skip
     result = forecast_co2.main([*argv, "--out", str(out)])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["setups"]["sunspots"]["ar_order"] == 0
+    assert metrics["settings"]["ema_momentum"] == 0
     deepar = result["details"]["sunspots"]["deepar"]
     assert [m["seed"] for m in deepar["ensemble"]] == [0, 1]
     # The mixture's likelihood: the log of the mean of the members'.
@@ -90,6 +97,7 @@ def test_forecast_ensemble_is_the_mixture_of_its_members(tmp_path):
     whole = np.concatenate([values[:-20].astype("float32"), values[-20:]])
     for k, name in enumerate(("model_sunspots.keras", "model_sunspots_1.keras")):
         member = keras.saving.load_model(str(out / name))
+        assert member.ar_order == 0
         nll = forecast_co2.conditional_nll(member, whole, len(whole) - 20)
         np.testing.assert_allclose(-nll * 20, members[k], rtol=1e-5)
 
