@@ -59,14 +59,13 @@ class DeepAR(ContinuousAutoregressiveModel):
     `level_input=True`, else the scaled step `(x_{t-k} - x_{t-k-1}) /
     step_scale` (seasonally differenced, minus the step s + k back, with
     `seasonal_difference=s`). `adapt` starts w at the least-squares fit of
-    that linear model on the training series (zero before). A recurrent network is
-    a poor linear extrapolator on a few hundred points, and its fit moves
-    with the initialisation; the linear part gives it an AR(p) (on levels)
-    or an ARIMA(p, 1, 0) (on steps; ARIMA(p, 1, 0)(0, 1, 0)_s with
-    seasonal differencing) to build on, whose fit does not, so
-    the forecast is at least the classical model's and the network models
-    what that misses. The map depends on past values only: the density
-    stays exact.
+    that linear model on the training series (zero before). A recurrent
+    network is a poor linear extrapolator on a few hundred points, and its
+    fit moves with the initialisation; the linear part gives it an AR(p)
+    (on levels) or an ARIMA(p, 1, 0) (on steps; ARIMA(p, 1, 0)(0, 1, 0)_s
+    with seasonal differencing) to build on, so that the network has only
+    what that misses left to model. The map depends on past values only:
+    the density stays exact.
 
     Scale handling. `loc`, `level_scale` and `step_scale` are
     non-trainable weights set by `adapt(series)` from the training data
