@@ -500,7 +500,7 @@ class DeepAR(ContinuousAutoregressiveModel):
         season = None
         if self.seasonal_difference is not None:
             season = self._read_step(x, i - self.seasonal_difference)
-        reads = {}
+        reads = {1: (prev1, has1)}  # (read above)
 
         def read(k):  # x_{i-k} and whether it exists, each read once
             if k not in reads:
