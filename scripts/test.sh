@@ -10,6 +10,15 @@ status=0
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 export TF_CPP_MIN_LOG_LEVEL=2
+# JAX's persistent compilation cache, empty at the start of each run: the
+# two workers (and the tests' child processes) compile many of the same
+# programs (the tiny models' train, score and sampling steps, a new model
+# instance of the same shape after save/load); a compile one process made
+# is then read back by the others (JAX run about 9% shorter).
+cache=$(mktemp -d)
+trap 'rm -rf "$cache"' EXIT
+export JAX_COMPILATION_CACHE_DIR="$cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
+export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
 .venv/bin/ruff check . || status=1
 for backend in ${KERAS_AR_BACKENDS:-tensorflow jax torch}; do
     echo "=== KERAS_BACKEND=$backend ==="
