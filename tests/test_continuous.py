@@ -73,17 +73,21 @@ def series(n=6, length=10, seed=0):
 # ----------------------------------------------------------------------
 # The ops
 @jax_only
-def test_1d_density_integrates_to_one_and_cdf_matches():
+@pytest.mark.parametrize("temperature", [1.0, 0.6])
+def test_1d_density_integrates_to_one_and_cdf_matches(temperature):
     rng = np.random.default_rng(0)
     params = random_params(rng, (6,), 3)
     grid = np.linspace(-40, 40, 160001).astype("float32")
-    log_p = mog.gaussian_mixture_log_prob(grid[:, None], params[None], 3)
+    tempered = dict(temperature=temperature)
+    log_p = mog.gaussian_mixture_log_prob(grid[:, None], params[None], 3, **tempered)
     density = np.exp(ops.convert_to_numpy(log_p).astype("float64"))
     mass = np.trapezoid(density, grid, axis=0)
     np.testing.assert_allclose(mass, 1.0, atol=1e-3)
     assert density.max() > 0.3  # a peaked density: the test is not vacuous
     # The CDF is the running integral of the density.
-    cdf = ops.convert_to_numpy(mog.gaussian_mixture_cdf(grid[:, None], params[None], 3))
+    cdf = ops.convert_to_numpy(
+        mog.gaussian_mixture_cdf(grid[:, None], params[None], 3, **tempered)
+    )
     step = np.diff(grid.astype("float64"))[:, None]
     running = np.concatenate(
         [np.zeros((1, 6)), np.cumsum((density[1:] + density[:-1]) / 2 * step, 0)]
@@ -92,21 +96,31 @@ def test_1d_density_integrates_to_one_and_cdf_matches():
 
 
 @jax_only
-def test_samples_follow_the_cdf():
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_samples_follow_the_cdf(temperature):
+    """Samples at a temperature follow the CDF at that temperature."""
     rng = np.random.default_rng(1)
     params = random_params(rng, (4,), 3)
     n = 4000
     u = rng.random((n, 4, 2)).astype("float32")
     x = ops.convert_to_numpy(
-        mog.sample_gaussian_mixture(np.broadcast_to(params, (n, 4, 9)), u, 3)
+        mog.sample_gaussian_mixture(np.broadcast_to(params, (n, 4, 9)), u, 3, temperature)
     )
-    for j in range(4):
-        cdf = lambda v, j=j: ops.convert_to_numpy(  # noqa: E731
+
+    def cdf_of(j, t):
+        return lambda v: ops.convert_to_numpy(
             mog.gaussian_mixture_cdf(
-                np.asarray(v, "float32"), np.broadcast_to(params[j], (len(v), 9)), 3
+                np.asarray(v, "float32"), np.broadcast_to(params[j], (len(v), 9)), 3,
+                temperature=t,
             )
-        )
-        assert stats.kstest(x[:, j], cdf).pvalue > 0.01
+        )  # fmt: skip
+
+    for j in range(4):
+        assert stats.kstest(x[:, j], cdf_of(j, temperature)).pvalue > 0.01
+    if temperature != 1.0:
+        # ... and not the untempered CDF (the temperature is not ignored).
+        assert stats.kstest(x[:, 0], cdf_of(0, 1.0)).pvalue < 1e-3
+        return
     # A wrong CDF is rejected (the test has power).
     shifted = lambda v: ops.convert_to_numpy(  # noqa: E731
         mog.gaussian_mixture_cdf(
@@ -216,6 +230,15 @@ def test_made_mog_samples_follow_each_conditional():
         assert stats.kstest(u[:, d], "uniform").pvalue > 1e-3, d
     # ... and not for samples of another density (the test has power).
     assert stats.kstest(model.conditional_cdf(x * 1.3)[:, 0], "uniform").pvalue < 1e-3
+    # At a temperature, the samples follow the tempered conditionals, the
+    # ones `log_prob(..., temperature)` scores, and not the model's own.
+    cold = model.generate(num_samples=1500, seed=1, temperature=0.6)
+    u = model.conditional_cdf(cold, temperature=0.6)
+    for d in range(3):
+        assert stats.kstest(u[:, d], "uniform").pvalue > 1e-3, d
+    assert min(
+        stats.kstest(model.conditional_cdf(cold)[:, d], "uniform").pvalue for d in range(3)
+    ) < 1e-3
 
 
 def test_made_mog_trains_and_round_trips(tmp_path):
@@ -267,17 +290,32 @@ def test_deepar_is_causal_and_generation_paths_agree(season, ar_order, level):
 
 
 @one_backend("tensorflow")
-@pytest.mark.parametrize("season, ar_order", [(None, 0), (3, 0), (3, 1)])
-def test_deepar_density_is_normalized_per_step(season, ar_order):
-    """The last step's conditional density integrates to one."""
+@pytest.mark.parametrize(
+    "season, ar_order, temperature", [(None, 0, 1.0), (3, 0, 1.0), (3, 1, 0.6)]
+)
+def test_deepar_density_is_normalized_per_step(season, ar_order, temperature):
+    """The last step's conditional density integrates to one (at a
+    temperature too), and the forecast's samples follow it."""
     model = tiny_deepar(sequence_length=None, seasonal_difference=season,
                         ar_order=ar_order, level_input=not ar_order)  # fmt: skip
     model.adapt(series())
     x = np.repeat(series(1, 5), 4001, axis=0)
     grid = np.linspace(-40, 140, 4001).astype("float32")
     x[:, -1] = grid
-    density = np.exp(model.log_prob(x, batch_size=4001) - model.log_prob(x[:1, :-1]))
+    log_p = model.log_prob(x, batch_size=4001, temperature=temperature)
+    density = np.exp(log_p - model.log_prob(x[:1, :-1], temperature=temperature))
     assert abs(np.trapezoid(density, grid) - 1.0) < 1e-3
+    if temperature == 1.0:
+        return
+    # One-step forecasts at that temperature against the density's CDF
+    # (the running integral on the grid).
+    step = np.diff(grid.astype("float64"))
+    cdf = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2 * step)])
+    draws = model.forecast(x[0, :-1], 1, num_samples=2000, seed=3,
+                           temperature=temperature)[:, 0]  # fmt: skip
+    assert stats.kstest(draws, lambda v: np.interp(v, grid, cdf)).pvalue > 1e-3
+    untempered = model.forecast(x[0, :-1], 1, num_samples=2000, seed=3)[:, 0]
+    assert stats.kstest(untempered, lambda v: np.interp(v, grid, cdf)).pvalue < 1e-3
 
 
 def test_deepar_seasonal_difference_moves_the_location():
@@ -447,6 +485,11 @@ def test_wrong_width_and_dtype_are_refused():
         tiny_deepar().log_prob(np.zeros((2, 9), "float32"))
     with pytest.raises(ValueError, match="horizon"):
         tiny_deepar(sequence_length=None).generate(num_samples=1)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="`temperature` must be a finite number > 0"):
+            model.log_prob(np.zeros((2, 3), "float32"), temperature=bad)
+    with pytest.raises(TypeError, match="`temperature` must be a number"):
+        model.conditional_cdf(np.zeros((2, 3), "float32"), temperature="warm")
 
 
 def test_streamed_non_finite_batch_gets_nan_loss():

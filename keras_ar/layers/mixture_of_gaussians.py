@@ -50,15 +50,18 @@ class MixtureOfGaussians(MixtureHead):
         self.num_params = mog.num_params(self.num_components)
 
     # -- the distribution ---------------------------------------------------
-    def log_prob(self, x, params):
-        """log-density in nats: float `x (...)`, params `(..., 3K)` -> `(...)`."""
+    def log_prob(self, x, params, temperature=1.0):
+        """log-density in nats: float `x (...)`, params `(..., 3K)` -> `(...)`;
+        at `temperature`, the density of `sample(..., temperature)`."""
         return mog.gaussian_mixture_log_prob(
-            x, params, self.num_components, **mog.clamp_of(self)
+            x, params, self.num_components, **mog.clamp_of(self), temperature=temperature
         )
 
-    def cdf(self, x, params):
+    def cdf(self, x, params, temperature=1.0):
         """P(X <= x): float `x (...)`, params `(..., 3K)` -> `(...)`."""
-        return mog.gaussian_mixture_cdf(x, params, self.num_components, **mog.clamp_of(self))
+        return mog.gaussian_mixture_cdf(
+            x, params, self.num_components, **mog.clamp_of(self), temperature=temperature
+        )
 
     def sample(self, params, uniforms, temperature=1.0):
         """Samples `(...)` float32 from uniforms `(..., 2)`."""

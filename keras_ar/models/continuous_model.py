@@ -17,7 +17,8 @@ shape; values where the batch is concrete), and in a compiled step a batch
 holding a NaN or an inf gets a NaN loss, never a finite number.
 
 Subclasses implement the contract of `AutoregressiveModel` (`call`,
-`log_prob_and_dims`, the generation hooks) with float32 `x`; `levels` is
+`log_prob_and_dims(x, outputs, temperature=1.0)`, the generation hooks)
+with float32 `x`; `levels` is
 None. They draw `noise_width` = 2 uniforms per step for a mixture of
 Gaussians (`keras_ar.ops.mixture_of_gaussians`).
 """
@@ -27,7 +28,7 @@ import numpy as np
 from keras import ops
 
 from keras_ar.models.base import AutoregressiveModel
-from keras_ar.validation import to_numpy
+from keras_ar.validation import check_positive_float, to_numpy
 
 
 class ContinuousAutoregressiveModel(AutoregressiveModel):
@@ -83,6 +84,31 @@ class ContinuousAutoregressiveModel(AutoregressiveModel):
         loss, which turns them into NaN)."""
         x, labels = super().unpack_inputs(inputs)
         return ops.cast(x, "float32"), labels
+
+    def log_prob(self, x, labels=None, batch_size=128, temperature=1.0):
+        """Log-density of each example, in nats (it can be positive).
+
+        Args:
+            x: float array `(N, *event_shape)`, finite.
+            labels: for a class-conditional model, int array `(N,)`.
+            batch_size: examples per forward pass.
+            temperature: > 0; the density of what `generate(...,
+                temperature=temperature)` samples: every conditional's
+                mixture logits divided by it and its scales multiplied by
+                it (1: the model's density). A temperature chosen on held-out
+                data calibrates the spread of the samples, and the tempered
+                model's likelihood is this one.
+        Returns:
+            float64 NumPy array `(N,)`; `exp(log_prob)` integrates to one
+            over `x`, at every temperature.
+        """
+        temperature = check_positive_float("temperature", temperature)
+
+        def score(x, outputs):
+            log_prob, _ = self.log_prob_and_dims(x, outputs, temperature=temperature)
+            return ops.convert_to_numpy(log_prob)
+
+        return self._score_in_batches(x, labels, batch_size, score)
 
     def bits_per_dim(self, x, labels=None, batch_size=128):
         raise NotImplementedError(

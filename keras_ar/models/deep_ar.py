@@ -89,7 +89,11 @@ class DeepAR(ContinuousAutoregressiveModel):
     `use_cache=False` runs the whole network on the series at every step.
     Both draw each value from the same two uniforms, so the same seed gives
     the same paths (to float rounding). `forecast` and `forecast_quantiles`
-    wrap it for forecasting.
+    wrap it for forecasting. `temperature=t` divides each step's mixture
+    logits by t and multiplies its scales by t (a narrower fan below 1, a
+    wider one above), and `log_prob(x, temperature=t)` is the exact density
+    of that tempered forecaster, so a temperature chosen on held-out data
+    is scored as it is sampled.
 
     Args:
         sequence_length: length of the training series (the
@@ -411,10 +415,11 @@ class DeepAR(ContinuousAutoregressiveModel):
         )
         return ops.concatenate([params, affine], axis=-1)
 
-    def log_prob_and_dims(self, x, outputs):
+    def log_prob_and_dims(self, x, outputs, temperature=1.0):
         x = ops.cast(x, "float32")
         params, base, scale = outputs[..., :-2], outputs[..., -2], outputs[..., -1]
-        log_p = self.head.log_prob((x - base) / scale, params) - ops.log(scale)
+        e = (x - base) / scale
+        log_p = self.head.log_prob(e, params, temperature) - ops.log(scale)
         log_prob = ops.sum(log_p, axis=-1)
         dims = ops.ones_like(log_prob) * ops.cast(ops.shape(x)[1], "float32")
         return log_prob, dims

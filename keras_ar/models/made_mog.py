@@ -9,6 +9,7 @@ from keras_ar._signatures import shows_arguments_of
 from keras_ar.models._made_common import MADENetwork
 from keras_ar.models.continuous_model import ContinuousAutoregressiveModel
 from keras_ar.ops import mixture_of_gaussians as mog
+from keras_ar.validation import check_positive_float
 
 
 @keras.saving.register_keras_serializable(package="keras_ar")
@@ -135,26 +136,32 @@ class MADEMoG(MADENetwork, ContinuousAutoregressiveModel):
             params, noise, self.total_components, temperature, **mog.clamp_of(self)
         )
 
-    def log_prob_and_dims(self, x, outputs):
+    def log_prob_and_dims(self, x, outputs, temperature=1.0):
         log_p = mog.gaussian_mixture_log_prob(
-            x, outputs, self.total_components, **mog.clamp_of(self)
-        )
+            x, outputs, self.total_components, **mog.clamp_of(self),
+            temperature=temperature,
+        )  # fmt: skip
         log_prob = ops.sum(log_p, axis=-1)
         dims = ops.ones_like(log_prob) * float(self.input_dim)
         return log_prob, dims
 
-    def conditional_cdf(self, x):
-        """P(X_d <= x_d | x_<d) for every d: float32 NumPy `(N, D)`.
+    def conditional_cdf(self, x, temperature=1.0):
+        """P(X_d <= x_d | x_<d) for every d: float32 NumPy `(N, D)`, of the
+        model at `temperature` (as `log_prob`).
 
         Uniform on [0, 1] under the model for samples of the model (the
         probability integral transform), which is how the tests check that
         samples follow the density, one conditional at a time.
         """
         x = self.validate_x(x)
+        temperature = check_positive_float("temperature", temperature)
         params = self(x, training=False)
         return ops.convert_to_numpy(
-            mog.gaussian_mixture_cdf(x, params, self.total_components, **mog.clamp_of(self))
-        )
+            mog.gaussian_mixture_cdf(
+                x, params, self.total_components, **mog.clamp_of(self),
+                temperature=temperature,
+            )
+        )  # fmt: skip
 
     def get_config(self):
         config = super().get_config()

@@ -35,6 +35,12 @@ the Gaussian quantile `mean + scale * sqrt(2) * erfinv(2u - 1)`), so that
 the noise is drawn once, up front, and a cached and an uncached generation
 path fed the same uniforms make the same draw (see
 `keras_ar/ops/categorical.py`).
+
+Temperature. Sampling at temperature t divides the mixture logits by t and
+multiplies every scale by t (the means stay): t < 1 sharpens the
+distribution, t > 1 widens it. `log_prob` and `cdf` take the same
+`temperature`, so that the tempered distribution that is sampled is also
+the one scored (an exact density for every t > 0; t = 1 is the model's).
 """
 
 import math
@@ -103,12 +109,23 @@ def split_params(
     return logits, means, log_scales
 
 
+def _tempered(logits, log_scales, temperature):
+    """The logits and log-scales at `temperature` (see the module docstring;
+    the clamp applies to the model's log-scales, before the temperature, as
+    in sampling). A Python 1 leaves them as they are."""
+    if isinstance(temperature, (int, float)) and temperature == 1:
+        return logits, log_scales
+    temperature = ops.cast(temperature, "float32")
+    return logits / temperature, log_scales + ops.log(temperature)
+
+
 def gaussian_mixture_log_prob(
     x,
     params,
     num_components,
     min_log_scale=MIN_LOG_SCALE,
     max_log_scale=MAX_LOG_SCALE,
+    temperature=1.0,
 ):
     """log p(x) in nats, elementwise.
 
@@ -116,12 +133,15 @@ def gaussian_mixture_log_prob(
         x: float tensor `(...)`.
         params: float tensor `(..., 3K)` (see the module docstring).
         num_components: K.
+        temperature: > 0; the density of the samples drawn at that
+            temperature (1: the model's).
     Returns:
         float32 tensor `(...)`.
     """
     logits, means, log_scales = split_params(
         params, num_components, min_log_scale, max_log_scale
     )
+    logits, log_scales = _tempered(logits, log_scales, temperature)
     x = ops.expand_dims(ops.cast(x, "float32"), -1)
     z = (x - means) * ops.exp(-log_scales)
     log_normal = -0.5 * ops.square(z) - log_scales - _HALF_LOG_2PI
@@ -134,11 +154,14 @@ def gaussian_mixture_cdf(
     num_components,
     min_log_scale=MIN_LOG_SCALE,
     max_log_scale=MAX_LOG_SCALE,
+    temperature=1.0,
 ):
-    """P(X <= x), elementwise: float `x (...)`, params `(..., 3K)` -> `(...)`."""
+    """P(X <= x), elementwise: float `x (...)`, params `(..., 3K)` -> `(...)`
+    (at `temperature`, as `gaussian_mixture_log_prob`)."""
     logits, means, log_scales = split_params(
         params, num_components, min_log_scale, max_log_scale
     )
+    logits, log_scales = _tempered(logits, log_scales, temperature)
     x = ops.expand_dims(ops.cast(x, "float32"), -1)
     z = (x - means) * ops.exp(-log_scales)
     normal_cdf = 0.5 * (1.0 + ops.erf(z / math.sqrt(2.0)))
