@@ -37,7 +37,8 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     from recipes import forecast_co2
 
     out = tmp_path / "out"
-    argv = ["--tiny", "--series", "sunspots", "--backtest", "1", "--early-stopping"]
+    argv = ["--tiny", "--series", "sunspots", "--backtest", "1", "--early-stopping",
+            "--temperature-curve"]  # fmt: skip
     result = forecast_co2.main([*argv, "--epochs", "3", "--out", str(out)])
     metrics = json.loads((out / "metrics.json").read_text())
     details = metrics["details"]["sunspots"]
@@ -59,6 +60,19 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     past = forecast_co2.load_series("sunspots")[0][: 309 - 2 * 20].astype("float32")
     kept = forecast_co2.conditional_nll(loaded, past, len(past) - 20)
     np.testing.assert_allclose(kept, min(curve), rtol=1e-5)
+    # The forecast is sampled at the series' temperature; the curve
+    # re-forecasts with the same models and uniforms at every temperature.
+    temperature = details["deepar"]["temperature"]
+    assert temperature == forecast_co2.SETUPS["sunspots"]["temperature"]
+    crps = {float(t): v for t, v in details["deepar"]["temperature_curve_crps"].items()}
+    assert sorted(crps) == sorted(forecast_co2.TEMPERATURES)
+    row = result["rows"][0]
+    np.testing.assert_allclose(crps[temperature], row["crps"], rtol=1e-9)
+    assert len(set(crps.values())) == len(crps)  # the temperature matters
+    # The held-out log-likelihood is the tempered model's.
+    whole = forecast_co2.load_series("sunspots")[0][: 309 - 20]
+    nll = forecast_co2.conditional_nll(loaded, whole, len(past), temperature)
+    np.testing.assert_allclose(row["heldout_loglik_nats_per_point"], -nll, rtol=1e-5)
     for argv, message in (
         (["--series", "nile"], "error: --series"),
         (["--backtest", "-1"], "error: --backtest must be >= 0"),
@@ -66,6 +80,7 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
         (["--ensemble", "0"], "error: --ensemble must be >= 1"),
         (["--ema-momentum", "1"], "error: --ema-momentum must be in [0, 1)"),
         (["--ar-order", "-2"], "error: --ar-order must be >= 0"),
+        (["--temperature", "0"], "error: --temperature must be > 0"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             forecast_co2.main(["--tiny", "--series", "sunspots", *argv])
@@ -78,13 +93,16 @@ def test_forecast_ensemble_is_the_mixture_of_its_members(tmp_path):
 
     out = tmp_path / "out"
     argv = ["--tiny", "--series", "sunspots", "--ensemble", "2", "--epochs", "1",
-            "--ar-order", "0", "--ema-momentum", "0"]  # fmt: skip
+            "--ar-order", "0", "--ema-momentum", "0", "--temperature", "0.8"]  # fmt: skip
     result = forecast_co2.main([*argv, "--out", str(out)])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["setups"]["sunspots"]["ar_order"] == 0
     assert metrics["settings"]["ema_momentum"] == 0
     deepar = result["details"]["sunspots"]["deepar"]
     assert [m["seed"] for m in deepar["ensemble"]] == [0, 1]
+    # --temperature overrides the series' own (no curve unless asked).
+    assert deepar["temperature"] == 0.8 and "temperature_curve_crps" not in deepar
+    assert metrics["setups"]["sunspots"]["temperature"] == 0.8
     # The mixture's likelihood: the log of the mean of the members'.
     members = np.array(deepar["member_loglik_nats_per_point"]) * 20
     row = result["rows"][0]
@@ -98,7 +116,7 @@ def test_forecast_ensemble_is_the_mixture_of_its_members(tmp_path):
     for k, name in enumerate(("model_sunspots.keras", "model_sunspots_1.keras")):
         member = keras.saving.load_model(str(out / name))
         assert member.ar_order == 0
-        nll = forecast_co2.conditional_nll(member, whole, len(whole) - 20)
+        nll = forecast_co2.conditional_nll(member, whole, len(whole) - 20, 0.8)
         np.testing.assert_allclose(-nll * 20, members[k], rtol=1e-5)
 
 
