@@ -18,9 +18,8 @@ holding a NaN or an inf gets a NaN loss, never a finite number.
 
 Subclasses implement the contract of `AutoregressiveModel` (`call`,
 `log_prob_and_dims(x, outputs, temperature=1.0)`, the generation hooks)
-with float32 `x`; `levels` is
-None. They draw `noise_width` = 2 uniforms per step for a mixture of
-Gaussians (`keras_ar.ops.mixture_of_gaussians`).
+with float32 `x`; `levels` is None. They draw `noise_width` = 2 uniforms
+per step for a mixture of Gaussians (`keras_ar.ops.mixture_of_gaussians`).
 """
 
 import keras
