@@ -18,7 +18,7 @@ def _labels(model, n):
 # turns on the two compiling backends (every family runs on PyTorch).
 # PixelCNN++'s compiled loops cost a minute here (three of them) and only
 # repeat, for this check, what the other families' check; its compiled
-# cached = uncached runs in test_pixelcnn_plus_plus.py.
+# cached = uncached runs in test_pixelcnn_plus_plus.py (JAX, PyTorch).
 CHUNKED = [
     pytest.param(name, marks=only_on("torch", "PyTorch only (test time)"))
     if name == "pixelcnn_plus_plus"
