@@ -448,21 +448,15 @@ def build_parser():
     parser.add_argument("--epochs", type=int, help="override the mode's epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dropout", type=float, help="override the mode's dropout")
-    parser.add_argument(
-        "--ema-momentum", type=float,
-        help="override the mode's momentum of the weight average kept after "
-        "training (0: the last step's weights)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--ar-order", type=int,
-        help="override each series' order of DeepAR's linear autoregressive "
-        "part (0: none)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--temperature", type=float,
-        help="override each series' temperature of DeepAR's forecast (and "
-        "of its held-out likelihood; 1: the model's own density)",
-    )  # fmt: skip
+    for flag, kind, text in (
+        ("--ema-momentum", float, "the mode's momentum of the weight average "
+         "kept after training (0: the last step's weights)"),
+        ("--ar-order", int, "each series' order of DeepAR's linear "
+         "autoregressive part (0: none)"),
+        ("--temperature", float, "each series' temperature of DeepAR's "
+         "forecast (and of its held-out likelihood; 1: the model's own density)"),
+    ):  # fmt: skip
+        parser.add_argument(flag, type=kind, help=f"override {text}")
     parser.add_argument(
         "--temperature-curve", action="store_true",
         help="also forecast at each of TEMPERATURES and write each one's CRPS "
