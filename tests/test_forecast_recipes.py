@@ -64,11 +64,13 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     # re-forecasts with the same models and uniforms at every temperature.
     temperature = details["deepar"]["temperature"]
     assert temperature == forecast_co2.SETUPS["sunspots"]["temperature"]
-    crps = {float(t): v for t, v in details["deepar"]["temperature_curve_crps"].items()}
-    assert sorted(crps) == sorted(forecast_co2.TEMPERATURES)
+    curve = {float(t): v for t, v in details["deepar"]["temperature_curve"].items()}
+    assert sorted(curve) == sorted(forecast_co2.TEMPERATURES)
     row = result["rows"][0]
-    np.testing.assert_allclose(crps[temperature], row["crps"], rtol=1e-9)
-    assert len(set(crps.values())) == len(crps)  # the temperature matters
+    for key, value in curve[temperature].items():
+        np.testing.assert_allclose(value, row[key], rtol=1e-9, err_msg=key)
+    crps = [scores["crps"] for scores in curve.values()]
+    assert len(set(crps)) == len(crps)  # the temperature matters
     # The held-out log-likelihood is the tempered model's.
     whole = forecast_co2.load_series("sunspots")[0][: 309 - 20]
     nll = forecast_co2.conditional_nll(loaded, whole, len(past), temperature)
@@ -101,7 +103,7 @@ def test_forecast_ensemble_is_the_mixture_of_its_members(tmp_path):
     deepar = result["details"]["sunspots"]["deepar"]
     assert [m["seed"] for m in deepar["ensemble"]] == [0, 1]
     # --temperature overrides the series' own (no curve unless asked).
-    assert deepar["temperature"] == 0.8 and "temperature_curve_crps" not in deepar
+    assert deepar["temperature"] == 0.8 and "temperature_curve" not in deepar
     assert metrics["setups"]["sunspots"]["temperature"] == 0.8
     # The mixture's likelihood: the log of the mean of the members'.
     members = np.array(deepar["member_loglik_nats_per_point"]) * 20
