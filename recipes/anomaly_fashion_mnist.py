@@ -5,15 +5,18 @@ ratio and input complexity, in two protocols.
    per class, trained on that class's training images; its test images
    (normal) are scored against the other nine classes' test images
    (anomalies). AUROC per class and the mean over the classes, for the raw
-   NLL and the input-complexity score (PNG, WebP and LZMA), next to a one-class
-   SVM on raw pixels (scikit-learn) fitted on the same images.
+   NLL and the input-complexity score (PNG, WebP, LZMA, and a local model:
+   a PixelCNN over a 3x3 causal window trained on the same images, whose
+   code length is the learned L(x); Zhang et al., 2021), next to a
+   one-class SVM on raw pixels (scikit-learn) fitted on the same images.
 2. Out-of-distribution inputs (`--protocol ood`): one PixelCNN++ on all of
    Fashion-MNIST, its test set (normal) against uniform noise, constant
    images, inverted and upside-down Fashion-MNIST and scikit-learn's 8x8
    digits (resized to 28x28, and MNIST-like: 20x20 centred on a black
    28x28). The raw NLL, the likelihood ratio with a background model
    trained on perturbed images (Ren et al., 2019) and the input-complexity
-   score with PNG, WebP and LZMA (Serra et al., 2020) in one table.
+   score with PNG, WebP, LZMA and the local model (Serra et al., 2020) in
+   one table.
 
 All images are 28x28 with 256 levels. Every score is oriented so that
 higher means more anomalous (`keras_ar.anomaly.anomaly_score`).
@@ -26,7 +29,7 @@ Run:
 Outputs in --out: results.json and results.md (the tables), roc_ood_*.png
 (ROC curves per score), heatmaps_nll.png and heatmaps_ratio.png (per-pixel
 NLL and likelihood ratio of one image of each set), roc_one_class.png, and
-the OOD protocol's model.keras and background.keras.
+the OOD protocol's model.keras, background.keras and local.keras.
 """
 
 import json
@@ -43,10 +46,12 @@ from recipes import common
 RECIPE = "anomaly_fashion_mnist"
 PROTOCOLS = ("both", "one_class", "ood")
 ONE_CLASS_METHODS = (
-    "nll", "complexity", "complexity_webp", "complexity_lzma", "oc_svm",
+    "nll", "complexity", "complexity_webp", "complexity_lzma", "complexity_local",
+    "oc_svm",
 )  # fmt: skip
 METHODS = (
     "nll", "likelihood_ratio", "complexity", "complexity_webp", "complexity_lzma",
+    "complexity_local",
 )  # fmt: skip
 CLASS_NAMES = common.FASHION_MNIST_CLASSES
 
@@ -58,6 +63,7 @@ _FULL = dict(
     test_limit=None, ood_limit=2000, mu=0.1, weight_decay=1e-4,
     background_epochs=20, classes=tuple(range(10)), sample_every=1,
     one_class_batch_size=64, one_class_learning_rate=1e-3,
+    local_window=3, local_filters=32, local_epochs=3, local_learning_rate=3e-3,
 )  # fmt: skip
 
 PRESETS = {
@@ -78,6 +84,7 @@ PRESETS = {
         test_limit=20, ood_limit=8, mu=0.1, weight_decay=0.0,
         background_epochs=1, classes=(1,), sample_every=1,
         one_class_batch_size=16, one_class_learning_rate=1e-3,
+        local_window=3, local_filters=4, local_epochs=1, local_learning_rate=1e-3,
     ),
 }  # fmt: skip
 
@@ -227,16 +234,36 @@ def ood_sets(x_test, settings, rng):
     }
 
 
-def with_other_codecs(scores, x, levels):
-    """Adds the complexity score with WebP and with LZMA (the raw NLL minus
-    L(x) / dims; `scores["complexity"]` is PNG's)."""
+def with_other_codecs(scores, x, levels, local, batch_size):
+    """Adds the complexity score with WebP, LZMA and the local model (the
+    raw NLL minus L(x) / dims; `scores["complexity"]` is PNG's)."""
     from keras_ar import anomaly
 
     dims = x[0].size
-    for codec in ("webp", "lzma"):
-        bits = anomaly.compressed_bits(x, codec, levels)
-        scores = {**scores, f"complexity_{codec}": scores["nll"] - bits / dims}
+    for name, codec in (("webp", "webp"), ("lzma", "lzma"), ("local", local)):
+        bits = anomaly.compressed_bits(x, codec, levels, batch_size)
+        scores = {**scores, f"complexity_{name}": scores["nll"] - bits / dims}
     return scores
+
+
+def train_local(run, model, x):
+    """The local model (a PixelCNN over a small causal window) fitted on
+    the same images as `model`: the learned codec of "complexity_local"."""
+    from keras_ar import anomaly
+
+    settings = run.settings
+    t0 = time.perf_counter()
+    local = anomaly.train_local_model(
+        model, x, window=settings["local_window"], filters=settings["local_filters"],
+        epochs=settings["local_epochs"], batch_size=settings["one_class_batch_size"],
+        learning_rate=settings["local_learning_rate"], verbose=run.args.verbose,
+    )  # fmt: skip
+    return local, {
+        "local_train_seconds": time.perf_counter() - t0,
+        "local_final_train_bits_per_dim": float(
+            local.history.history["bits_per_dim"][-1]
+        ),
+    }
 
 
 def ood_protocol(run, x_train, x_test, results):
@@ -264,22 +291,27 @@ def ood_protocol(run, x_train, x_test, results):
     training["background_final_train_bits_per_dim"] = float(
         background.history.history["bits_per_dim"][-1]
     )
+    run.log(f"OOD: training the local model (window {settings['local_window']})")
+    local, local_training = train_local(run, model, x_fit)
+    training.update(local_training)
     batch = settings["batch_size"]
-    for name, saved in (("model.keras", model), ("background.keras", background)):
+    for name, saved in (
+        ("model.keras", model), ("background.keras", background), ("local.keras", local)
+    ):  # fmt: skip
         saved.save(run.path(name))
         run.paths.append(run.path(name))
     levels = settings["levels"]
     in_scores = with_other_codecs(
-        anomaly.anomaly_scores(model, x_in, background, batch_size=batch), x_in, levels
-    )
+        anomaly.anomaly_scores(model, x_in, background, batch_size=batch),
+        x_in, levels, local, batch,
+    )  # fmt: skip
     rows = {}
     out_scores = {}
     for name, x_out in sets.items():
         out_scores[name] = with_other_codecs(
             anomaly.anomaly_scores(model, x_out, background, batch_size=batch),
-            x_out,
-            levels,
-        )
+            x_out, levels, local, batch,
+        )  # fmt: skip
         rows[name] = {
             "num_images": len(x_out),
             "mean_nll_bits_per_dim": float(out_scores[name]["nll"].mean()),
@@ -295,7 +327,8 @@ def ood_protocol(run, x_train, x_test, results):
             f"{rows[name]['likelihood_ratio']['auroc']:.3f}, complexity "
             f"{rows[name]['complexity']['auroc']:.3f} (PNG), "
             f"{rows[name]['complexity_webp']['auroc']:.3f} (WebP), "
-            f"{rows[name]['complexity_lzma']['auroc']:.3f} (LZMA)"
+            f"{rows[name]['complexity_lzma']['auroc']:.3f} (LZMA), "
+            f"{rows[name]['complexity_local']['auroc']:.3f} (local model)"
         )
     results["ood"] = {
         "num_train": len(x_fit),
@@ -353,12 +386,14 @@ def one_class_protocol(run, data, results, save):
             run, model, x_class, settings["one_class_epochs"],
             settings["one_class_batch_size"],
         )  # fmt: skip
+        local, local_training = train_local(run, model, x_class)
+        training.update(local_training)
         normal = y_eval == label
+        batch = settings["batch_size"]
         scores = with_other_codecs(
-            anomaly.anomaly_scores(model, x_eval, batch_size=settings["batch_size"]),
-            x_eval,
-            settings["levels"],
-        )
+            anomaly.anomaly_scores(model, x_eval, batch_size=batch),
+            x_eval, settings["levels"], local, batch,
+        )  # fmt: skip
         scale = settings["levels"] - 1
         svm = OneClassSVM(gamma="scale", nu=0.1).fit(
             x_class.reshape(len(x_class), -1) / scale
@@ -379,7 +414,8 @@ def one_class_protocol(run, data, results, save):
             f"  AUROC nll {rows[CLASS_NAMES[label]]['nll']['auroc']:.3f}, complexity "
             f"{rows[CLASS_NAMES[label]]['complexity']['auroc']:.3f} (PNG), "
             f"{rows[CLASS_NAMES[label]]['complexity_webp']['auroc']:.3f} (WebP), "
-            f"{rows[CLASS_NAMES[label]]['complexity_lzma']['auroc']:.3f} (LZMA), OC-SVM "
+            f"{rows[CLASS_NAMES[label]]['complexity_lzma']['auroc']:.3f} (LZMA), "
+            f"{rows[CLASS_NAMES[label]]['complexity_local']['auroc']:.3f} (local model), OC-SVM "
             f"{rows[CLASS_NAMES[label]]['oc_svm']['auroc']:.3f}"
         )
         means = {
@@ -402,6 +438,7 @@ LABELS = {
     "complexity": "complexity (PNG)",
     "complexity_webp": "complexity (WebP)",
     "complexity_lzma": "complexity (LZMA)",
+    "complexity_local": "complexity (local model)",
     "oc_svm": "OC-SVM (raw pixels)",
 }
 

@@ -349,12 +349,17 @@ def test_recipe_tiny_writes_tables_curves_and_heat_maps(fashion_dir, tmp_path, c
     for name in (
         "roc_ood_nll.png", "roc_ood_likelihood_ratio.png", "roc_ood_complexity.png",
         "roc_ood_complexity_webp.png", "roc_ood_complexity_lzma.png",
-        "roc_one_class.png", "heatmaps_nll.png", "heatmaps_ratio.png",
+        "roc_ood_complexity_local.png", "roc_one_class.png", "heatmaps_nll.png", "heatmaps_ratio.png",
     ):  # fmt: skip
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert result["metrics"]["ood"]["num_train"] == 32
     reloaded = keras.saving.load_model(out / "background.keras")
     assert anomaly.is_trained(reloaded)  # the saved optimizer keeps its steps
+    local = keras.saving.load_model(out / "local.keras")
+    assert anomaly.is_trained(local) and local.kernel_size == 3
+    assert "complexity (local model)" in table
+    for row in one_class["classes"].values():
+        assert row["local_final_train_bits_per_dim"] > 0
 
 
 def test_all_scores_at_once_equal_each_score(pair):
@@ -366,3 +371,64 @@ def test_all_scores_at_once_equal_each_score(pair):
         )
         np.testing.assert_allclose(scores[method], one, rtol=1e-6, atol=1e-6)
     assert set(anomaly.anomaly_scores(model, x, codec=None)) == {"nll"}
+
+
+def test_local_model_sees_only_its_window():
+    # Pixel (4, 4) of a 6x6 image with window 3 reads (3, 3), (3, 4), (3, 5)
+    # and (4, 3): changing one of them changes its conditional, changing
+    # any other pixel before it (or any pixel after it) does not.
+    keras.utils.set_random_seed(0)
+    local = anomaly.local_model(_pixelcnn(shape=(6, 6, 1)), window=3, filters=8)
+    assert local.num_residual_blocks == 0 and local.kernel_size == 3
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4, (1, 6, 6, 1)).astype("int32")
+    inside = {(3, 3), (3, 4), (3, 5), (4, 3)}
+    variants, positions = [x], [(r, c) for r in range(6) for c in range(6)]
+    for r, c in positions:
+        changed = x.copy()
+        changed[0, r, c, 0] = (changed[0, r, c, 0] + 1 + rng.integers(0, 3)) % 4
+        variants.append(changed)
+    elements = local.log_prob_elements(np.concatenate(variants))[:, 4, 4]
+    moved = {p for p, e in zip(positions, elements[1:]) if abs(e - elements[0]) > 1e-7}
+    assert moved == inside | {(4, 4)}
+
+
+def test_local_model_as_the_complexity_codec(pair):
+    model, _, x = pair
+    local = anomaly.train_local_model(model, x, window=3, filters=8, epochs=1, batch_size=8)
+    assert anomaly.is_trained(local) and local.image_shape == model.image_shape
+    dims = x[0].size
+    bits = anomaly.compressed_bits(x, local, levels=4, batch_size=5)
+    np.testing.assert_allclose(bits, -local.log_prob(x) / LN2, rtol=1e-6)
+    score = anomaly.input_complexity(model, x, codec=local)
+    expected = (local.log_prob(x) - model.log_prob(x)) / (dims * LN2)
+    np.testing.assert_allclose(score, expected, rtol=1e-5, atol=1e-6)
+    assert np.ptp(score) > 0
+    np.testing.assert_allclose(
+        anomaly.anomaly_scores(model, x, codec=local)["complexity"], score, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="`codec` has never been trained"):
+        anomaly.input_complexity(model, x, codec=anomaly.local_model(model))
+    with pytest.raises(ValueError, match="`codec` models levels=8"):
+        anomaly.compressed_bits(x, _fitted(_pixelcnn(levels=8), x), levels=4)
+    with pytest.raises(ValueError, match="`x` holds examples of shape"):
+        anomaly.compressed_bits(x[:, :3, :3], local, levels=4)
+    with pytest.raises(ValueError, match="`window` must be odd"):
+        anomaly.local_model(model, window=4)
+    with pytest.raises(TypeError, match="`model` must be a keras_ar image model"):
+        anomaly.local_model(RecurrentLM(vocab_size=5, sequence_length=4))
+
+
+@only_jax
+def test_local_codec_length_is_keras_ar_compression_s(pair):
+    # L(x) = -log2 p_local(x) is what keras_ar.compression writes, within
+    # the range coder's few words of slack, plus the header.
+    from keras_ar.compression import HEADER_SIZE, compress
+
+    model, _, x = pair
+    local = anomaly.train_local_model(model, x, window=3, filters=8, epochs=1, batch_size=8)
+    bits = anomaly.compressed_bits(x[:4], local, levels=4)
+    written = np.array([8 * (len(compress(local, x[i : i + 1], verbose=0)) - HEADER_SIZE)
+                        for i in range(4)])  # fmt: skip
+    assert np.all(written >= bits - 1e-6) and np.all(written <= bits + 64), (
+        written, bits)  # fmt: skip

@@ -12,8 +12,9 @@ functions of `model.log_prob`:
   with a background model trained on randomly perturbed inputs
   (`train_background_model`, `perturb`), after Ren et al. (2019).
 - `input_complexity`: -log2 p(x) - L(x), with L(x) the length in bits of x
-  under a generic lossless codec (`compressed_bits`: PNG via Pillow, or
-  LZMA), after Serra et al. (2020).
+  under a lossless codec (`compressed_bits`: PNG or WebP via Pillow, LZMA,
+  or a learned one: a small local model, `train_local_model`, after Zhang
+  et al. (2021)), after Serra et al. (2020).
 - `anomaly_score` / `anomaly_scores`: any (or all) of the three, oriented
   so that higher means more anomalous; `nll_map` / `likelihood_ratio_map`: the same per position
   (pixel, token), to see where an input is unlikely.
@@ -25,6 +26,7 @@ them with the `anomaly` extra (`pip install 'keras-ar[anomaly]'`).
 """
 
 from keras_ar.anomaly.background import is_trained, perturb, train_background_model
+from keras_ar.anomaly.local import local_model, train_local_model
 from keras_ar.anomaly.metrics import detection_metrics, roc_curve
 from keras_ar.anomaly.plots import plot_heatmaps, plot_roc_curves
 from keras_ar.anomaly.scores import (
@@ -47,6 +49,7 @@ __all__ = [
     "is_trained",
     "likelihood_ratio",
     "likelihood_ratio_map",
+    "local_model",
     "nll_bits_per_dim",
     "nll_map",
     "perturb",
@@ -54,4 +57,5 @@ __all__ = [
     "plot_roc_curves",
     "roc_curve",
     "train_background_model",
+    "train_local_model",
 ]

@@ -184,7 +184,37 @@ def _encode_lzma(example):
     return lzma.compress(data.tobytes(), format=lzma.FORMAT_RAW, filters=filters)
 
 
-def compressed_bits(x, codec="png", levels=256):
+def _is_model(codec):
+    from keras_ar.models.base import AutoregressiveModel
+
+    return isinstance(codec, AutoregressiveModel)
+
+
+def _check_codec_model(codec, x, levels):
+    """Raises unless the keras_ar model `codec` can code `x`: trained, and
+    over the same inputs (shape and levels)."""
+    if codec.levels != levels:
+        raise ValueError(
+            f"`codec` models levels={codec.levels}, but `levels` is {levels}"
+        )
+    if tuple(codec.event_shape) != tuple(x.shape[1:]):
+        raise ValueError(
+            f"`codec` models inputs of shape {tuple(codec.event_shape)}, but "
+            f"`x` holds examples of shape {tuple(x.shape[1:])}"
+        )
+    if codec.conditional:
+        raise ValueError(
+            "`codec` must be an unconditional model (a code length of x alone), "
+            f"got a model with num_classes={codec.num_classes}"
+        )
+    if not is_trained(codec):
+        raise ValueError(
+            "`codec` has never been trained (its optimizer took no step): "
+            "train it first (e.g. keras_ar.anomaly.train_local_model)"
+        )
+
+
+def compressed_bits(x, codec="png", levels=256, batch_size=128):
     """L(x): the length of each example under a lossless codec, in bits.
 
     Args:
@@ -194,13 +224,21 @@ def compressed_bits(x, codec="png", levels=256):
         codec: "png" (Pillow, compression level 9, headers included),
             "webp" (Pillow's WebP lossless, method 6, whole file; grey
             images are stored as RGB), "lzma" (raw LZMA2 stream of the
-            bytes, preset 9 extreme; any shape), or a function
+            bytes, preset 9 extreme; any shape), a trained keras_ar model
+            over the same inputs (a learned codec, e.g. `train_local_model`:
+            its code length -log2 p(x), which `keras_ar.compression`
+            reaches within a few bytes plus its header), or a function
             `example -> bytes`.
         levels: the number of levels of `x`.
+        batch_size: examples per forward pass of a model codec.
     Returns:
-        float64 `(N,)`: `8 * len(encoded bytes)` of each example.
+        float64 `(N,)`: `8 * len(encoded bytes)` of each example, or the
+        model's code length.
     """
-    if callable(codec):
+    model_codec = _is_model(codec)
+    if model_codec:
+        encode = None
+    elif callable(codec):
         encode = codec
     else:
         check_choice("codec", codec, CODECS)
@@ -215,6 +253,9 @@ def compressed_bits(x, codec="png", levels=256):
         raise ValueError(
             f"`x` values must be in [0, {levels}), got min {x.min()} and max {x.max()}"
         )
+    if model_codec:
+        _check_codec_model(codec, x, levels)
+        return -codec.log_prob(x, batch_size=batch_size) / _LN2
     if codec in _ENCODERS and levels > 256:
         raise ValueError(f"codec='{codec}' needs levels <= 256, got levels={levels}")
     return np.array([8.0 * len(encode(example)) for example in x], "float64")
@@ -239,7 +280,7 @@ def input_complexity(model, x, codec="png", labels=None, batch_size=128):
     x = model.validate_x(x)
     dims = dims_per_example(model, x)
     nll = nll_bits_per_dim(model, x, labels, batch_size)
-    return nll - compressed_bits(x, codec, model.levels) / dims
+    return nll - compressed_bits(x, codec, model.levels, batch_size) / dims
 
 
 def anomaly_scores(model, x, background=None, codec="png", labels=None, batch_size=128):
@@ -274,7 +315,7 @@ def anomaly_scores(model, x, background=None, codec="png", labels=None, batch_si
         )
         scores["likelihood_ratio"] = (log_prob_background - log_prob) / dims_bits
     if codec is not None:
-        bits = compressed_bits(x, codec, model.levels)
+        bits = compressed_bits(x, codec, model.levels, batch_size)
         scores["complexity"] = scores["nll"] - bits * _LN2 / dims_bits
     return scores
 
