@@ -398,7 +398,7 @@ def test_local_model_as_the_complexity_codec(pair):
     local = anomaly.train_local_model(model, x, window=3, filters=8, epochs=1, batch_size=8)
     assert anomaly.is_trained(local) and local.image_shape == model.image_shape
     dims = x[0].size
-    bits = anomaly.compressed_bits(x, local, levels=4, batch_size=5)
+    bits = anomaly.compressed_bits(x, local, levels=4)
     np.testing.assert_allclose(bits, -local.log_prob(x) / LN2, rtol=1e-6)
     score = anomaly.input_complexity(model, x, codec=local)
     expected = (local.log_prob(x) - model.log_prob(x)) / (dims * LN2)
@@ -410,7 +410,7 @@ def test_local_model_as_the_complexity_codec(pair):
     with pytest.raises(ValueError, match="`codec` has never been trained"):
         anomaly.input_complexity(model, x, codec=anomaly.local_model(model))
     with pytest.raises(ValueError, match="`codec` models levels=8"):
-        anomaly.compressed_bits(x, _fitted(_pixelcnn(levels=8), x), levels=4)
+        anomaly.compressed_bits(x, anomaly.local_model(_pixelcnn(levels=8)), levels=4)
     with pytest.raises(ValueError, match="`x` holds examples of shape"):
         anomaly.compressed_bits(x[:, :3, :3], local, levels=4)
     with pytest.raises(ValueError, match="`window` must be odd"):
