@@ -78,6 +78,16 @@ def nll_map(model, x, labels=None, batch_size=128):
     return -elements / _LN2
 
 
+def _require_trained(model, name, how):
+    """Raises unless `model` (the argument `name`) took an optimizer step;
+    `how` says how to train it. A model that never did scores with its
+    initial weights: a plausible, meaningless number."""
+    if not is_trained(model):
+        raise ValueError(
+            f"`{name}` has never been trained (its optimizer took no step): {how}"
+        )
+
+
 def check_background(model, background, check_trained=True):
     """Raises unless `background` can be the background model of `model`:
     another keras_ar model over the same inputs (shape and levels) that has
@@ -97,12 +107,12 @@ def check_background(model, background, check_trained=True):
             f"{background.levels}, event_shape={tuple(background.event_shape)} "
             f"for levels={model.levels}, event_shape={tuple(model.event_shape)}"
         )
-    if check_trained and not is_trained(background):
-        raise ValueError(
-            "`background` has never been trained (its optimizer took no step): "
+    if check_trained:
+        _require_trained(
+            background, "background",
             "train it with keras_ar.anomaly.train_background_model (or pass "
-            "check_trained=False if its weights were loaded on purpose)"
-        )
+            "check_trained=False if its weights were loaded on purpose)",
+        )  # fmt: skip
 
 
 def likelihood_ratio(
@@ -207,11 +217,9 @@ def _check_codec_model(codec, x, levels):
             "`codec` must be an unconditional model (a code length of x alone), "
             f"got a model with num_classes={codec.num_classes}"
         )
-    if not is_trained(codec):
-        raise ValueError(
-            "`codec` has never been trained (its optimizer took no step): "
-            "train it first (e.g. keras_ar.anomaly.train_local_model)"
-        )
+    _require_trained(
+        codec, "codec", "train it first (e.g. keras_ar.anomaly.train_local_model)"
+    )
 
 
 def compressed_bits(x, codec="png", levels=256, batch_size=128):
