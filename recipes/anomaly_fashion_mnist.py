@@ -64,6 +64,7 @@ _FULL = dict(
     background_epochs=20, classes=tuple(range(10)), sample_every=1,
     one_class_batch_size=64, one_class_learning_rate=1e-3,
     local_window=3, local_filters=32, local_epochs=3, local_learning_rate=3e-3,
+    local_batch_size=64,
 )  # fmt: skip
 
 PRESETS = {
@@ -74,7 +75,7 @@ PRESETS = {
         _FULL, num_filters=16, num_resnet=1, dropout_rate=0.0, learning_rate=2e-3,
         epochs=2, one_class_epochs=3, train_limit=4000, class_train_limit=640,
         test_limit=1000, ood_limit=500, background_epochs=2,
-        one_class_batch_size=32, one_class_learning_rate=3e-3,
+        one_class_batch_size=32, one_class_learning_rate=3e-3, local_batch_size=32,
     ),
     # A few batches of a tiny model, for the tests.
     "tiny": dict(
@@ -85,6 +86,7 @@ PRESETS = {
         background_epochs=1, classes=(1,), sample_every=1,
         one_class_batch_size=16, one_class_learning_rate=1e-3,
         local_window=3, local_filters=4, local_epochs=1, local_learning_rate=1e-3,
+        local_batch_size=16,
     ),
 }  # fmt: skip
 
@@ -255,7 +257,7 @@ def train_local(run, model, x):
     t0 = time.perf_counter()
     local = anomaly.train_local_model(
         model, x, window=settings["local_window"], filters=settings["local_filters"],
-        epochs=settings["local_epochs"], batch_size=settings["one_class_batch_size"],
+        epochs=settings["local_epochs"], batch_size=settings["local_batch_size"],
         learning_rate=settings["local_learning_rate"], verbose=run.args.verbose,
     )  # fmt: skip
     return local, {
