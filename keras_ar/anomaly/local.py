@@ -88,6 +88,20 @@ def train_local_model(
         **fit_kwargs: more `fit` arguments (e.g. `callbacks`, `shuffle`).
     Returns:
         the trained local model; `history` holds its losses.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_ar import anomaly
+    >>> from keras_ar.models import PixelCNN
+    >>> x = np.random.default_rng(0).integers(0, 4, (16, 4, 4, 1))
+    >>> model = PixelCNN((4, 4, 1), levels=4, filters=8, num_residual_blocks=1)
+    >>> model.compile(optimizer="adam")
+    >>> _ = model.fit(x, epochs=1, verbose=0)
+    >>> local = anomaly.train_local_model(model, x, filters=8, epochs=1)
+    >>> local.kernel_size, local.num_residual_blocks
+    (3, 0)
+    >>> anomaly.input_complexity(model, x[:2], codec=local).shape
+    (2,)
     """
     local = local_model(model, window, filters)
     check_int("epochs", epochs, minimum=1)
