@@ -7,6 +7,7 @@ from keras_ar.backend.compiled_loop import (
     torch_compile_explicit,
 )
 from keras_ar.backend.concrete import is_concrete
+from keras_ar.backend.constants import eager_torch
 from keras_ar.backend.distribution import num_replicas_in_sync, sum_over_replicas
 from keras_ar.backend.no_grad import no_grad
 from keras_ar.backend.saved_model import serving_save_options
@@ -16,6 +17,7 @@ from keras_ar.backend.variables import track_variables
 
 __all__ = [
     "compile_loop",
+    "eager_torch",
     "is_concrete",
     "keep_variables_on_error",
     "no_grad",

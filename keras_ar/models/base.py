@@ -86,6 +86,7 @@ from keras import ops
 
 from keras_ar.backend import (
     compile_loop,
+    eager_torch,
     is_concrete,
     keep_variables_on_error,
     num_replicas_in_sync,
@@ -481,6 +482,13 @@ class AutoregressiveModel(keras.Model):
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
             )
         nats, dims = self._nll(x, y_pred, sample_weight)
+        if eager_torch(nats):
+            # An eager PyTorch step would compute the same log-likelihood
+            # again for the metrics (a softmax over every position); JAX's
+            # and TensorFlow's compiled steps compute it once anyway.
+            self.__dict__["_keras_ar_step_nll"] = (
+                y_pred, sample_weight, nats.detach(), dims.detach()
+            )
         # Under tf.distribute each replica sees a slice of the batch and the
         # replicas' gradients are summed: normalizing by the dimensions of
         # the whole global batch makes that sum the single-device gradient
@@ -495,7 +503,11 @@ class AutoregressiveModel(keras.Model):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if self._default_loss:
-            nats, dims = self._nll(x, y_pred, sample_weight)
+            kept = self.__dict__.pop("_keras_ar_step_nll", None)
+            if kept is not None and kept[0] is y_pred and kept[1] is sample_weight:
+                nats, dims = kept[2:]
+            else:
+                nats, dims = self._nll(x, y_pred, sample_weight)
             self.nll_metric.update_state(nats, dims)
             self.update_extra_metrics(nats, dims)
             y = None

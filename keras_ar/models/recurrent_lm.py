@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from keras_ar._signatures import shows_arguments_of
+from keras_ar.backend.fused_rnn import run_rnn
 from keras_ar.models.text_model import TextAutoregressiveModel
 from keras_ar.validation import check_choice, check_int, check_positive_float
 
@@ -125,8 +126,9 @@ class RecurrentLM(TextAutoregressiveModel):
             vocab_size, embedding_dim, name="embedding"
         )
         # One cell per layer, wrapped in `keras.layers.RNN` for whole
-        # sequences; generation calls `rnn.cell` directly, so both paths use
-        # the same weights and the same maths.
+        # sequences (on PyTorch, `run_rnn` runs them as one native call);
+        # generation calls `rnn.cell` directly, so both paths use the same
+        # weights and the same maths.
         self.recurrent_layers = [
             keras.layers.RNN(
                 _CELLS[cell](units, name=f"{cell}_cell_{i}"),
@@ -164,7 +166,7 @@ class RecurrentLM(TextAutoregressiveModel):
         x, _ = self.unpack_inputs(inputs)
         hidden = self._shifted_embeddings(ops.cast(x, "int32"))
         for dropout, rnn in zip(self.dropout_layers, self.recurrent_layers):
-            hidden = rnn(dropout(hidden, training=training), training=training)[0]
+            hidden = run_rnn(rnn, dropout(hidden, training=training), training)[0]
         hidden = self.dropout_layers[-1](hidden, training=training)
         return self.head(hidden)
 
