@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ar.backend.conv import conv
 from keras_ar.layers._common import (
     INITIALIZERS,
     REGULARIZERS,
@@ -95,14 +96,7 @@ class CausalDilatedConv1D(WeightedLayer):
             type(self).__name__, inputs.shape, 3, "(batch, time, channels)"
         )
         padded = ops.pad(inputs, [[0, 0], [self.queue_size, 0], [0, 0]])
-        outputs = ops.conv(
-            padded,
-            self.kernel,
-            strides=1,
-            padding="valid",
-            data_format="channels_last",
-            dilation_rate=self.dilation_rate,
-        )
+        outputs = conv(padded, self.kernel, dilation_rate=self.dilation_rate)
         if self.use_bias:
             outputs = outputs + self.bias
         return outputs

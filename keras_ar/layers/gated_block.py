@@ -6,6 +6,7 @@ import numpy as np
 from keras import ops
 
 from keras_ar.backend.constants import constant, derived, flat_matmul
+from keras_ar.backend.conv import conv
 from keras_ar.backend.slicing import pad_zeros
 from keras_ar.layers._common import WeightedLayer, set_mask_args
 from keras_ar.masks.pixelcnn import centre_channel_mask
@@ -254,7 +255,7 @@ class GatedBlock(WeightedLayer):
         C)` -> `(v_out, link)`, each `(B, rows, W, .)`; `link` is the vertical
         contribution to the horizontal stack of the row BELOW."""
         kernel = self._weight(self.v_kernel)
-        pre = ops.conv(ops.cast(window, self.compute_dtype), kernel, padding="valid")
+        pre = conv(ops.cast(window, self.compute_dtype), kernel, padding="valid")
         pre = pre + self._weight(self.v_bias)
         if cond is not None:
             pre = pre + self._cond_bias(cond, self.cond_v_kernel)
@@ -265,7 +266,7 @@ class GatedBlock(WeightedLayer):
         """Horizontal stack on a left-padded window `(B, rows, cols + k//2, C)`,
         with the (already shifted) vertical `link` and the input `h_in` at the
         output positions (for the residual) -> `(B, rows, cols, filters)`."""
-        pre = ops.conv(
+        pre = conv(
             ops.cast(window, self.compute_dtype),
             self._masked_h_kernel(),
             padding="valid",

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_ar.backend.constants import activate, constant, flat_matmul, kept_weights
+from keras_ar.backend.conv import conv
 from keras_ar.backend.slicing import as_pixel, loop_slice, loop_slice_update
 from keras_ar.layers._common import (
     INITIALIZERS,
@@ -103,7 +104,7 @@ class MaskedConv2D(WeightedLayer):
 
     def call(self, inputs):
         kernel = ops.cast(self.masked_kernel, self.compute_dtype)
-        outputs = ops.conv(inputs, kernel, strides=1, padding="same")
+        outputs = conv(inputs, kernel, padding="same")
         return self._finish(outputs)
 
     def compute_output_shape(self, input_shape):

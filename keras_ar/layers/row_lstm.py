@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_ar.backend.constants import derived, flat_matmul
+from keras_ar.backend.conv import conv
 from keras_ar.backend.scan import scan
 from keras_ar.backend.slicing import as_pixel, loop_slice, loop_slice_update
 from keras_ar.layers._pixel_lstm import PixelLSTMLayer
@@ -96,7 +97,7 @@ class RowLSTM(PixelLSTMLayer):
         def row_step(state, row_gates):
             h, c = state[..., :units], state[..., units:]
             # K^ss (*) h_{i-1}: a "same" 1D convolution along the row.
-            row_gates = row_gates + ops.conv(h, kernel, padding="same")
+            row_gates = row_gates + conv(h, kernel, padding="same")
             h, c = lstm_update(row_gates, c, self.color_channels)
             state = ops.concatenate([h, c], axis=-1)
             return state, state

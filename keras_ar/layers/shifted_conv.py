@@ -29,6 +29,7 @@ import keras
 from keras import ops
 
 from keras_ar.backend.constants import flat_matmul, is_torch_tensor, kept_weights
+from keras_ar.backend.conv import conv
 from keras_ar.layers._common import INITIALIZERS, WeightedLayer, add_kernel_and_bias
 from keras_ar.validation import check_input_rank, check_int, check_kernel_size
 
@@ -122,7 +123,7 @@ class _ShiftedConv2D(WeightedLayer):
             y = ops.tensordot(padded, kernel, axes=[[1, 2, 3], [0, 1, 2]])
             y = ops.reshape(y, (-1, 1, 1, self.filters))
         else:
-            y = ops.conv(padded, kernel, strides=self.conv_strides, padding="valid")
+            y = conv(padded, kernel, strides=self.conv_strides, padding="valid")
         if self.use_bias:
             y = y + ops.cast(self.bias, y.dtype)
         return y
