@@ -5,8 +5,9 @@ replaces there:
   or GRU cell runs as one `torch.lstm` / `torch.gru` call, with the outputs,
   states and gradients of Keras' own loop; every case that kernel does not
   compute runs Keras' loop;
-- `keras_ar.backend.conv.conv`: channels-last convolutions as views, equal
-  to `ops.conv` with its gradients, and returning contiguous tensors;
+- `keras_ar.backend.conv.conv`: channels-last convolutions as views, with
+  the bias inside, equal to `ops.conv` plus the bias with their gradients,
+  and returning contiguous tensors;
 - the categorical log-likelihood's gather equals the one-hot product."""
 
 import keras
@@ -136,12 +137,17 @@ def test_channels_last_conv_equals_keras_conv(input_shape, kernel_shape, strides
     rng = np.random.default_rng(5)
     x = rng.normal(size=input_shape).astype("float32")
     w = rng.normal(size=kernel_shape).astype("float32")
+    b = rng.normal(size=kernel_shape[-1:]).astype("float32")
+
+    def keras_conv(x, w, bias, **kwargs):
+        return keras.ops.conv(x, w, data_format="channels_last", **kwargs) + bias
+
     results = []
-    for run in (conv, lambda *a, **k: keras.ops.conv(*a, data_format="channels_last", **k)):
-        xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-        y = run(xt, wt, strides=strides, padding=padding, dilation_rate=dilation)
+    for run in (conv, keras_conv):
+        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = run(xt, wt, bias=bt, strides=strides, padding=padding, dilation_rate=dilation)
         (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
-        results.append((y.detach(), xt.grad, wt.grad))
+        results.append((y.detach(), xt.grad, wt.grad, bt.grad))
     ours, keras_ = results
     assert ours[0].shape == keras_[0].shape
     # The speed-up is that no layout copy is made, in or out.

@@ -96,10 +96,7 @@ class CausalDilatedConv1D(WeightedLayer):
             type(self).__name__, inputs.shape, 3, "(batch, time, channels)"
         )
         padded = ops.pad(inputs, [[0, 0], [self.queue_size, 0], [0, 0]])
-        outputs = conv(padded, self.kernel, dilation_rate=self.dilation_rate)
-        if self.use_bias:
-            outputs = outputs + self.bias
-        return outputs
+        return conv(padded, self.kernel, dilation_rate=self.dilation_rate, bias=self.bias)
 
     def step(self, taps):
         """One output step from its input taps, with the layer's kernel.

@@ -10,7 +10,6 @@ from keras_ar.layers._common import (
     INITIALIZERS,
     REGULARIZERS,
     WeightedLayer,
-    add_bias_and_activate,
     add_kernel_and_bias,
     check_feature_maps,
     set_mask_args,
@@ -99,13 +98,10 @@ class MaskedConv2D(WeightedLayer):
     def masked_kernel(self):
         return self.kernel * constant(self, "mask", self._mask, self.kernel.dtype)
 
-    def _finish(self, outputs):
-        return add_bias_and_activate(outputs, self.bias, self.activation)
-
     def call(self, inputs):
         kernel = ops.cast(self.masked_kernel, self.compute_dtype)
-        outputs = conv(inputs, kernel, padding="same")
-        return self._finish(outputs)
+        outputs = conv(inputs, kernel, padding="same", bias=self.bias)
+        return activate(self.activation, outputs)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.filters,)

@@ -122,11 +122,10 @@ class _ShiftedConv2D(WeightedLayer):
             # of that size on every backend's CPU kernels.
             y = ops.tensordot(padded, kernel, axes=[[1, 2, 3], [0, 1, 2]])
             y = ops.reshape(y, (-1, 1, 1, self.filters))
-        else:
-            y = conv(padded, kernel, strides=self.conv_strides, padding="valid")
-        if self.use_bias:
-            y = y + ops.cast(self.bias, y.dtype)
-        return y
+            if self.use_bias:
+                y = y + ops.cast(self.bias, y.dtype)
+            return y
+        return conv(padded, kernel, strides=self.conv_strides, padding="valid", bias=self.bias)
 
     def call(self, inputs):
         if self.transposed:
