@@ -19,6 +19,7 @@ import pytest
 
 from keras_ar.datasets.fashion_mnist import load_fashion_mnist_for_pixelcnn
 from recipes import (
+    anomaly_recipes_text,
     common,
     gated_pixelcnn_fashion_mnist,
     lstm_recipes,
@@ -277,6 +278,55 @@ def test_text_recipe(recipe, recipes_json, tmp_path, capsys):
     np.testing.assert_array_equal(loaded.encode("recipe for"), trained.encode("recipe for"))
 
 
+@on_torch
+def test_text_anomaly_recipe(recipes_json, tmp_path, capsys):
+    import argparse
+
+    from keras_ar import anomaly
+    from recipes.common.text import load_data
+
+    out, result, printed = run_recipe(anomaly_recipes_text, tmp_path, recipes_json, capsys)
+    metrics = result["metrics"]
+    assert (metrics["num_train"], metrics["num_test"]) == (10, 2)
+    assert list(metrics["sets"]) == list(anomaly_recipes_text.SETS)
+    for name, row in metrics["sets"].items():
+        for method in anomaly_recipes_text.METHODS:
+            assert 0.0 <= row[method]["auroc"] <= 1.0, (name, method)
+    table = (out / "results.md").read_text()
+    assert all(f"| {name} |" in table for name in anomaly_recipes_text.SETS)
+    for method in anomaly_recipes_text.METHODS:
+        check_png(out / f"roc_{method}.png")
+    report = (out / "token_nll.txt").read_text()
+    assert report.count("=== ") == 1 + len(anomaly_recipes_text.SETS)
+
+    # The same held-out recipes again (same seed and split): the reported
+    # NLL is the saved model's, and the anomalous sets are what they say.
+    settings = metrics["settings"]
+    args = argparse.Namespace(data=str(recipes_json), seed=metrics["args"]["seed"])
+    vectorizer, _, x_test, _ = load_data(args, settings)
+    model = keras.saving.load_model(out / "model.keras")
+    np.testing.assert_allclose(
+        anomaly.nll_bits_per_dim(model, x_test).mean(),
+        metrics["test_mean_nll_bits_per_token"], rtol=1e-5,
+    )  # fmt: skip
+    vocab_size = len(vectorizer.get_vocabulary())
+    sets = anomaly_recipes_text.anomalous_sets(
+        x_test, vectorizer, vocab_size, np.random.default_rng(0)
+    )
+    lengths = anomaly_recipes_text.text_lengths(x_test)
+    for i, n in enumerate(lengths):
+        words = x_test[i, :n]
+        np.testing.assert_array_equal(np.sort(sets["shuffled"][i, :n]), np.sort(words))
+        np.testing.assert_array_equal(sets["reversed"][i, :n], words[::-1])
+        assert np.all((sets["random words"][i, :n] >= 2) & (sets["random words"][i, :n] < vocab_size))
+        np.testing.assert_array_equal(sets["repeated"][i, :n], np.resize(words[:10], n))
+        for name in ("shuffled", "reversed", "random words", "repeated"):
+            assert np.all(sets[name][i, n:] == 0), name
+    docs = sets["Python docs"]
+    assert docs.shape == x_test.shape and docs.min() >= 0 and docs.max() < vocab_size
+    assert np.all(anomaly_recipes_text.text_lengths(docs) >= min(20, docs.shape[1]))
+
+
 def test_backend_flag_cannot_switch_an_imported_keras():
     other = next(b for b in common.BACKENDS if b != keras.backend.backend())
     with pytest.raises(ValueError, match="--backend"):
@@ -318,6 +368,7 @@ def test_recipe_scripts_run_as_scripts():
         "pixelsnail_fashion_mnist",
         "lstm_recipes",
         "transformer_recipes",
+        "anomaly_recipes_text",
     ):
         proc = subprocess.run(
             [sys.executable, os.path.join(REPO, "recipes", f"{name}.py"), "--help"],
