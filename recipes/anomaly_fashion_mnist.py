@@ -42,6 +42,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from recipes import common
+from recipes.common.outputs import detection_table
 
 RECIPE = "anomaly_fashion_mnist"
 PROTOCOLS = ("both", "one_class", "ood")
@@ -454,19 +455,11 @@ def markdown(results, settings):
             f"images, {ood['num_test']} test images as normal; test NLL "
             f"{ood['test_mean_nll_bits_per_dim']:.3f} bits/dim.",
             "",
-            "| OOD set | mean NLL (bits/dim) | "
-            + " | ".join(f"AUROC {LABELS[m]}" for m in METHODS)
-            + " | FPR@95%TPR (same order) |",
-            "|---|---|" + "---|" * len(METHODS) + "---|",
+            *detection_table(
+                ood["sets"], METHODS, LABELS, "mean_nll_bits_per_dim", "OOD set", "bits/dim"
+            ),
+            "",
         ]
-        for name, row in ood["sets"].items():
-            fprs = " / ".join(f"{row[m]['fpr_at_95_tpr']:.3f}" for m in METHODS)
-            lines.append(
-                f"| {name} | {row['mean_nll_bits_per_dim']:.3f} | "
-                + " | ".join(f"{row[m]['auroc']:.3f}" for m in METHODS)
-                + f" | {fprs} |"
-            )
-        lines.append("")
     if "one_class" in results:
         one = results["one_class"]
         methods = ONE_CLASS_METHODS

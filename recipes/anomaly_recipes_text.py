@@ -44,7 +44,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from recipes import common
-from recipes.common.text import TEXT_REQUIREMENTS, check_data, load_data, text_parser
+from recipes.common.outputs import detection_table
+from recipes.common.text import start_text_run
 
 RECIPE = "anomaly_recipes_text"
 METHODS = ("nll", "likelihood_ratio", "complexity")
@@ -152,38 +153,22 @@ def markdown(results):
         f"{results['num_test']} held-out recipes as normal, "
         f"{results['test_mean_nll_bits_per_token']:.3f} bits/token.",
         "",
-        "| set | mean NLL (bits/token) | "
-        + " | ".join(f"AUROC {LABELS[m]}" for m in METHODS)
-        + " | FPR@95%TPR (same order) |",
-        "|---|---|" + "---|" * len(METHODS) + "---|",
+        *detection_table(
+            results["sets"], METHODS, LABELS, "mean_nll_bits_per_token", "set", "bits/token"
+        ),
     ]
-    for name, row in results["sets"].items():
-        fprs = " / ".join(f"{row[m]['fpr_at_95_tpr']:.3f}" for m in METHODS)
-        lines.append(
-            f"| {name} | {row['mean_nll_bits_per_token']:.3f} | "
-            + " | ".join(f"{row[m]['auroc']:.3f}" for m in METHODS)
-            + f" | {fprs} |"
-        )
     return "\n".join(lines)
 
 
 def main(argv=None):
-    run = common.Run(
-        RECIPE, text_parser(__doc__, RECIPE), PRESETS, argv, requires=TEXT_REQUIREMENTS
-    )
+    run, vectorizer, x_train, x_test, _ = start_text_run(RECIPE, __doc__, PRESETS, argv)
     args, settings = run.args, run.settings
-    check_data(args.data)
+    vocab = vectorizer.get_vocabulary()
     import keras
     import numpy as np
 
     from keras_ar import anomaly
 
-    vectorizer, x_train, x_test, num_recipes = load_data(args, settings)
-    vocab = vectorizer.get_vocabulary()
-    run.announce(
-        f"recipes={num_recipes} train={x_train.shape} held out={x_test.shape} "
-        f"vocabulary={len(vocab)}"
-    )
     keras.utils.set_random_seed(args.seed)
     model = build_model(settings, len(vocab), tokenizer=vectorizer)
     t0 = time.perf_counter()

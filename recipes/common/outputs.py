@@ -74,6 +74,27 @@ def print_outputs(paths, last=None):
         print(f"\nSamples: {last}")
 
 
+def detection_table(sets, methods, labels, nll_key, first_column, unit):
+    """Markdown lines of an anomaly-detection table: one row per set of
+    `sets` (`{name: {nll_key: mean NLL, method: detection_metrics(...)}}`),
+    its mean NLL in `unit`, the AUROC of each method, then the FPR at 95%
+    TPR of each in the same order."""
+    lines = [
+        f"| {first_column} | mean NLL ({unit}) | "
+        + " | ".join(f"AUROC {labels[m]}" for m in methods)
+        + " | FPR@95%TPR (same order) |",
+        "|---|---|" + "---|" * len(methods) + "---|",
+    ]
+    for name, row in sets.items():
+        fprs = " / ".join(f"{row[m]['fpr_at_95_tpr']:.3f}" for m in methods)
+        lines.append(
+            f"| {name} | {row[nll_key]:.3f} | "
+            + " | ".join(f"{row[m]['auroc']:.3f}" for m in methods)
+            + f" | {fprs} |"
+        )
+    return lines
+
+
 def ensure_out_dir(path):
     os.makedirs(path, exist_ok=True)
     return path

@@ -147,6 +147,27 @@ def check_data(path):
         )
 
 
+def start_text_run(recipe, doc, presets, argv, requires=None):
+    """The start every Epicurious recipe shares: the run (flags, settings,
+    requirements, `--out`), the data checked and split, the vocabulary
+    built on the training recipes; returns `(run, vectorizer, x_train,
+    x_held_out, num_recipes)`."""
+    run = Run(
+        recipe,
+        text_parser(doc, recipe),
+        presets,
+        argv,
+        requires={**TEXT_REQUIREMENTS, **(requires or {})},
+    )
+    check_data(run.args.data)
+    vectorizer, x_train, x_held_out, num_recipes = load_data(run.args, run.settings)
+    run.announce(
+        f"recipes={num_recipes} train={x_train.shape} held out={x_held_out.shape} "
+        f"vocabulary={len(vectorizer.get_vocabulary())}"
+    )
+    return run, vectorizer, x_train, x_held_out, num_recipes
+
+
 def run_text_recipe(
     recipe, doc, presets, argv, build_model, curve_title, requires=None
 ):
@@ -167,24 +188,14 @@ def run_text_recipe(
         requires: `{module: extra}` the recipe needs beyond the text
             recipes' own (checked before any work).
     """
-    run = Run(
-        recipe,
-        text_parser(doc, recipe),
-        presets,
-        argv,
-        requires={**TEXT_REQUIREMENTS, **(requires or {})},
+    run, vectorizer, x_train, x_val, num_recipes = start_text_run(
+        recipe, doc, presets, argv, requires
     )
     args, settings = run.args, run.settings
-    check_data(args.data)
     import keras
     import numpy as np
 
-    vectorizer, x_train, x_val, num_recipes = load_data(args, settings)
     vocab = vectorizer.get_vocabulary()
-    run.announce(
-        f"recipes={num_recipes} train={x_train.shape} validation={x_val.shape} "
-        f"vocabulary={len(vocab)}"
-    )
     # The output layer covers the vocabulary actually built (at most
     # `vocab_size` words), so the perplexity is over real words only.
     # The vectorizer travels with the model (saved in model.keras).
