@@ -8,7 +8,9 @@ replaces there:
 - `keras_ar.backend.conv.conv`: channels-last convolutions as views, with
   the bias inside, equal to `ops.conv` plus the bias with their gradients,
   and returning contiguous tensors;
-- the categorical log-likelihood's gather equals the one-hot product."""
+- the categorical log-likelihood's gather equals the one-hot product;
+- `keras_ar.backend.constants.dense_forward` (a `Dense` as one `addmm`)
+  equals the layer's call, with its gradients."""
 
 import keras
 import numpy as np
@@ -154,3 +156,30 @@ def test_channels_last_conv_equals_keras_conv(input_shape, kernel_shape, strides
     assert ours[0].is_contiguous()
     for a, b in zip(ours, keras_):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation, input_shape", [(None, (6, 5)), ("relu", (2, 3, 5))])
+def test_dense_forward_equals_the_layer_with_gradients(activation, input_shape):
+    import torch
+
+    from keras_ar.backend.constants import dense_forward
+
+    rng = np.random.default_rng(6)
+    layer = keras.layers.Dense(4, activation=activation)
+    layer.build(input_shape)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
+    x = rng.normal(size=input_shape).astype("float32")
+    results = []
+    for run in (dense_forward, lambda layer, xt: layer(xt)):
+        xt = torch.tensor(x, requires_grad=True)
+        for w in layer.trainable_weights:
+            w.value.grad = None
+        y = run(layer, xt)
+        (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
+        results.append([y.detach(), xt.grad] + [w.value.grad.clone() for w in layer.trainable_weights])
+    for a, b in zip(*results):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    # An input the layer would cast (float64 into a float32 layer): its own call.
+    y64 = dense_forward(layer, torch.tensor(x, dtype=torch.float64))
+    assert keras.backend.standardize_dtype(y64.dtype) == "float32"

@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from keras_ar._signatures import shows_arguments_of
+from keras_ar.backend.constants import dense_forward
 from keras_ar.backend.fused_rnn import run_rnn
 from keras_ar.models.text_model import TextAutoregressiveModel
 from keras_ar.validation import check_choice, check_int, check_positive_float
@@ -168,7 +169,7 @@ class RecurrentLM(TextAutoregressiveModel):
         for dropout, rnn in zip(self.dropout_layers, self.recurrent_layers):
             hidden = run_rnn(rnn, dropout(hidden, training=training), training)[0]
         hidden = self.dropout_layers[-1](hidden, training=training)
-        return self.head(hidden)
+        return dense_forward(self.head, hidden)
 
     def _start_vector(self, batch_size):
         """`(batch, embedding_dim)`: the input at position 0."""
@@ -214,7 +215,7 @@ class RecurrentLM(TextAutoregressiveModel):
         for rnn, layer_states in zip(self.recurrent_layers, states):
             inputs, layer_states = rnn.cell(inputs, list(layer_states), training=False)
             new_states.append(list(_as_list(layer_states)))
-        return self.head(inputs), new_states
+        return dense_forward(self.head, inputs), new_states
 
     def consume_prompt(self, prompt):
         """Runs the prompt through the network in one pass.
