@@ -13,8 +13,9 @@ contiguous channels-last tensor. So here the input and output are views,
 never copies. A 1-D convolution runs as a 2-D one over a height of one
 (PyTorch has no channels-last format in 1-D).
 
-On JAX and TensorFlow, and for anything but stride 1 "same" or "valid"
-padding, `conv` is exactly `ops.conv(..., data_format="channels_last")`.
+On JAX and TensorFlow, for "same" padding with strides above 1 and for
+more than two spatial axes, `conv` is `ops.conv(...,
+data_format="channels_last")` plus the bias.
 """
 
 import keras

@@ -20,11 +20,12 @@ one call, forward and backward, from the same weights:
 `fused_sequence` where that applies. (A call, not an `RNN` subclass: a
 subclass would change where a `.keras` file keeps the cell's weights, and
 files saved before would no longer load.) `fused_sequence` returns None
-wherever the two would not compute the same
-function (other activations, no bias, dropout in the cell, a GRU that
-resets before the product, a mask, a subclassed cell, half precision on
-the CPU, a cell whose compute dtype is not the input's) or where a tracer for export or ONNX is running (those exporters
-then see the cell loop they always saw); the caller then runs Keras' loop.
+wherever the two would not compute the same function (other activations,
+no bias, dropout in the cell, a GRU that resets before the product, a
+mask, a subclassed cell, half precision on the CPU, a cell whose compute
+dtype is not the input's) or where a tracer for export or ONNX is running
+(those exporters then see the cell loop they always saw); the caller then
+runs Keras' loop.
 """
 
 import keras
