@@ -32,7 +32,6 @@ NLL and likelihood ratio of one image of each set), roc_one_class.png, and
 the OOD protocol's model.keras, background.keras and local.keras.
 """
 
-import json
 import os
 import sys
 import time
@@ -42,7 +41,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from recipes import common
-from recipes.common.outputs import detection_table
+from recipes.common.outputs import detection_table, write_results
 
 RECIPE = "anomaly_fashion_mnist"
 PROTOCOLS = ("both", "one_class", "ood")
@@ -503,7 +502,7 @@ def main(argv=None):
     results = {}
 
     def save():
-        return write_results(run, results)
+        return write_results(run, results, markdown(results, run.settings))
 
     if run.args.protocol in ("both", "ood"):
         ood_protocol(run, data[0][0], data[1][0], results)
@@ -514,35 +513,6 @@ def main(argv=None):
     print(markdown(results, settings))
     common.print_outputs([json_path, md_path, *run.paths])
     return {"results": json_path, "table": md_path, "metrics": payload}
-
-
-def write_results(run, results):
-    """Writes results.md and results.json; returns their paths and the dict."""
-    import keras
-
-    from recipes.common.outputs import _clean
-
-    md_path = run.path("results.md")
-    with open(md_path, "w") as f:
-        f.write(markdown(results, run.settings) + "\n")
-    payload = _clean(
-        {
-            "recipe": RECIPE,
-            "mode": run.args.mode,
-            "backend": keras.backend.backend(),
-            "keras_version": keras.__version__,
-            "args": vars(run.args),
-            "settings": run.settings,
-            **results,
-            "wall_time_s": time.perf_counter() - run.wall_start,
-            "process_cpu_time_s": time.process_time(),
-        }
-    )
-    json_path = run.path("results.json")
-    with open(json_path, "w") as f:
-        json.dump(payload, f, indent=2)
-        f.write("\n")
-    return json_path, md_path, payload
 
 
 def _load(run):

@@ -34,7 +34,6 @@ roc_<score>.png (ROC curves), token_nll.txt (the words of one text of each
 set with their bits), model.keras and background.keras.
 """
 
-import json
 import os
 import sys
 import time
@@ -44,7 +43,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from recipes import common
-from recipes.common.outputs import detection_table
+from recipes.common.outputs import detection_table, write_results
 from recipes.common.text import start_text_run
 
 RECIPE = "anomaly_recipes_text"
@@ -232,23 +231,7 @@ def main(argv=None):
         "sets": rows,
     }
     table = markdown(results)
-    md_path = run.path("results.md")
-    with open(md_path, "w") as f:
-        f.write(table + "\n")
-    payload = {
-        "recipe": RECIPE,
-        "mode": args.mode,
-        "backend": keras.backend.backend(),
-        "keras_version": keras.__version__,
-        "args": vars(args),
-        "settings": settings,
-        **results,
-        "wall_time_s": time.perf_counter() - run.wall_start,
-    }
-    json_path = run.path("results.json")
-    with open(json_path, "w") as f:
-        json.dump(payload, f, indent=2, default=str)
-        f.write("\n")
+    json_path, md_path, payload = write_results(run, results, table)
     print(table)
     common.print_outputs([json_path, md_path, *run.paths])
     return {"results": json_path, "table": md_path, "metrics": payload}

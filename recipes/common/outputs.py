@@ -95,6 +95,36 @@ def detection_table(sets, methods, labels, nll_key, first_column, unit):
     return lines
 
 
+def write_results(run, results, table):
+    """Writes a results recipe's results.md (`table`, markdown) and
+    results.json (`results` with the run's recipe, mode, backend, Keras
+    version, arguments, settings and times); returns `(json_path, md_path,
+    payload)`."""
+    import keras
+
+    md_path = run.path("results.md")
+    with open(md_path, "w") as f:
+        f.write(table + "\n")
+    payload = _clean(
+        {
+            "recipe": run.recipe,
+            "mode": run.args.mode,
+            "backend": keras.backend.backend(),
+            "keras_version": keras.__version__,
+            "args": vars(run.args),
+            "settings": run.settings,
+            **results,
+            "wall_time_s": time.perf_counter() - run.wall_start,
+            "process_cpu_time_s": time.process_time(),
+        }
+    )
+    json_path = run.path("results.json")
+    with open(json_path, "w") as f:
+        json.dump(payload, f, indent=2)
+        f.write("\n")
+    return json_path, md_path, payload
+
+
 def ensure_out_dir(path):
     os.makedirs(path, exist_ok=True)
     return path
