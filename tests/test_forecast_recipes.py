@@ -33,6 +33,24 @@ def test_crps_from_samples_matches_the_gaussian_formula():
     np.testing.assert_allclose(crps_from_samples(samples, truth), exact, rtol=0.02)
 
 
+def test_sqrt_transform_is_a_bijection_with_its_log_jacobian():
+    from recipes.forecast_co2 import from_model_scale, log_jacobian, to_model_scale
+
+    # Counts, zero, and the values below -1 that sampled paths may reach.
+    y = np.array([0.0, 0.5, 3.0, 150.0, -0.5, -1.5, -40.0])
+    z = to_model_scale(y, "sqrt")
+    np.testing.assert_allclose(z[:4], 2 * (np.sqrt(1 + y[:4]) - 1))
+    np.testing.assert_allclose(from_model_scale(z, "sqrt"), y, atol=1e-12)
+    assert np.all(np.diff(to_model_scale(np.linspace(-50, 50, 1001), "sqrt")) > 0)
+    # log |dz/dy| at each point against a central difference.
+    h = 1e-6
+    slope = (to_model_scale(y + h, "sqrt") - to_model_scale(y - h, "sqrt")) / (2 * h)
+    for value, expected in zip(y, np.log(slope)):
+        np.testing.assert_allclose(log_jacobian([value], "sqrt"), expected, atol=1e-6)
+    np.testing.assert_allclose(log_jacobian(y, "sqrt"), np.log(slope).sum(), rtol=1e-6)
+    assert log_jacobian(y, "none") == 0.0 and to_model_scale(y, "none") is y
+
+
 def test_forecast_recipe_tiny(tmp_path, capsys):
     from recipes import forecast_co2
 
@@ -57,7 +75,10 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
     # Early stopping kept the epoch that scored the last 20 past years best.
     curve = details["deepar"]["validation_nll_curve"]
     assert len(curve) == 3 and details["deepar"]["best_epoch"] == np.argmin(curve) + 1
-    past = forecast_co2.load_series("sunspots")[0][: 309 - 2 * 20].astype("float32")
+    # The model sees sunspots on the square-root scale.
+    assert forecast_co2.SETUPS["sunspots"]["transform"] == "sqrt"
+    values = forecast_co2.load_series("sunspots")[0]
+    past = forecast_co2.to_model_scale(values[: 309 - 2 * 20].astype("float32"), "sqrt")
     kept = forecast_co2.conditional_nll(loaded, past, len(past) - 20)
     np.testing.assert_allclose(kept, min(curve), rtol=1e-5)
     # The forecast is sampled at the series' temperature; the curve
@@ -71,10 +92,16 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
         np.testing.assert_allclose(value, row[key], rtol=1e-9, err_msg=key)
     crps = [scores["crps"] for scores in curve.values()]
     assert len(set(crps)) == len(crps)  # the temperature matters
-    # The held-out log-likelihood is the tempered model's.
-    whole = forecast_co2.load_series("sunspots")[0][: 309 - 20]
+    # The held-out log-likelihood is the tempered model's, a density on the
+    # sunspot numbers: the square-root scale's plus the log-Jacobian.
+    future = values[309 - 2 * 20 : 309 - 20]
+    whole = np.concatenate([past, forecast_co2.to_model_scale(future, "sqrt")])
     nll = forecast_co2.conditional_nll(loaded, whole, len(past), temperature)
-    np.testing.assert_allclose(row["heldout_loglik_nats_per_point"], -nll, rtol=1e-5)
+    jacobian = forecast_co2.log_jacobian(future, "sqrt") / 20
+    assert jacobian < -1.0  # (a real correction: the years' counts exceed 6)
+    np.testing.assert_allclose(
+        row["heldout_loglik_nats_per_point"], -nll + jacobian, rtol=1e-5
+    )
     for argv, message in (
         (["--series", "nile"], "error: --series"),
         (["--backtest", "-1"], "error: --backtest must be >= 0"),
@@ -83,6 +110,7 @@ def test_forecast_recipe_tiny(tmp_path, capsys):
         (["--ema-momentum", "1"], "error: --ema-momentum must be in [0, 1)"),
         (["--ar-order", "-2"], "error: --ar-order must be >= 0"),
         (["--temperature", "0"], "error: --temperature must be > 0"),
+        (["--transform", "log"], "error: argument --transform: invalid choice"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             forecast_co2.main(["--tiny", "--series", "sunspots", *argv])
@@ -114,12 +142,15 @@ def test_forecast_ensemble_is_the_mixture_of_its_members(tmp_path):
     assert members[0] != members[1]  # two different models
     # Each member forecasts and scores as saved.
     values = forecast_co2.load_series("sunspots")[0]
-    whole = np.concatenate([values[:-20].astype("float32"), values[-20:]])
+    to_z = forecast_co2.to_model_scale
+    whole = np.concatenate([to_z(values[:-20].astype("float32"), "sqrt"),
+                            to_z(values[-20:], "sqrt")])  # fmt: skip
+    jacobian = forecast_co2.log_jacobian(values[-20:], "sqrt")
     for k, name in enumerate(("model_sunspots.keras", "model_sunspots_1.keras")):
         member = keras.saving.load_model(str(out / name))
         assert member.ar_order == 0
         nll = forecast_co2.conditional_nll(member, whole, len(whole) - 20, 0.8)
-        np.testing.assert_allclose(-nll * 20, members[k], rtol=1e-5)
+        np.testing.assert_allclose(-nll * 20 + jacobian, members[k], rtol=1e-5)
 
 
 def test_tabular_benchmark_tiny(tmp_path):
