@@ -47,12 +47,14 @@ RECIPE = "anomaly_fashion_mnist"
 PROTOCOLS = ("both", "one_class", "ood")
 ONE_CLASS_METHODS = (
     "nll", "complexity", "complexity_webp", "complexity_lzma", "complexity_local",
-    "oc_svm",
+    "typicality_nll", "typicality_nll_png", "oc_svm",
 )  # fmt: skip
 METHODS = (
     "nll", "likelihood_ratio", "complexity", "complexity_webp", "complexity_lzma",
-    "complexity_local",
+    "complexity_local", "typicality_nll", "typicality_nll_png",
 )  # fmt: skip
+#: The typicality columns: the scores each `TypicalSet` is fitted on.
+TYPICALITY = {"typicality_nll": ("nll",), "typicality_nll_png": ("nll", "complexity")}
 CLASS_NAMES = common.FASHION_MNIST_CLASSES
 
 # Meant for a GPU: whole training sets, longer training.
@@ -64,7 +66,7 @@ _FULL = dict(
     background_epochs=20, classes=tuple(range(10)), sample_every=1,
     one_class_batch_size=64, one_class_learning_rate=1e-3,
     local_window=3, local_filters=32, local_epochs=3, local_learning_rate=3e-3,
-    local_batch_size=64,
+    local_batch_size=64, reference_limit=1000,
 )  # fmt: skip
 
 PRESETS = {
@@ -76,6 +78,7 @@ PRESETS = {
         epochs=2, one_class_epochs=3, train_limit=4000, class_train_limit=640,
         test_limit=1000, ood_limit=500, background_epochs=2,
         one_class_batch_size=32, one_class_learning_rate=3e-3, local_batch_size=32,
+        reference_limit=500,
     ),
     # A few batches of a tiny model, for the tests.
     "tiny": dict(
@@ -86,7 +89,7 @@ PRESETS = {
         background_epochs=1, classes=(1,), sample_every=1,
         one_class_batch_size=16, one_class_learning_rate=1e-3,
         local_window=3, local_filters=4, local_epochs=1, local_learning_rate=1e-3,
-        local_batch_size=16,
+        local_batch_size=16, reference_limit=8,
     ),
 }  # fmt: skip
 
@@ -248,6 +251,31 @@ def with_other_codecs(scores, x, levels, local, batch_size):
     return scores
 
 
+def typical_sets(model, reference, local, settings):
+    """One `TypicalSet` per typicality column, fitted on the scores of
+    `reference`: normal images held out of every model's training."""
+    from keras_ar import anomaly
+
+    batch = settings["batch_size"]
+    scores = with_other_codecs(
+        anomaly.anomaly_scores(model, reference, batch_size=batch),
+        reference, settings["levels"], local, batch,
+    )  # fmt: skip
+    return {
+        name: anomaly.TypicalSet().fit({k: scores[k] for k in keys})
+        for name, keys in TYPICALITY.items()
+    }
+
+
+def with_typicality(scores, typical):
+    """Adds each typicality column: the squared Mahalanobis distance of the
+    image's scores to those of the held-out normal images."""
+    return {
+        **scores,
+        **{name: t.score({k: scores[k] for k in t.names}) for name, t in typical.items()},
+    }
+
+
 def train_local(run, model, x):
     """The local model (a PixelCNN over a small causal window) fitted on
     the same images as `model`: the learned codec of "complexity_local"."""
@@ -277,7 +305,10 @@ def ood_protocol(run, x_train, x_test, results):
     rng = np.random.default_rng(run.args.seed)
     x_in = x_test[: settings["test_limit"]]
     sets = ood_sets(x_test, settings, rng)
-    x_fit = x_train[: settings["train_limit"]]
+    # The typicality columns' reference: the last training images, held out
+    # of every model's training.
+    reference = x_train[-settings["reference_limit"] :]
+    x_fit = x_train[: -settings["reference_limit"]][: settings["train_limit"]]
     run.log(f"OOD: training the model on {len(x_fit)} images")
     model = build_model(settings)
     training = train(run, model, x_fit, settings["epochs"])
@@ -303,17 +334,18 @@ def ood_protocol(run, x_train, x_test, results):
         saved.save(run.path(name))
         run.paths.append(run.path(name))
     levels = settings["levels"]
-    in_scores = with_other_codecs(
+    typical = typical_sets(model, reference, local, settings)
+    in_scores = with_typicality(with_other_codecs(
         anomaly.anomaly_scores(model, x_in, background, batch_size=batch),
         x_in, levels, local, batch,
-    )  # fmt: skip
+    ), typical)  # fmt: skip
     rows = {}
     out_scores = {}
     for name, x_out in sets.items():
-        out_scores[name] = with_other_codecs(
+        out_scores[name] = with_typicality(with_other_codecs(
             anomaly.anomaly_scores(model, x_out, background, batch_size=batch),
             x_out, levels, local, batch,
-        )  # fmt: skip
+        ), typical)  # fmt: skip
         rows[name] = {
             "num_images": len(x_out),
             "mean_nll_bits_per_dim": float(out_scores[name]["nll"].mean()),
@@ -330,11 +362,14 @@ def ood_protocol(run, x_train, x_test, results):
             f"{rows[name]['complexity']['auroc']:.3f} (PNG), "
             f"{rows[name]['complexity_webp']['auroc']:.3f} (WebP), "
             f"{rows[name]['complexity_lzma']['auroc']:.3f} (LZMA), "
-            f"{rows[name]['complexity_local']['auroc']:.3f} (local model)"
+            f"{rows[name]['complexity_local']['auroc']:.3f} (local model), "
+            f"typicality {rows[name]['typicality_nll']['auroc']:.3f} (NLL), "
+            f"{rows[name]['typicality_nll_png']['auroc']:.3f} (NLL, PNG)"
         )
     results["ood"] = {
         "num_train": len(x_fit),
         "num_test": len(x_in),
+        "num_reference": len(reference),
         "test_mean_nll_bits_per_dim": float(in_scores["nll"].mean()),
         "parameters": model.count_params(),
         **training,
@@ -381,7 +416,17 @@ def one_class_protocol(run, data, results, save):
     x_eval, y_eval = x_test[: settings["test_limit"]], y_test[: settings["test_limit"]]
     rows, curves = {}, {}
     for label in settings["classes"]:
-        x_class = x_train[y_train == label][: settings["class_train_limit"]]
+        # The class's last training images are the typicality reference,
+        # held out of training.
+        x_all = x_train[y_train == label]
+        reference = x_all[-settings["reference_limit"] :]
+        x_class = x_all[: -settings["reference_limit"]][: settings["class_train_limit"]]
+        if len(x_class) == 0:
+            raise ValueError(
+                f"class {CLASS_NAMES[label]} has {len(x_all)} training images: none "
+                f"left to train on after the {settings['reference_limit']} held out "
+                "as the typicality reference"
+            )
         run.log(f"one-class: {CLASS_NAMES[label]} ({len(x_class)} training images)")
         model = build_model(settings, settings["one_class_learning_rate"])
         training = train(
@@ -392,10 +437,10 @@ def one_class_protocol(run, data, results, save):
         training.update(local_training)
         normal = y_eval == label
         batch = settings["batch_size"]
-        scores = with_other_codecs(
+        scores = with_typicality(with_other_codecs(
             anomaly.anomaly_scores(model, x_eval, batch_size=batch),
             x_eval, settings["levels"], local, batch,
-        )  # fmt: skip
+        ), typical_sets(model, reference, local, settings))  # fmt: skip
         scale = settings["levels"] - 1
         svm = OneClassSVM(gamma="scale", nu=0.1).fit(
             x_class.reshape(len(x_class), -1) / scale
@@ -403,6 +448,7 @@ def one_class_protocol(run, data, results, save):
         scores["oc_svm"] = -svm.score_samples(x_eval.reshape(len(x_eval), -1) / scale)
         rows[CLASS_NAMES[label]] = {
             "num_train": len(x_class),
+            "num_reference": len(reference),
             "num_normal": int(normal.sum()),
             "num_anomalies": int((~normal).sum()),
             **training,
@@ -417,7 +463,9 @@ def one_class_protocol(run, data, results, save):
             f"{rows[CLASS_NAMES[label]]['complexity']['auroc']:.3f} (PNG), "
             f"{rows[CLASS_NAMES[label]]['complexity_webp']['auroc']:.3f} (WebP), "
             f"{rows[CLASS_NAMES[label]]['complexity_lzma']['auroc']:.3f} (LZMA), "
-            f"{rows[CLASS_NAMES[label]]['complexity_local']['auroc']:.3f} (local model), OC-SVM "
+            f"{rows[CLASS_NAMES[label]]['complexity_local']['auroc']:.3f} (local model), "
+            f"typicality {rows[CLASS_NAMES[label]]['typicality_nll']['auroc']:.3f} (NLL), "
+            f"{rows[CLASS_NAMES[label]]['typicality_nll_png']['auroc']:.3f} (NLL, PNG), OC-SVM "
             f"{rows[CLASS_NAMES[label]]['oc_svm']['auroc']:.3f}"
         )
         means = {
@@ -441,6 +489,8 @@ LABELS = {
     "complexity_webp": "complexity (WebP)",
     "complexity_lzma": "complexity (LZMA)",
     "complexity_local": "complexity (local model)",
+    "typicality_nll": "typicality (NLL)",
+    "typicality_nll_png": "typicality (NLL, PNG length)",
     "oc_svm": "OC-SVM (raw pixels)",
 }
 

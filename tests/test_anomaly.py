@@ -313,9 +313,9 @@ def test_bad_inputs_name_the_argument(pair):
 
 @pytest.fixture(scope="module")
 def fashion_dir(tmp_path_factory):
-    """40 training and 30 test images, labels cycling through the ten
+    """120 training and 30 test images, labels cycling through the ten
     classes."""
-    return write_fashion_mnist(tmp_path_factory.mktemp("fashion"), 40, 30, "cycle")
+    return write_fashion_mnist(tmp_path_factory.mktemp("fashion"), 120, 30, "cycle")
 
 
 @pytest.mark.skipif(
@@ -358,8 +358,66 @@ def test_recipe_tiny_writes_tables_curves_and_heat_maps(fashion_dir, tmp_path, c
     local = keras.saving.load_model(out / "local.keras")
     assert anomaly.is_trained(local) and local.kernel_size == 3
     assert "complexity (local model)" in table
+    assert "typicality (NLL, PNG length)" in table
+    # The typicality reference: the last 8 training images, held out of
+    # training (one-class: Trouser's 12 images leave 4 to train on).
+    assert result["metrics"]["ood"]["num_reference"] == 8
+    assert one_class["classes"]["Trouser"]["num_reference"] == 8
+    assert one_class["classes"]["Trouser"]["num_train"] == 4
     for row in one_class["classes"].values():
         assert row["local_final_train_bits_per_dim"] > 0
+
+
+def test_typical_set_is_the_mahalanobis_distance_to_the_reference():
+    rng = np.random.default_rng(0)
+    nll = rng.normal(3.0, 0.2, 200)
+    reference = {"nll": nll, "complexity": 0.5 * nll + rng.normal(0.0, 0.1, 200)}
+    x = {"nll": np.array([3.0, 2.0, 4.0, 3.1]), "complexity": np.array([1.5, 1.0, 2.0, 2.5])}
+    # One score: the two-sided test ((s - mean) / std)^2, with the mean and
+    # (population) standard deviation of the reference.
+    one = anomaly.TypicalSet().fit({"nll": nll})
+    expected = ((x["nll"] - nll.mean()) / nll.std()) ** 2
+    np.testing.assert_allclose(one.score({"nll": x["nll"]}), expected, rtol=1e-10)
+    assert one.score({"nll": x["nll"]})[1] > 20 and one.mean["nll"] == nll.mean()
+    # Two: (s - m)^T C^-1 (s - m) with the reference's covariance.
+    two = anomaly.TypicalSet().fit(reference)
+    matrix = np.stack([reference["complexity"], reference["nll"]], axis=1)  # sorted names
+    d = np.stack([x["complexity"], x["nll"]], axis=1) - matrix.mean(0)
+    inverse = np.linalg.inv(np.cov(matrix.T, bias=True))
+    np.testing.assert_allclose(
+        two.score(x), np.einsum("ij,jk,ik->i", d, inverse, d), rtol=1e-8
+    )
+    # An ordinary NLL with a complexity that does not go with it is
+    # atypical: the last input, which the NLL alone finds ordinary.
+    assert two.score(x)[3] > 50 * one.score({"nll": x["nll"]})[3]
+    # The distance does not depend on how the scores are written: the same
+    # information as (nll, nll - complexity) gives the same distances.
+    def recoded(scores):
+        return {"nll": scores["nll"], "gap": scores["nll"] - scores["complexity"]}
+
+    again = anomaly.TypicalSet().fit(recoded(reference))
+    np.testing.assert_allclose(again.score(recoded(x)), two.score(x), rtol=1e-8)
+
+
+def test_typical_set_refuses_bad_scores():
+    good = {"nll": np.linspace(2.0, 4.0, 20)}
+    with pytest.raises(ValueError, match="not fitted"):
+        anomaly.TypicalSet().score(good)
+    with pytest.raises(TypeError, match="`reference` must be a non-empty dict"):
+        anomaly.TypicalSet().fit(np.ones(5))
+    with pytest.raises(ValueError, match="at least 5 inputs for 2 score"):
+        anomaly.TypicalSet().fit({"a": np.arange(4.0), "b": np.arange(4.0) ** 2})
+    with pytest.raises(ValueError, match="degenerate"):
+        anomaly.TypicalSet().fit({"a": np.arange(9.0), "b": 2 * np.arange(9.0) + 1})
+    with pytest.raises(ValueError, match="non-finite"):
+        anomaly.TypicalSet().fit({"nll": np.array([1.0, np.nan, 2.0, 3.0])})
+    with pytest.raises(ValueError, match="one length"):
+        anomaly.TypicalSet().fit({"a": np.arange(9.0), "b": np.arange(8.0)})
+    typical = anomaly.TypicalSet().fit(good)
+    with pytest.raises(ValueError, match=r"fitted on, \['nll'\], got \['complexity'\]"):
+        typical.score({"complexity": np.ones(3)})
+    with pytest.raises(ValueError, match="1-D"):
+        typical.score({"nll": np.ones((2, 2))})
 
 
 def test_all_scores_at_once_equal_each_score(pair):

@@ -18,6 +18,10 @@ functions of `model.log_prob`:
 - `anomaly_score` / `anomaly_scores`: any (or all) of the three, oriented
   so that higher means more anomalous; `nll_map` / `likelihood_ratio_map`: the same per position
   (pixel, token), to see where an input is unlikely.
+- `TypicalSet`: the squared Mahalanobis distance of an input's scores to
+  those of held-out normal inputs, two-sided (an NLL far *below* the normal
+  band is atypical too), after Nalisnick et al. (2019); with several
+  scores, their joint density, after Morningstar et al. (2021).
 - `detection_metrics` (AUROC, AUPRC, FPR at 95% TPR from scikit-learn) and
   `plot_heatmaps` / `plot_roc_curves` (matplotlib).
 
@@ -39,8 +43,10 @@ from keras_ar.anomaly.scores import (
     nll_bits_per_dim,
     nll_map,
 )
+from keras_ar.anomaly.typicality import TypicalSet
 
 __all__ = [
+    "TypicalSet",
     "anomaly_score",
     "anomaly_scores",
     "compressed_bits",
