@@ -18,6 +18,12 @@ ratio and input complexity, in two protocols.
    score with PNG, WebP, LZMA and the local model (Serra et al., 2020) in
    one table.
 
+Both protocols also report typicality (`keras_ar.anomaly.TypicalSet`): the
+squared Mahalanobis distance of an image's scores to those of normal images
+held out of every model's training (the last training images, or the
+class's last ones), for the raw NLL alone (two-sided: Nalisnick et al.,
+2019) and for the NLL with the PNG length (their joint density).
+
 All images are 28x28 with 256 levels. Every score is oriented so that
 higher means more anomalous (`keras_ar.anomaly.anomaly_score`).
 
