@@ -257,16 +257,14 @@ def with_other_codecs(scores, x, levels, local, batch_size):
     return scores
 
 
-def typical_sets(model, reference, local, settings):
+def typical_sets(model, reference, settings):
     """One `TypicalSet` per typicality column, fitted on the scores of
-    `reference`: normal images held out of every model's training."""
+    `reference`: normal images held out of every model's training. (Its
+    scores, the NLL and PNG's complexity, are `anomaly_scores`' own: the
+    other codecs are not run on the reference.)"""
     from keras_ar import anomaly
 
-    batch = settings["batch_size"]
-    scores = with_other_codecs(
-        anomaly.anomaly_scores(model, reference, batch_size=batch),
-        reference, settings["levels"], local, batch,
-    )  # fmt: skip
+    scores = anomaly.anomaly_scores(model, reference, batch_size=settings["batch_size"])
     return {
         name: anomaly.TypicalSet().fit({k: scores[k] for k in keys})
         for name, keys in TYPICALITY.items()
@@ -340,7 +338,7 @@ def ood_protocol(run, x_train, x_test, results):
         saved.save(run.path(name))
         run.paths.append(run.path(name))
     levels = settings["levels"]
-    typical = typical_sets(model, reference, local, settings)
+    typical = typical_sets(model, reference, settings)
     in_scores = with_typicality(with_other_codecs(
         anomaly.anomaly_scores(model, x_in, background, batch_size=batch),
         x_in, levels, local, batch,
@@ -446,7 +444,7 @@ def one_class_protocol(run, data, results, save):
         scores = with_typicality(with_other_codecs(
             anomaly.anomaly_scores(model, x_eval, batch_size=batch),
             x_eval, settings["levels"], local, batch,
-        ), typical_sets(model, reference, local, settings))  # fmt: skip
+        ), typical_sets(model, reference, settings))  # fmt: skip
         scale = settings["levels"] - 1
         svm = OneClassSVM(gamma="scale", nu=0.1).fit(
             x_class.reshape(len(x_class), -1) / scale

@@ -15,18 +15,25 @@ def _sklearn_metrics():
     )
 
 
+def check_scores(name, values):
+    """`values` as a float64 1-D array, or a ValueError naming `name`: empty,
+    not 1-D, or holding NaN or inf."""
+    values = np.asarray(values, dtype="float64")
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(
+            f"`{name}` must be a non-empty 1-D array of scores, got shape "
+            f"{values.shape}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"`{name}` holds non-finite scores (NaN or inf)")
+    return values
+
+
 def _labels_and_scores(in_scores, out_scores):
-    scores = []
-    for name, values in (("in_scores", in_scores), ("out_scores", out_scores)):
-        values = np.asarray(values, dtype="float64")
-        if values.ndim != 1 or values.size == 0:
-            raise ValueError(
-                f"`{name}` must be a non-empty 1-D array of scores, got shape "
-                f"{values.shape}"
-            )
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"`{name}` holds non-finite scores (NaN or inf)")
-        scores.append(values)
+    scores = [
+        check_scores(name, values)
+        for name, values in (("in_scores", in_scores), ("out_scores", out_scores))
+    ]
     labels = np.concatenate([np.zeros(len(scores[0])), np.ones(len(scores[1]))])
     return labels, np.concatenate(scores)
 

@@ -30,6 +30,7 @@ True
 
 import numpy as np
 
+from keras_ar.anomaly.metrics import check_scores
 from keras_ar.optional import import_optional
 
 
@@ -47,14 +48,7 @@ def _as_matrix(scores, names, what):
         )
     columns = []
     for name in names or sorted(scores):
-        values = np.asarray(scores[name], dtype="float64")
-        if values.ndim != 1 or values.size == 0:
-            raise ValueError(
-                f"`{what}[{name!r}]` must be a non-empty 1-D array, got shape "
-                f"{values.shape}"
-            )
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"`{what}[{name!r}]` holds non-finite scores (NaN or inf)")
+        values = check_scores(f"{what}[{name!r}]", scores[name])
         if columns and len(values) != len(columns[0]):
             raise ValueError(
                 f"every array of `{what}` must have one length, got "
