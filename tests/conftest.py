@@ -42,6 +42,59 @@ SLOW_MODULES = (
 )  # fmt: skip
 
 
+# Test time: the model and layer modules below run whole on PyTorch (eager,
+# milliseconds a test) and on ONE of the two compiling backends, where each
+# test costs seconds of XLA compiling. What they check (causality,
+# normalisation, cached equals uncached, samples that follow log_prob,
+# save/load) is the family's own Python over keras.ops; what the compiling
+# backends add (the compiled train step and sampling loop, their caches,
+# export) is checked for every family in the shared modules
+# (test_generation, test_training_api, test_bad_inputs, test_export,
+# test_cross_backend), which still run on all three. Text, vector,
+# continuous and layer modules compile on TensorFlow (JAX took two to
+# twenty times longer on them); image families on JAX.
+ONE_COMPILING_BACKEND = {
+    **dict.fromkeys((
+        "test_transformer_lm.py", "test_recurrent_lm.py", "test_continuous.py",
+        "test_made.py", "test_made_masks.py", "test_wavenet.py", "test_samplers.py",
+        "test_discretized_logistic.py", "test_mixture_of_logistics.py",
+        "test_gated_block.py", "test_pixel_rnn_layers.py", "test_causal_conv1d.py",
+        "test_causal_self_attention_2d.py", "test_transformer_layers.py",
+        "test_masked_conv2d.py",
+    ), "tensorflow"),
+    **dict.fromkeys((
+        "test_pixelcnn.py", "test_gated_pixelcnn.py", "test_pixelcnn_plus_plus.py",
+        "test_pixel_snail.py", "test_pixel_rnn.py", "test_image_transformer.py",
+    ), "jax"),
+}  # fmt: skip
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "turn(skipped_on): a variant skipped on one compiling backend "
+        "(tests/helpers.py take_turns)",
+    )
+
+
+def _apply_turns(items, backend):
+    """Skips what `ONE_COMPILING_BACKEND` and `take_turns` leave to another
+    backend; PyTorch runs everything."""
+    if backend == "torch":
+        return
+    for item in items:
+        owner = ONE_COMPILING_BACKEND.get(item.path.name)
+        if owner is not None and owner != backend:
+            reason = f"test time: this module compiles on {owner} (and runs on torch)"
+            item.add_marker(pytest.mark.skip(reason=reason))
+            continue
+        turn = item.get_closest_marker("turn")
+        if owner is None and turn is not None and turn.kwargs["skipped_on"] == backend:
+            other = next(b for b in ("tensorflow", "jax") if b != backend)
+            reason = f"variants take turns (test time): on {other} and torch"
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
 def pytest_collection_modifyitems(config, items):
     """Slow modules first (in their own order); the docstrings' runnable
     examples run on PyTorch only: they are backend-generic calls (fit,
@@ -50,6 +103,7 @@ def pytest_collection_modifyitems(config, items):
     compiles (about 100 s of the JAX run, 25 s of TensorFlow's, 4 s of
     PyTorch's)."""
     items.sort(key=lambda item: item.path.name not in SLOW_MODULES)
+    _apply_turns(items, keras.backend.backend())
     if keras.backend.backend() == "torch":
         return
     from _pytest.doctest import DoctestItem

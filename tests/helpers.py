@@ -38,7 +38,8 @@ def take_turns(argnames, values):
     variant, the first variant runs on every backend, and each later one
     runs on one of the two compiling backends in turn (TensorFlow, then
     JAX). Every variant is still checked eagerly and compiled, at half the
-    compile time.
+    compile time. In a module that conftest.py's `ONE_COMPILING_BACKEND`
+    gives to one compiling backend, every variant runs there.
 
     Usage: `@pytest.mark.parametrize(*take_turns("a, b", [(1, 2), (3, 4)]))`.
     A value may be a `pytest.param` (its marks and id are kept).
@@ -53,10 +54,8 @@ def take_turns(argnames, values):
         elif not many:
             value = (value,)
         if k:
-            runs_on = COMPILING_BACKENDS[(k - 1) % 2]
-            skipped = COMPILING_BACKENDS[k % 2]
-            reason = f"variants take turns (test time): on {runs_on} and torch"
-            marks += (not_on(skipped, reason),)
+            # Applied (or not) by conftest.py, which knows the module.
+            marks += (pytest.mark.turn(skipped_on=COMPILING_BACKENDS[k % 2]),)
         params.append(pytest.param(*value, marks=marks, id=id_))
     return argnames, params
 

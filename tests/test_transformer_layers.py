@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_ar.layers import CausalTransformerStack, RasterPositionEmbedding
-from tests.helpers import dependency_mask, not_on, only_on, run_layer_test, to_numpy
+from tests.helpers import dependency_mask, only_on, run_layer_test, to_numpy
 from tests.model_checks import redraw_weights
 
 
@@ -48,11 +48,6 @@ def test_causal_transformer_stack_layer(tmp_path):
     )
 
 
-@not_on(
-    "jax",
-    "eager per-op calls, slow to compile on JAX; on JAX TransformerLM's "
-    "causality and cached = uncached tests cover the stack",
-)
 @pytest.mark.parametrize("normalize_first", [True, False])
 def test_causal_transformer_stack_is_causal_and_cached(normalize_first):
     stack = CausalTransformerStack(

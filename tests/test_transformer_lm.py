@@ -100,11 +100,6 @@ def test_whole_model_causality(small):
         np.testing.assert_array_equal(changed, np.arange(6) > t)
 
 
-@not_on(
-    "jax",
-    "eager per-op steps, slow to compile one op at a time on JAX; JAX's "
-    "compiled loop is checked by test_cached_equals_uncached",
-)
 def test_key_value_cache_equals_the_full_call(small):
     x = np.random.default_rng(2).integers(1, 7, size=(3, 6)).astype("int32")
     full = _np(small(x))
