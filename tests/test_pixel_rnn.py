@@ -19,7 +19,7 @@ from tests.model_checks import (
 KINDS = ["row_lstm", "diagonal_bilstm"]
 
 
-def tiny(kind, image_shape=(2, 2, 1), levels=3, redraw=True, **kwargs):
+def tiny(kind, image_shape=(2, 2, 1), levels=3, redraw=1.5, **kwargs):
     config = dict(kind=kind, num_layers=2, hidden_dim=6, stem_kernel_size=3)
     config.update(kwargs)
     model = PixelRNN(image_shape, levels=levels, **config)
@@ -27,7 +27,7 @@ def tiny(kind, image_shape=(2, 2, 1), levels=3, redraw=True, **kwargs):
         # Far from uniform. (Not for the causality checks: large stem
         # weights saturate the LSTM gates, and a saturated gate hides a
         # dependency from a finite-difference test.)
-        redraw_weights([model.logits_conv, model.input_conv], scale=1.5)
+        redraw_weights([model.logits_conv, model.input_conv], scale=redraw)
     return model
 
 
@@ -94,7 +94,10 @@ def test_receptive_fields_of_the_two_kinds():
     )
 )  # fmt: skip
 def test_cached_equals_uncached(kind, image_shape, levels):
-    assert_cached_equals_uncached(tiny(kind, image_shape, levels), 6)
+    # Less peaked than `tiny`'s default: at scale 1.5, JAX's initial LSTM
+    # weights made a colour Diagonal BiLSTM draw one image with probability
+    # 0.74, the same for every seed.
+    assert_cached_equals_uncached(tiny(kind, image_shape, levels, redraw=1.0), 6)
 
 
 @pytest.mark.parametrize(
