@@ -185,6 +185,10 @@ STREAMED_ON = {
 }
 # ImageTransformer's only JAX fit is here (test_image_transformer skips it).
 TRAINED_ON_JAX = (*STREAMED_ON["jax"], "image_transformer")
+# The rejected batch fails in the base model's per-batch check, before any
+# family's step: on TensorFlow a labelled image family, a recurrent one and
+# WaveNet (PyTorch runs every family).
+TRAINED_ON_TF = ("gated_pixelcnn", "pixel_rnn_row_lstm", "wavenet")
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -230,6 +234,8 @@ def test_model_still_trains_after_rejected_data(models, name):
     # (the test passes alone and after the failing tests above).
     if keras.backend.backend() == "jax" and name not in TRAINED_ON_JAX:
         pytest.skip("the shared fit loop: four families on JAX (test time)")
+    if keras.backend.backend() == "tensorflow" and name not in TRAINED_ON_TF:
+        pytest.skip("the shared fit loop: three families on TensorFlow (test time)")
     model, x, labels = models[name]
     with pytest.raises(ValueError):
         model.fit(_generator(model_input(x / 2.0, labels)), epochs=1, verbose=0)
