@@ -27,6 +27,20 @@ def only_on(backend, reason):
     return pytest.mark.skipif(keras.backend.backend() != backend, reason=reason)
 
 
+#: For a property of a model's math (a distribution that sums to one and
+#: that the sampler follows, causality, default sizes) in a family's own
+#: module: the same Keras ops on every backend, checked eagerly on PyTorch.
+#: What each backend compiles (the train step, the cached sampling loop
+#: against the uncached one, save/load) stays in the module's other tests
+#: and in the shared modules; tests/test_pixelcnn.py keeps its math checks
+#: on its compiling backend too (one family's samples follow `log_prob`
+#: through each backend's compiled loop and random numbers).
+math_on_torch = pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="the model's math: checked on PyTorch (test time; compiled paths: other tests)",
+)
+
+
 #: The backends that compile each model's functions (its train step, its
 #: sampling loop): a test costs seconds there and milliseconds on PyTorch.
 COMPILING_BACKENDS = ("tensorflow", "jax")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_ar.models.gated_pixelcnn import GatedPixelCNN
-from tests.helpers import to_numpy
+from tests.helpers import math_on_torch, to_numpy
 from tests.model_checks import (
     all_inputs,
     assert_fit_lowers_loss,
@@ -27,6 +27,7 @@ def _model(image_shape, levels, num_classes=None, scale=1.5, seed=0, **kwargs):
     return model
 
 
+@math_on_torch
 def test_normalized_grayscale_and_samples_follow_log_prob():
     model = _model((2, 2, 1), levels=3)
     x, probs = assert_normalized(model, (2, 2, 1))  # 81 images
@@ -39,6 +40,7 @@ def test_normalized_grayscale_and_samples_follow_log_prob():
     )
 
 
+@math_on_torch
 def test_normalized_colour_per_label_and_labels_matter():
     model = _model((1, 2, 3), levels=2, num_classes=2)
     # 64 colour images per label.
@@ -102,6 +104,7 @@ def test_config_round_trip():
     assert tuple(clone.logits_conv.kernel.shape) == (1, 1, 6, 9)
 
 
+@math_on_torch
 def test_defaults():
     defaults = {
         name: p.default
@@ -155,6 +158,7 @@ def test_bad_constructor_arguments(image_shape, kwargs, match):
         GatedPixelCNN(image_shape, levels=3, **kwargs)
 
 
+@math_on_torch
 def test_logits_causal_at_model_level():
     # Changing the last pixel moves no logits; changing the first moves the
     # logits of every later pixel (the horizontal and vertical paths).

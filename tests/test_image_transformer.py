@@ -5,7 +5,7 @@ import pytest
 
 from keras_ar.models.image_transformer import ImageTransformer
 from tests import model_checks as checks
-from tests.helpers import dependency_mask, not_on, take_turns, to_numpy
+from tests.helpers import dependency_mask, math_on_torch, not_on, take_turns, to_numpy
 
 # One small architecture for every test: fewer distinct compiled loops.
 ARCH = dict(num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16)
@@ -18,6 +18,7 @@ def tiny(image_shape, levels, **kwargs):
     return model
 
 
+@math_on_torch
 @pytest.mark.parametrize(
     *take_turns("image_shape, levels", [((2, 2, 1), 3), ((1, 2, 3), 2)])
 )
@@ -25,6 +26,7 @@ def test_normalized_and_sampled(image_shape, levels):
     checks.assert_normalized_and_sampled(tiny(image_shape, levels), image_shape, seed=0)
 
 
+@math_on_torch
 def test_conditional_normalized_per_class_and_sampled():
     model = tiny((2, 2, 1), 2, num_classes=2)
     checks.redraw_weights([model.class_embedding], scale=2.0, seed=1)
@@ -35,6 +37,7 @@ def test_conditional_normalized_per_class_and_sampled():
     checks.assert_samples_follow(samples, inputs, p1)
 
 
+@math_on_torch
 def test_model_causality_per_sub_pixel():
     model = tiny((2, 2, 3), 4)
     x = np.random.default_rng(0).integers(0, 4, size=(1, 2, 2, 3))

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from keras_ar.models.pixel_rnn import PixelRNN
-from tests.helpers import dependency_mask, not_on, only_on, take_turns, to_numpy
+from tests.helpers import (
+    dependency_mask,
+    math_on_torch,
+    not_on,
+    only_on,
+    take_turns,
+    to_numpy,
+)
 from tests.model_checks import (
     assert_cached_equals_uncached,
     assert_fit_lowers_loss,
@@ -32,6 +39,7 @@ def tiny(kind, image_shape=(2, 2, 1), levels=3, redraw=1.5, **kwargs):
 
 
 # Grayscale and colour (the RGB groups order the sub-pixels), each kind.
+@math_on_torch
 @pytest.mark.parametrize(
     *take_turns(
         "kind, image_shape, levels",
@@ -56,6 +64,7 @@ def _sub_pixel_dependencies(model, image_shape):
     )
 
 
+@math_on_torch
 @pytest.mark.parametrize("kind", KINDS)
 def test_causality_per_sub_pixel(kind):
     model = tiny(kind, (2, 2, 3), levels=3, redraw=False)
@@ -68,6 +77,7 @@ def test_causality_per_sub_pixel(kind):
     assert dep[:, 1:].any(axis=0).all()
 
 
+@math_on_torch
 def test_receptive_fields_of_the_two_kinds():
     # A 2 x 4 image. The Row LSTM's pixel (1, 0) sees row 0 up to column 1
     # (its triangle, and the 3x3 stem); the Diagonal BiLSTM's sees column 2

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_ar.models.pixel_snail import PixelSNAIL
-from tests.helpers import dependency_mask, take_turns, to_numpy
+from tests.helpers import dependency_mask, math_on_torch, take_turns, to_numpy
 from tests.model_checks import (
     assert_cached_equals_uncached,
     assert_fit_and_save_load_3x3,
@@ -26,6 +26,7 @@ def tiny(image_shape, levels, distribution, scale=0.5, seed=0, **kwargs):
     return model
 
 
+@math_on_torch
 def test_heads_and_defaults():
     model = tiny((4, 4, 3), 4, "auto")
     assert model.head_type == "categorical" and model.steps_per_pixel == 3
@@ -43,6 +44,7 @@ def test_heads_and_defaults():
     assert PixelSNAIL.from_config(config).count_params() == model.count_params()
 
 
+@math_on_torch
 @pytest.mark.parametrize(
     "image_shape, levels, distribution",
     [((3, 3, 1), 4, "mixture"), ((2, 3, 3), 4, "categorical")],
@@ -71,6 +73,7 @@ def test_model_causality(image_shape, levels, distribution):
         assert dep[p, c, q, d] == (p < q or (p == q and c < d)), (p, c, q, d)
 
 
+@math_on_torch
 @pytest.mark.parametrize(*take_turns(
     "image_shape, levels, distribution, seed",
     [((2, 2, 1), 3, "mixture", 0), ((2, 2, 1), 3, "categorical", 1), ((1, 2, 3), 2, "categorical", 2)],

@@ -13,6 +13,7 @@ from keras_ar.layers.shifted_conv import (
 from keras_ar.models.pixelcnn_plus_plus import PixelCNNPlusPlus
 from tests.helpers import (
     dependency_mask,
+    math_on_torch,
     not_on,
     only_on,
     run_layer_test,
@@ -29,6 +30,7 @@ from tests.model_checks import (
 # -- shifted convolutions ------------------------------------------------------
 
 
+@only_on("torch", "a layer's contract: layers run on torch (compiled inside the model tests)")
 @pytest.mark.parametrize(
     "cls, kwargs, in_hw, out_hw",
     [
@@ -68,6 +70,7 @@ def _allowed(in_hw, out_hw, fn):
     return allowed
 
 
+@math_on_torch
 @pytest.mark.parametrize(
     "layer, in_hw, rule",
     [
@@ -134,6 +137,7 @@ def test_book_settings():
     )  # fmt: skip
 
 
+@math_on_torch
 @pytest.mark.parametrize(
     "image_shape, num_hierarchies, num_resnet",
     [((3, 4, 3), 3, 1)],
@@ -161,6 +165,7 @@ def test_model_causality(image_shape, num_hierarchies, num_resnet):
     assert dep[0, pixels - 1]
 
 
+@math_on_torch
 @pytest.mark.parametrize(
     *take_turns(
         "image_shape, levels, num_hierarchies, seed",

@@ -10,7 +10,8 @@ from tests.tiny_models import TINY_MODELS, build
 # The test budget: JAX compiles each of these for over a minute together;
 # their bfloat16 training runs on TensorFlow and PyTorch, and JAX's on the
 # others (an image, a sequence, a vector and a text family), which
-# TensorFlow leaves to it: each family on one compiling backend and PyTorch.
+# TensorFlow leaves to it: each family on one compiling backend and PyTorch
+# (PixelCNN++ on PyTorch only, see the test).
 HEAVY_ON_JAX = {
     "pixelcnn_plus_plus", "pixel_snail", "gated_pixelcnn", "image_transformer",
     "pixel_rnn_diagonal_bilstm", "pixel_rnn_row_lstm", "transformer_lm",
@@ -26,6 +27,12 @@ def mixed_precision():
 
 @pytest.mark.parametrize("name", sorted(TINY_MODELS))
 def test_fit_with_validation_callbacks_mixed_precision(name, mixed_precision):
+    if name == "pixelcnn_plus_plus" and keras.backend.backend() != "torch":
+        # Its bfloat16 step compiles for over 40 s on TensorFlow alone. Its
+        # float32 fit compiles in test_pixelcnn_plus_plus.py (JAX); which
+        # dtype each layer and the mixture head compute in is the dtype
+        # policy's, the same Keras code on every backend.
+        pytest.skip("test budget: PixelCNN++ in bfloat16 on PyTorch only")
     if keras.backend.backend() == "jax" and name in HEAVY_ON_JAX:
         pytest.skip("test budget: checked on TensorFlow and PyTorch")
     if keras.backend.backend() == "tensorflow" and name not in HEAVY_ON_JAX:
