@@ -1,7 +1,7 @@
 """SavedModel export for serving: every family, loaded by TensorFlow alone.
 
 Every tiny family is exported at least once per suite (module fixture):
-on JAX (through jax2tf) one family of each kind of generation step, on
+on JAX (through jax2tf) a convolution family and a recurrent one, on
 TensorFlow the families JAX leaves and the two that TensorFlow's own checks
 read. All the serving calls run in one child process that cannot import
 keras, keras_ar, jax or torch (tests/export_worker.py). On torch, which
@@ -29,18 +29,19 @@ EXPORTS = BACKEND in ("tensorflow", "jax")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, "tests", "export_worker.py")
 FAMILIES = sorted(TINY_MODELS)
-# JAX's route (jax2tf) on one family of each kind of step: convolution
-# caches with labels and a prefix, the logistic-mixture head, a recurrent
-# state with a text prompt. The other families' steps are made of the same
-# parts or go through TensorFlow's route only (test time: keras-hub's
-# attention cache, MADE's whole-vector pass and its chi-square test).
-JAX_FAMILIES = ("gated_pixelcnn", "pixelcnn_plus_plus", "recurrent_lm")
+# JAX's route (jax2tf) on two kinds of step: convolution caches with labels
+# and a prefix, a recurrent state with a text prompt. The other families'
+# steps are made of the same parts or go through TensorFlow's route only
+# (test time: keras-hub's attention cache, MADE's whole-vector pass and its
+# chi-square test, PixelCNN++'s four-branch step, which took 30 s to export
+# and serve through jax2tf against 7 s on TensorFlow's route).
+JAX_FAMILIES = ("gated_pixelcnn", "recurrent_lm")
 # TensorFlow's route: the families JAX leaves (convolution caches, the
-# recurrent states of the PixelRNNs, an attention cache, WaveNet's queues)
-# and the two that TensorFlow's own checks read (the saved_model_cli
-# listing, the chi-square test of the samples).
+# logistic-mixture head, the recurrent states of the PixelRNNs, attention
+# caches, WaveNet's queues, MADE and its chi-square test) and Gated
+# PixelCNN (class labels and a prefix on this route too).
 TF_FAMILIES = tuple(
-    name for name in FAMILIES if name not in JAX_FAMILIES or name in ("gated_pixelcnn", "made")
+    name for name in FAMILIES if name not in JAX_FAMILIES or name == "gated_pixelcnn"
 )
 EXPORTED = JAX_FAMILIES if BACKEND == "jax" else TF_FAMILIES
 SEEDS = np.array([11, 11, 12, 13, 14, 15], "int32")
@@ -231,9 +232,9 @@ def test_generate_shapes_range_and_seeds(served, name):
 @exporting
 def test_generate_keeps_the_prefix(served):
     with_prefix = [case for case in served.values() if case.prefix is not None]
-    # The image models, WaveNet, the text models (JAX: two image models
-    # and RecurrentLM).
-    assert len(with_prefix) >= (3 if BACKEND == "jax" else 4)
+    # The image models, WaveNet, the text models (JAX: Gated PixelCNN and
+    # RecurrentLM).
+    assert len(with_prefix) >= (2 if BACKEND == "jax" else 4)
     for case in with_prefix:
         inputs, result = case.calls["generate_prefix"]
         given, samples = inputs[case.prefix[0]], result["samples"]
@@ -261,7 +262,12 @@ def test_exported_samples_follow_the_model(served):
     assert_samples_follow(result["samples"], inputs, probs)
 
 
-@exporting
+@pytest.mark.skipif(
+    BACKEND != "jax",
+    reason="test time: the listing of JAX's route, whose shapes jax2tf makes "
+    "polymorphic; TensorFlow's route declares the same input specs, and its "
+    "serving calls above name every input",
+)
 def test_saved_model_cli_lists_the_signatures(served):
     case = served["gated_pixelcnn"]  # class-conditional, with a prefix
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")

@@ -67,6 +67,7 @@ def test_cached_equals_uncached(conditional):
     np.testing.assert_array_equal(e[:, :2], np.broadcast_to(prefix[:1], (6, 2, 2, 2)))
 
 
+@math_on_torch
 def test_temperature_sharpens():
     model = tiny((2, 2, 1), 3)
     warm = model.generate(num_samples=200, seed=3)

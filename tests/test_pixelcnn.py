@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_ar.models.pixelcnn import PixelCNN
-from tests.helpers import dependency_mask, take_turns, to_numpy
+from tests.helpers import dependency_mask, only_on, take_turns, to_numpy
 from tests.model_checks import (
     assert_cached_equals_uncached,
     assert_fit_lowers_loss,
@@ -75,6 +75,7 @@ def test_cached_equals_uncached(image_shape, levels):
     np.testing.assert_array_equal(a, model.generate(num_samples=6, seed=7))
 
 
+@only_on("torch", "test time: its compiled fit runs in test_training_api.py (JAX)")
 def test_fit_and_save_load(tmp_path):
     model = PixelCNN((4, 4, 1), levels=4, filters=8, num_residual_blocks=1)
     x = stripes(np.random.default_rng(0))
