@@ -19,6 +19,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from tests.helpers import COMPILING_BACKENDS  # noqa: E402
+
 # Scripts that tests run in subprocesses, not test modules: importing one
 # (as --doctest-modules would) runs its process set-up (export_worker.py
 # makes keras unimportable).
@@ -44,17 +46,18 @@ SLOW_MODULES = (
 
 # Test time: the model and layer modules below run whole on PyTorch (eager,
 # milliseconds a test) and on ONE of the two compiling backends, where each
-# test costs seconds of XLA compiling. What they check (causality,
-# normalisation, cached equals uncached, samples that follow log_prob,
-# save/load) is the family's own Python over keras.ops; what the compiling
-# backends add (the compiled train step and sampling loop, their caches,
-# export) is checked for every family in the shared modules
+# test costs seconds of XLA compiling; there, a module's checks of the
+# model's math (normalisation, samples that follow log_prob, causality,
+# defaults: `tests.helpers.math_on_torch`) run on PyTorch only, and its
+# compiled paths (cached equals uncached, fit, save/load) stay. What the
+# compiling backends add (the compiled train step and sampling loop, their
+# caches, export) is checked for every family in the shared modules
 # (test_generation, test_training_api, test_bad_inputs, test_export,
-# test_cross_backend), which still run on all three. Text, vector,
-# continuous and head modules compile on TensorFlow (JAX took two to
-# twenty times longer on them); image families on JAX. The layer modules
-# run on PyTorch only: every layer runs compiled, on both compiling
-# backends, inside the families' model tests above.
+# test_cross_backend), which run on all three, each family compiled on
+# TensorFlow or JAX. Text, vector, continuous and head modules compile on
+# TensorFlow (JAX took two to twenty times longer on them); image families
+# on JAX. The layer modules run on PyTorch only: every layer runs
+# compiled, on TensorFlow or JAX, inside the families' model tests.
 ONE_COMPILING_BACKEND = {
     **dict.fromkeys((
         "test_transformer_lm.py", "test_recurrent_lm.py", "test_continuous.py",
@@ -98,7 +101,7 @@ def _apply_turns(items, backend):
             continue
         turn = item.get_closest_marker("turn")
         if owner is None and turn is not None and turn.kwargs["skipped_on"] == backend:
-            other = next(b for b in ("tensorflow", "jax") if b != backend)
+            other = next(b for b in COMPILING_BACKENDS if b != backend)
             reason = f"variants take turns (test time): on {other} and torch"
             item.add_marker(pytest.mark.skip(reason=reason))
 

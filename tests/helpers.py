@@ -32,9 +32,9 @@ def only_on(backend, reason):
 #: module: the same Keras ops on every backend, checked eagerly on PyTorch.
 #: What each backend compiles (the train step, the cached sampling loop
 #: against the uncached one, save/load) stays in the module's other tests
-#: and in the shared modules; tests/test_pixelcnn.py keeps its math checks
-#: on its compiling backend too (one family's samples follow `log_prob`
-#: through each backend's compiled loop and random numbers).
+#: and in the shared modules. PixelCNN's module (JAX) and MADE's and
+#: RecurrentLM's (TensorFlow) keep theirs compiled too: samples follow
+#: `log_prob` through each compiling backend's loop and random numbers.
 math_on_torch = pytest.mark.skipif(
     keras.backend.backend() != "torch",
     reason="the model's math: checked on PyTorch (test time; compiled paths: other tests)",

@@ -1,9 +1,9 @@
 """SavedModel export for serving: every family, loaded by TensorFlow alone.
 
 Every tiny family is exported at least once per suite (module fixture):
-on JAX (through jax2tf) a convolution family and a recurrent one, on
-TensorFlow the families JAX leaves and the two that TensorFlow's own checks
-read. All the serving calls run in one child process that cannot import
+on JAX (through jax2tf) one family of each kind of generation step, on
+TensorFlow the families JAX leaves and Gated PixelCNN (class labels on both
+routes). All the serving calls run in one child process that cannot import
 keras, keras_ar, jax or torch (tests/export_worker.py). On torch, which
 cannot write SavedModels, a torch-trained model goes through the CLI.
 """
@@ -29,17 +29,18 @@ EXPORTS = BACKEND in ("tensorflow", "jax")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, "tests", "export_worker.py")
 FAMILIES = sorted(TINY_MODELS)
-# JAX's route (jax2tf) on two kinds of step: convolution caches with labels
-# and a prefix, a recurrent state with a text prompt. The other families'
-# steps are made of the same parts or go through TensorFlow's route only
-# (test time: keras-hub's attention cache, MADE's whole-vector pass and its
-# chi-square test, PixelCNN++'s four-branch step, which took 30 s to export
-# and serve through jax2tf against 7 s on TensorFlow's route).
-JAX_FAMILIES = ("gated_pixelcnn", "recurrent_lm")
+# JAX's route (jax2tf) on one family of each kind of step: convolution
+# caches with labels and a prefix, the logistic-mixture head, a recurrent
+# state with a text prompt. The other families' steps are made of the same
+# parts or go through TensorFlow's route only (test time: keras-hub's
+# attention cache, MADE's whole-vector pass and its chi-square test).
+# (PixelCNN++'s four-branch step costs about 30 s here, and twice that on
+# TensorFlow's route.)
+JAX_FAMILIES = ("gated_pixelcnn", "pixelcnn_plus_plus", "recurrent_lm")
 # TensorFlow's route: the families JAX leaves (convolution caches, the
-# logistic-mixture head, the recurrent states of the PixelRNNs, attention
-# caches, WaveNet's queues, MADE and its chi-square test) and Gated
-# PixelCNN (class labels and a prefix on this route too).
+# recurrent states of the PixelRNNs, attention caches, WaveNet's queues,
+# MADE and its chi-square test) and Gated PixelCNN (class labels and a
+# prefix on this route too).
 TF_FAMILIES = tuple(
     name for name in FAMILIES if name not in JAX_FAMILIES or name == "gated_pixelcnn"
 )
@@ -232,9 +233,9 @@ def test_generate_shapes_range_and_seeds(served, name):
 @exporting
 def test_generate_keeps_the_prefix(served):
     with_prefix = [case for case in served.values() if case.prefix is not None]
-    # The image models, WaveNet, the text models (JAX: Gated PixelCNN and
-    # RecurrentLM).
-    assert len(with_prefix) >= (2 if BACKEND == "jax" else 4)
+    # The image models, WaveNet, the text models (JAX: two image models
+    # and RecurrentLM).
+    assert len(with_prefix) >= (3 if BACKEND == "jax" else 4)
     for case in with_prefix:
         inputs, result = case.calls["generate_prefix"]
         given, samples = inputs[case.prefix[0]], result["samples"]
