@@ -400,27 +400,22 @@ def test_torch_model_exports_through_cli(tmp_path):
     reason="a TensorFlow SavedModel's generate runs without XLA, where the "
     "caches are written in place",
 )
-def test_served_generate_writes_its_caches_in_place_safely(tmp_path, monkeypatch):
-    """The served `generate` writes its caches in place: the same samples as
-    the same export with copies (a masked-convolution family with branches
-    and a class label; every family's loop, StepBuffers included, is
-    checked the same way in `tests/test_generation.py`)."""
+def test_served_generate_writes_its_caches_in_place_safely(served, tmp_path, monkeypatch):
+    """The served `generate` writes its caches in place: the samples the
+    TensorFlow-only process drew from the module's export equal those of
+    the same model exported with copies (a masked-convolution family with
+    branches and a class label; every family's loop, StepBuffers included,
+    is checked the same way in `tests/test_generation.py`)."""
     import tensorflow as tf
 
     from keras_ar.backend import slicing
 
-    for name in ("gated_pixelcnn",):
-        model, _, _ = build(name)
-        inputs = {"seed": tf.constant(SEEDS), "temperature": tf.constant(1.0)}
-        if model.conditional:
-            inputs["labels"] = tf.constant(SEEDS % model.num_classes)
-        samples = []
-        for in_place in (True, False):
-            with monkeypatch.context() as patch:
-                if not in_place:
-                    patch.setattr(slicing, "_tf_in_place", lambda: False)
-                path = str(tmp_path / f"{name}_{in_place}")
-                model.export(path, verbose=False)
-            generate = tf.saved_model.load(path).signatures["generate"]
-            samples.append(generate(**inputs)["samples"].numpy())
-        np.testing.assert_array_equal(samples[0], samples[1], err_msg=name)
+    case = served["gated_pixelcnn"]
+    inputs, in_place = case.calls["generate"]
+    path = str(tmp_path / "copied")
+    with monkeypatch.context() as patch:
+        patch.setattr(slicing, "_tf_in_place", lambda: False)
+        case.model.export(path, verbose=False)
+    generate = tf.saved_model.load(path).signatures["generate"]
+    copied = generate(**{k: tf.constant(v) for k, v in inputs.items()})["samples"]
+    np.testing.assert_array_equal(in_place["samples"], copied.numpy())
