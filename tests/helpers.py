@@ -35,9 +35,8 @@ def only_on(backend, reason):
 #: and in the shared modules. PixelCNN's module (JAX) and MADE's and
 #: RecurrentLM's (TensorFlow) keep theirs compiled too: samples follow
 #: `log_prob` through each compiling backend's loop and random numbers.
-math_on_torch = pytest.mark.skipif(
-    keras.backend.backend() != "torch",
-    reason="the model's math: checked on PyTorch (test time; compiled paths: other tests)",
+math_on_torch = only_on(
+    "torch", "the model's math: checked on PyTorch (test time; compiled paths: other tests)"
 )
 
 

@@ -20,9 +20,7 @@ from keras_ar.models import PixelCNN, RecurrentLM
 from tests.helpers import only_on, take_turns, write_fashion_mnist
 from tests.tiny_models import build
 
-only_jax = pytest.mark.skipif(
-    keras.backend.backend() != "jax", reason="backend-independent (NumPy, codecs)"
-)
+only_jax = only_on("jax", "backend-independent (NumPy, codecs)")
 LN2 = math.log(2.0)
 
 

@@ -19,7 +19,7 @@ from scipy import stats
 from keras_ar.layers import MixtureOfGaussians
 from keras_ar.models import DeepAR, MADEMoG
 from keras_ar.ops import mixture_of_gaussians as mog
-from tests.helpers import dependency_mask, run_layer_test, take_turns
+from tests.helpers import dependency_mask, only_on, run_layer_test, take_turns
 from tests.model_checks import redraw_weights
 
 BACKEND = keras.backend.backend()
@@ -28,9 +28,7 @@ BACKEND = keras.backend.backend()
 def one_backend(name):
     """Backend-independent maths (keras.ops only) runs on one backend; the
     checks are spread over the three to share the test budget."""
-    return pytest.mark.skipif(
-        BACKEND != name, reason=f"backend-independent maths: run on {name}"
-    )
+    return only_on(name, f"backend-independent maths: run on {name}")
 
 
 tf_only = one_backend("tensorflow")

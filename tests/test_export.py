@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.helpers import only_on
 from tests.model_checks import all_inputs, assert_samples_follow
 from tests.tiny_models import TINY_MODELS, build
 
@@ -263,9 +264,9 @@ def test_exported_samples_follow_the_model(served):
     assert_samples_follow(result["samples"], inputs, probs)
 
 
-@pytest.mark.skipif(
-    BACKEND != "jax",
-    reason="test time: the listing of JAX's route, whose shapes jax2tf makes "
+@only_on(
+    "jax",
+    "test time: the listing of JAX's route, whose shapes jax2tf makes "
     "polymorphic; TensorFlow's route declares the same input specs, and its "
     "serving calls above name every input",
 )

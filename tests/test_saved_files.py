@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import keras_ar.models  # noqa: F401  (registers the classes the files name)
+from tests.helpers import only_on
 from tests.tiny_models import TINY_MODELS, build
 
 SAVED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "saved")
@@ -31,9 +32,9 @@ def test_every_family_has_a_saved_file():
         assert os.path.exists(os.path.join(SAVED, f"{name}.keras")), name
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "torch",
-    reason="Keras' deserialization, the same on every backend: checked on PyTorch "
+@only_on(
+    "torch",
+    "Keras' deserialization, the same on every backend: checked on PyTorch "
     "(test time); test_cross_backend.py loads every family's weights across backends",
 )
 @pytest.mark.parametrize("name", sorted(EXPECTED))
